@@ -1,0 +1,203 @@
+"""Typed settings read from ``PIGEON_*`` environment variables.
+
+Every setting is declared once in :data:`SETTINGS` with its parser, default and the text that
+``docs/settings.md`` shows; a test keeps that page honest.  A bad value stops start-up with a
+message that names the variable and what it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A ``PIGEON_*`` variable holds a value Pigeon cannot use."""
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90"``/``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"250ms"`` → timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise SettingsError("expected a duration such as 30s, 5m, 2h or 1d")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_optional_duration(text: str) -> timedelta | None:
+    """A duration, or ``never``/``off`` for "not automatically"."""
+    if text.strip().lower() in {"never", "off", "manual"}:
+        return None
+    return parse_duration(text)
+
+
+def parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise SettingsError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def parse_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise SettingsError("expected a whole number") from None
+        if not low <= value <= high:
+            raise SettingsError(f"expected a number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def parse_zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("expected an IANA time zone such as Asia/Shanghai") from None
+
+
+def parse_dates(text: str) -> frozenset[date]:
+    days = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            days.add(date.fromisoformat(part))
+        except ValueError:
+            raise SettingsError(f"{part!r} is not a date like 2027-01-01") from None
+    return frozenset(days)
+
+
+def parse_database_url(text: str) -> str:
+    value = text.strip()
+    if not value.startswith(("sqlite://", "postgresql")):
+        raise SettingsError("expected sqlite:///PATH or postgresql+psycopg://USER:PW@HOST/DB")
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        # SQLAlchemy would pick psycopg2, which Pigeon does not ship; psycopg 3 is the driver.
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    attr: str
+    parse: Callable[[str], object]
+    default: str | None
+    doc: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("PIGEON_DATA_DIR", "data_dir", lambda t: Path(t).expanduser(), "./data",
+            "Directory for the embedded SQLite database, the generated secret key and other state."),
+    Setting("PIGEON_DATABASE_URL", "database_url", parse_database_url, None,
+            "SQLAlchemy URL of the database. Default: SQLite file `pigeon.db` in the data directory. "
+            "PostgreSQL: `postgresql+psycopg://user:password@host:5432/pigeon`."),
+    Setting("PIGEON_HOST", "host", str, "127.0.0.1", "Address `pigeon serve` listens on."),
+    Setting("PIGEON_PORT", "port", parse_int(1, 65535), "8080", "Port `pigeon serve` listens on."),
+    Setting("PIGEON_TIMEZONE", "timezone", parse_zone, "Asia/Shanghai",
+            "Platform time zone: review hours, quiet hours, business days and dates shown in API "
+            "answers are in this zone. Timestamps are stored in UTC."),
+    Setting("PIGEON_REVIEW_MODE", "review_mode", parse_choice("manual", "rules", "realistic"), "rules",
+            "`manual`: only operators decide reviews. `rules`: the automatic reviewer applies the "
+            "documented content rules at once. `realistic`: the same rules, applied only inside "
+            "review hours after `PIGEON_REVIEW_DELAY`."),
+    Setting("PIGEON_REVIEW_DELAY", "review_delay", parse_duration, "2h",
+            "In `realistic` review mode, how long after submission the automatic reviewer decides "
+            "(then postponed into review hours, skipping public holidays)."),
+    Setting("PIGEON_REVIEW_HOURS", "review_hours", str, "09:00-21:00",
+            "Daily review window in platform time, `HH:MM-HH:MM`."),
+    Setting("PIGEON_EXTRA_HOLIDAYS", "extra_holidays", parse_dates, "",
+            "Comma-separated extra public holidays (`2027-01-01,2027-02-06`) on top of the bundled "
+            "Chinese public-holiday calendar, e.g. for years it does not cover yet."),
+    Setting("PIGEON_REGISTRATION_DELAY", "registration_delay", parse_optional_duration, "0s",
+            "How long the simulated carriers take to complete a signature's carrier registration "
+            "after approval. `never`: only operators complete it (`pigeon signature register`)."),
+    Setting("PIGEON_SIGNATURE_WINDOW", "signature_window", parse_duration, "15m",
+            "How far a request's timestamp may be from the server clock; each nonce is "
+            "remembered until its request could no longer pass this check."),
+    Setting("PIGEON_SECRET_KEY", "secret_key", Secret, None,
+            "Key (urlsafe base64, 32 bytes, as made by `pigeon keygen`) that encrypts stored "
+            "AccessKey secrets. Default: generated once into `secret.key` in the data directory.",
+            secret=True),
+    Setting("PIGEON_WORKERS", "workers", parse_choice("on", "off"), "on",
+            "`off` runs the API without background workers (reviewer, registrar), for a "
+            "deployment that runs them in a separate `pigeon worker` process."),
+    Setting("PIGEON_LOG_LEVEL", "log_level", parse_choice("debug", "info", "warning", "error"), "info",
+            "Log verbosity."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    review_mode: str = "rules"
+    review_delay: timedelta = timedelta(hours=2)
+    review_hours: str = "09:00-21:00"
+    extra_holidays: frozenset[date] = frozenset()
+    registration_delay: timedelta | None = timedelta(0)
+    signature_window: timedelta = timedelta(minutes=15)
+    secret_key: Secret | None = None
+    workers: str = "on"
+    log_level: str = "info"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pigeon.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``PIGEON_*`` variable; raise :class:`SettingsError` naming the bad one."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is None or (raw == "" and setting.default is None):
+                if setting.default is None:
+                    continue
+                raw = setting.default
+            try:
+                values[setting.attr] = setting.parse(raw)
+            except SettingsError as exc:
+                shown = "********" if setting.secret else repr(raw)
+                raise SettingsError(f"{setting.env}={shown}: {exc}") from None
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,165 @@
+"""The one registry of error codes.
+
+Each row is an Alibaba ``Code`` with the HTTP status Pigeon answers it with, its default
+message, whether a carrier-side failure with this code is worth retrying, and its SMPP
+``command_status`` counterpart where one exists.  Business errors (``isv.*``/``isp.*``) answer
+HTTP 200 with the code in the body — that is how the official SDKs expect them (spec/wire.md
+§7.6); gateway and authentication errors answer 4xx so the SDKs raise.
+
+Code raises :class:`PigeonError`; the RPC layer turns it into the one error body shape, the CLI
+into one line of text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    http_status: int
+    message: str
+    retryable: bool = False
+    smpp_status: int | None = None
+
+    @property
+    def is_business(self) -> bool:
+        return self.http_status == 200
+
+
+def _rows(*rows: ErrorCode) -> dict[str, ErrorCode]:
+    return {row.code: row for row in rows}
+
+
+# Gateway / authentication errors (spec/dysmsapi.md §4.2): HTTP 4xx, the SDKs raise.
+# Messages are the gateway's fixed wording; ``{name}`` and ``{sts}`` are filled in.
+GATEWAY = _rows(
+    ErrorCode("MissingParameter", 400, "{name} is mandatory for this action."),
+    ErrorCode("InvalidParameter", 400, "Specified parameter {name} is not valid."),
+    ErrorCode("InvalidAccessKeyId.NotFound", 404, "Specified access key is not found."),
+    ErrorCode("InvalidAccessKeyId.Inactive", 400, "Specified access key is disabled."),
+    ErrorCode("InvalidTimeStamp.Format", 400,
+              "Specified time stamp or date value is not well formatted."),
+    ErrorCode("InvalidTimeStamp.Expired", 400, "Specified time stamp or date value is expired."),
+    ErrorCode("SignatureNonceUsed", 400, "Specified signature nonce was used already."),
+    ErrorCode("SignatureDoesNotMatch", 400,
+              "Specified signature is not matched with our calculation. "
+              "server string to sign is:{sts}"),
+    ErrorCode("IncompleteSignature", 400,
+              "The request signature does not conform to Aliyun standards. "
+              "server string to sign is:{sts}"),
+    ErrorCode("InvalidSignatureMethod", 400, "Specified signature method is not valid."),
+    ErrorCode("UnsupportedHTTPMethod", 400, "Specified HTTP method is not supported."),
+    ErrorCode("InvalidParameter.Format", 400, "Specified parameter format is not valid."),
+    ErrorCode("InvalidVersion", 400, "Specified parameter Version is not valid."),
+    ErrorCode("InvalidAction.NotFound", 404,
+              "Specified api is not found, please check your url and method."),
+    ErrorCode("Forbidden.RAM", 403, "User not authorized to operate on the specified resource."),
+    ErrorCode("Throttling.User", 400, "Request was denied due to user flow control."),
+    ErrorCode("InternalError", 500,
+              "The request processing has failed due to some unknown error, exception or failure.",
+              retryable=True),
+    ErrorCode("ServiceUnavailable", 503,
+              "The request has failed due to a temporary failure of the server.", retryable=True),
+)
+
+# Business errors (spec/dysmsapi.md §4.3): HTTP 200 with the code in the body.  Only codes that
+# Alibaba documents are emitted (spec advice); situations without a code of their own (an
+# unknown qualification, a duplicate name) use the nearest documented code with a precise
+# message.
+BUSINESS = _rows(
+    ErrorCode("isv.SMS_SIGNATURE_SCENE_ILLEGAL", 200,
+              "The signature's type may not send this template's type."),
+    ErrorCode("isv.EXTEND_CODE_ERROR", 200,
+              "The extension code is already used by another signature."),
+    ErrorCode("isv.SIGN_STATE_ILLEGAL", 200, "The signature is not available."),
+    ErrorCode("isv.DOMESTIC_NUMBER_NOT_SUPPORTED", 200,
+              "An international template cannot send to a mainland number."),
+    ErrorCode("isv.DAY_LIMIT_CONTROL", 200, "The account's daily sending cap is reached."),
+    ErrorCode("isv.MONTH_LIMIT_CONTROL", 200, "The account's monthly sending cap is reached."),
+    ErrorCode("isv.SMS_CONTENT_ILLEGAL", 200, "The content contains forbidden material."),
+    ErrorCode("isv.SMS_SIGN_ILLEGAL", 200, "The signature is banned."),
+    ErrorCode("isv.OUT_OF_SERVICE", 200, "The service is suspended for this account."),
+    ErrorCode("isv.ACCOUNT_NOT_EXISTS", 200, "The account does not exist."),
+    ErrorCode("isv.ACCOUNT_ABNORMAL", 200, "The account is in an abnormal state."),
+    ErrorCode("isv.SMS_TEMPLATE_ILLEGAL", 200,
+              "The template does not exist under this account or is not approved."),
+    ErrorCode("isv.SMS_SIGNATURE_ILLEGAL", 200,
+              "The signature does not exist under this account or is not approved."),
+    ErrorCode("isv.INVALID_PARAMETERS", 200, "A parameter is not valid."),
+    ErrorCode("isp.SYSTEM_ERROR", 200, "Internal error; try again.", retryable=True),
+    ErrorCode("isv.MOBILE_NUMBER_ILLEGAL", 200, "The phone number is not valid."),
+    ErrorCode("isv.MOBILE_COUNT_OVER_LIMIT", 200, "Too many phone numbers in one request."),
+    ErrorCode("isv.TEMPLATE_MISSING_PARAMETERS", 200,
+              "TemplateParam does not give every template variable."),
+    ErrorCode("isv.BUSINESS_LIMIT_CONTROL", 200, "The per-number sending limit is reached.",
+              smpp_status=0x58),
+    ErrorCode("isv.INVALID_JSON_PARAM", 200, "The JSON parameter is not valid."),
+    ErrorCode("isv.PARAM_LENGTH_LIMIT", 200, "A variable value is too long."),
+    ErrorCode("isv.PARAM_NOT_SUPPORT_URL", 200, "URLs are not allowed in variables."),
+    ErrorCode("isv.AMOUNT_NOT_ENOUGH", 200, "The account balance is insufficient."),
+    ErrorCode("isv.TEMPLATE_PARAMS_ILLEGAL", 200,
+              "A variable value does not match its declared attribute."),
+    ErrorCode("isv.SMS_TEST_NUMBER_LIMIT", 200, "Test messages go only to bound test numbers."),
+    ErrorCode("isv.SIGN_COUNT_OVER_LIMIT", 200,
+              "Too many signature applications in one natural day."),
+    ErrorCode("isv.TEMPLATE_COUNT_OVER_LIMIT", 200,
+              "Too many template applications in one natural day."),
+    ErrorCode("isv.SIGN_NAME_ILLEGAL", 200, "The signature name violates the naming rules."),
+    ErrorCode("isv.SIGN_FILE_LIMIT", 200, "A signature proof file is larger than 2 MB."),
+    ErrorCode("isv.SIGN_OVER_LIMIT", 200, "The signature name or remark is too long."),
+    ErrorCode("isv.TEMPLATE_OVER_LIMIT", 200, "The template name, content or remark is too long."),
+    ErrorCode("isv.SIGN_SOURCE_ILLEGAL", 200, "The signature source is not valid."),
+    ErrorCode("isv.ERROR_SIGN_NOT_DELETE", 200, "A signature under review cannot be deleted."),
+    ErrorCode("isv.ERROR_SIGN_NOT_MODIFY", 200, "Only a rejected signature can be modified."),
+    ErrorCode("isv.ERROR_TEMPLATE_NOT_DELETE", 200, "A template under review cannot be deleted."),
+    ErrorCode("isv.ERROR_TEMPLATE_NOT_MODIFY", 200, "Only a rejected template can be modified."),
+    ErrorCode("template_parameter_count_illegal", 200,
+              "An OTP template may have only one code variable."),
+)
+
+REGISTRY: dict[str, ErrorCode] = {**GATEWAY, **BUSINESS}
+
+
+class PigeonError(Exception):
+    """A failure with a registered ``Code``.
+
+    ``message`` overrides the registry's default text; ``name``/``sts`` fill the gateway
+    templates (``MissingPhoneNumbers`` is ``PigeonError.missing("PhoneNumbers")``).
+    """
+
+    def __init__(self, code: str, message: str | None = None, *, headers: dict | None = None):
+        row = REGISTRY.get(code)
+        if row is None and code.startswith(("Missing", "Invalid")):
+            row = REGISTRY["MissingParameter" if code.startswith("Missing") else "InvalidParameter"]
+        if row is None:
+            raise KeyError(f"unregistered error code {code!r}")
+        self.code = code
+        self.row = row
+        if message is None:
+            message = row.message.format(name="a parameter", sts="")
+        self.message = message
+        self.headers = headers or {}
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def http_status(self) -> int:
+        return self.row.http_status
+
+    @classmethod
+    def missing(cls, name: str) -> PigeonError:
+        return cls(f"Missing{name}", REGISTRY["MissingParameter"].message.format(name=name))
+
+    @classmethod
+    def invalid(cls, name: str, why: str | None = None) -> PigeonError:
+        text = REGISTRY["InvalidParameter"].message.format(name=name)
+        if why:
+            text = f"{text} {why}"
+        return cls(f"Invalid{name}" if name.isidentifier() else "InvalidParameter", text)
+
+    @classmethod
+    def signature_mismatch(cls, string_to_sign: str, code: str = "SignatureDoesNotMatch"):
+        # Alibaba's wording, and a ':' before the string to sign: aliyunsdkcore splits on it
+        # (and crashes with IndexError without one) to tell a wrong secret (wire.md §7.7).
+        return cls(code, REGISTRY[code].message.format(sts=string_to_sign))
