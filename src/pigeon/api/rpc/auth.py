@@ -1,0 +1,242 @@
+"""Who is calling: checks the signature, timestamp and nonce of an RPC request.
+
+A request is signed one of two ways (spec/wire.md §4; the arithmetic is in
+:mod:`pigeon.api.rpc.signing`):
+
+* **V3** when the ``Authorization`` header starts with ``ACS3-HMAC-SHA256``: access key,
+  signed-header list and signature in that header; date and nonce in signed ``x-acs-*`` headers;
+  the body covered by ``x-acs-content-sha256``.
+* **V1** otherwise, when there is a ``Signature`` parameter (query or form body): everything in
+  parameters, the body's form parameters signed with the query's.
+
+The checks run in an order chosen so that a caller learns nothing it should not and cannot spend
+somebody else's nonces: the request's own shape first (no database), then the key, then the
+timestamp, then the signature, and only a correctly signed request records its nonce.  Secrets
+are never logged and never put in a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pigeon.api.rpc.request import RpcRequest
+from pigeon.api.rpc.signing import (
+    V3_ALGORITHM,
+    constant_time_equal,
+    parse_v3_authorization,
+    v1_sign,
+    v1_string_to_sign,
+    v3_canonical_request,
+    v3_sign,
+    v3_string_to_sign,
+)
+from pigeon.core.errors import PigeonError
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    access_key_id: str
+    account_id: int
+    secret: str = field(repr=False)  # plaintext AccessKeySecret: never logged, never repr'd
+    enabled: bool  # False when the key is disabled or its account suspended
+
+
+KeyLookup = Callable[[str], Awaitable[KeyRecord | None]]
+
+# What a V3 signature must cover: without these a signed request could be replayed under
+# another action, version, date or body, or at another host.
+V3_REQUIRED_HEADERS = ("host", "x-acs-action", "x-acs-version", "x-acs-date",
+                       "x-acs-signature-nonce", "x-acs-content-sha256")
+
+V1_SIGNATURE_METHOD = "HMAC-SHA1"
+V1_SIGNATURE_VERSION = "1.0"
+
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) → aware datetime, else ``InvalidTimeStamp.Format``."""
+    if _TIMESTAMP.fullmatch(text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:  # well shaped, but not a date (month 13, 25 o'clock, ...)
+            pass
+    raise PigeonError("InvalidTimeStamp.Format")
+
+
+class NonceCache:
+    """The ``(AccessKeyId, nonce)`` pairs seen recently, in memory, for one process.
+
+    A pair is remembered for ``window`` after the later of the time it was seen and the
+    request's own timestamp (``signed_at``): a request dated ahead of the server clock stays
+    acceptable until ``signed_at + window``, and so must its nonce stay known.  Expired pairs
+    are dropped as new ones arrive.  At ``max_entries`` the pair closest to expiry is forgotten
+    to make room — a deliberate trade: a flood of valid requests could then allow one old
+    request to be replayed within its last moments, rather than lock every caller out.
+
+    ``remember`` does not await, so it is atomic for asyncio; the lock covers threads too.
+    Several processes (or nodes) each keep their own cache: a replay sent to another process
+    is not caught.
+    """
+
+    def __init__(self, window: timedelta, max_entries: int = 1_000_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.window = window
+        self.max_entries = max_entries
+        self._expires: dict[tuple[str, str], datetime] = {}
+        self._heap: list[tuple[datetime, tuple[str, str]]] = []  # one entry per pair
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._expires)
+
+    def remember(self, access_key_id: str, nonce: str, now: datetime, *,
+                 signed_at: datetime | None = None) -> bool:
+        """Record the pair; False if it was already seen within its window."""
+        pair = (access_key_id, nonce)
+        expires = max(now, signed_at or now) + self.window
+        with self._lock:
+            # Kept while expiry >= now: a timestamp exactly `window` old is still accepted.
+            while self._heap and self._heap[0][0] < now:
+                _, old = heapq.heappop(self._heap)
+                del self._expires[old]
+            if pair in self._expires:
+                return False
+            while len(self._expires) >= self.max_entries:
+                _, old = heapq.heappop(self._heap)
+                del self._expires[old]
+            self._expires[pair] = expires
+            heapq.heappush(self._heap, (expires, pair))
+            return True
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What a request says about itself, before anything is verified."""
+
+    access_key_id: str
+    timestamp: str
+    nonce: str
+    signature: str
+    string_to_sign: str = field(repr=False)
+    sign: Callable[[str, str], str] = field(repr=False)  # (secret, string_to_sign) -> signature
+
+
+def _incomplete(why: str) -> PigeonError:
+    return PigeonError("IncompleteSignature",
+                       f"The request signature does not conform to Aliyun standards. {why}")
+
+
+def _v3_claim(request: RpcRequest) -> _Claim:
+    headers = request.headers
+    authorization = parse_v3_authorization(headers["authorization"])
+    signed = {name.lower() for name in authorization.signed_headers}
+    unsigned = [name for name in V3_REQUIRED_HEADERS if name not in signed]
+    if unsigned:
+        raise _incomplete(f"SignedHeaders must include {', '.join(unsigned)}.")
+    for name in authorization.signed_headers:
+        if name.lower() not in headers:
+            raise _incomplete(f"The signed header {name} is not in the request.")
+    for name in V3_REQUIRED_HEADERS:
+        if not headers[name].strip():
+            raise _incomplete(f"The signed header {name} is empty.")
+
+    # The body counts only through its hash, computed here from the bytes received.
+    payload_hash = hashlib.sha256(request.body).hexdigest()
+    canonical = v3_canonical_request(request.method, request.query, headers,
+                                     authorization.signed_headers, payload_hash)
+    string_to_sign = v3_string_to_sign(canonical)
+    if headers["x-acs-content-sha256"].strip() != payload_hash:
+        raise PigeonError(
+            "SignatureDoesNotMatch",
+            "Specified signature is not matched with our calculation. x-acs-content-sha256 is "
+            f"not the SHA-256 of the body received; server string to sign is:{string_to_sign}")
+    return _Claim(access_key_id=authorization.access_key_id,
+                  timestamp=headers["x-acs-date"].strip(),
+                  nonce=headers["x-acs-signature-nonce"].strip(),
+                  signature=authorization.signature,
+                  string_to_sign=string_to_sign, sign=v3_sign)
+
+
+def _v1_claim(request: RpcRequest) -> _Claim:
+    params = request.params
+
+    def required(name: str) -> str:
+        value = params.get(name, "")
+        if not value:
+            raise PigeonError.missing(name)
+        return value
+
+    signature = required("Signature")
+    access_key_id = required("AccessKeyId")
+    if required("SignatureMethod") != V1_SIGNATURE_METHOD:
+        raise PigeonError("InvalidSignatureMethod")
+    if required("SignatureVersion") != V1_SIGNATURE_VERSION:
+        raise PigeonError.invalid("SignatureVersion")
+    nonce = required("SignatureNonce")
+    timestamp = required("Timestamp")
+
+    # Every query and form parameter is signed, empty ones included; only Signature is not.
+    pairs = [(name, value) for name, value in [*request.query, *request.form]
+             if name != "Signature"]
+    return _Claim(access_key_id=access_key_id, timestamp=timestamp, nonce=nonce,
+                  signature=signature,
+                  string_to_sign=v1_string_to_sign(request.method, pairs), sign=v1_sign)
+
+
+def _claim(request: RpcRequest) -> _Claim:
+    """Pick the scheme and check the request's own shape; no key needed yet."""
+    algorithm = request.headers.get("authorization", "").strip().partition(" ")[0]
+    if algorithm == V3_ALGORITHM:
+        return _v3_claim(request)
+    if algorithm.startswith("ACS3-"):  # ACS3-HMAC-SM3, ACS3-RSA-SHA256: not for AK users
+        raise PigeonError("InvalidSignatureMethod")
+    if "Signature" in request.params:
+        return _v1_claim(request)
+    raise PigeonError.missing("Signature")
+
+
+class Authenticator:
+    """Verifies a request's signature and returns the key that signed it.
+
+    ``window`` bounds how far the request's timestamp may be from ``now``, either way
+    (Alibaba: 15 minutes); ``nonces`` is where used nonces are remembered.
+    """
+
+    def __init__(self, lookup: KeyLookup, window: timedelta,
+                 nonces: NonceCache | None = None) -> None:
+        self.lookup = lookup
+        self.window = window
+        self.nonces = nonces if nonces is not None else NonceCache(window)
+
+    async def authenticate(self, request: RpcRequest, now: datetime) -> KeyRecord:
+        """Return the signing key, or raise the gateway's error (spec/dysmsapi.md §4.2).
+
+        ``now`` is an aware datetime.
+        """
+        claim = _claim(request)
+
+        key = await self.lookup(claim.access_key_id)
+        if key is None:
+            raise PigeonError("InvalidAccessKeyId.NotFound")
+        if not key.enabled:
+            raise PigeonError("InvalidAccessKeyId.Inactive")
+
+        signed_at = parse_timestamp(claim.timestamp)
+        if abs(now - signed_at) > self.window:
+            raise PigeonError("InvalidTimeStamp.Expired")
+
+        expected = claim.sign(key.secret, claim.string_to_sign)
+        if not constant_time_equal(claim.signature, expected):
+            raise PigeonError.signature_mismatch(claim.string_to_sign)
+
+        if not self.nonces.remember(key.access_key_id, claim.nonce, now, signed_at=signed_at):
+            raise PigeonError("SignatureNonceUsed")
+        return key
