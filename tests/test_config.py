@@ -62,3 +62,15 @@ def test_a_bad_secret_value_is_not_echoed():
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"PIGEON_PORT": "x", "PIGEON_SECRET_KEY": "s3cr3t"})
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_the_report_retry_schedule_is_a_list_of_waits():
+    assert Settings.from_env({}).report_retry_schedule == (
+        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=10))
+    longer = Settings.from_env({"PIGEON_REPORT_RETRY_SCHEDULE": "1m, 5m,10m,30m,1h,1h,1h"})
+    assert longer.report_retry_schedule[-3:] == (timedelta(hours=1),) * 3
+    assert Settings.from_env({"PIGEON_REPORT_RETRY_SCHEDULE": "none"}).report_retry_schedule == ()
+    for bad in ("1m,,5m", "soon", "0s", "1m,-5m"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({"PIGEON_REPORT_RETRY_SCHEDULE": bad})
+        assert "PIGEON_REPORT_RETRY_SCHEDULE" in str(caught.value)

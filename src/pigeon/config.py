@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -92,6 +92,43 @@ def parse_zone(text: str) -> ZoneInfo:
         raise SettingsError("expected an IANA time zone such as Asia/Shanghai") from None
 
 
+def parse_optional_window(text: str) -> tuple[time, time] | None:
+    value = text.strip()
+    if value.lower() in {"off", "never", "none"}:
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise SettingsError("expected a window such as 20:00-08:00, or off") from None
+    if start == end:
+        raise SettingsError("the window starts and ends at the same time")
+    return start, end
+
+
+def parse_digits(text: str) -> str:
+    value = text.strip()
+    if not value.isdigit() or len(value) > 12:
+        raise SettingsError("expected up to 12 digits")
+    return value
+
+
+def parse_schedule(text: str) -> tuple[timedelta, ...]:
+    """``"1m,5m,10m"`` → the waits before each retry; ``none`` → no retry."""
+    value = text.strip()
+    if value.lower() in {"none", "off", "never"}:
+        return ()
+    try:
+        waits = tuple(parse_duration(part) for part in value.split(","))
+    except SettingsError:
+        raise SettingsError("expected comma-separated durations such as 1m,5m,10m, "
+                            "or none") from None
+    if any(wait <= timedelta(0) for wait in waits):
+        raise SettingsError("every wait must be longer than zero")
+    if len(waits) > 50:
+        raise SettingsError("expected at most 50 retries")
+    return waits
+
+
 def parse_dates(text: str) -> frozenset[date]:
     days = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -151,12 +188,81 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIGEON_SIGNATURE_WINDOW", "signature_window", parse_duration, "15m",
             "How far a request's timestamp may be from the server clock; each nonce is "
             "remembered until its request could no longer pass this check."),
+    Setting("PIGEON_QUIET_HOURS", "quiet_hours", parse_optional_window, "20:00-08:00",
+            "Promotional messages are refused inside this daily window (platform time), "
+            "`HH:MM-HH:MM`; `off` disables the rule."),
+    Setting("PIGEON_ACCESS_CODE", "access_code", parse_digits, "1069",
+            "The platform's sender number (access code); each signature's extension code and "
+            "any SmsUpExtendCode are appended to it, and replies are routed back by them."),
+    Setting("PIGEON_SIMULATOR_DELAY", "simulator_delay", parse_duration, "1s",
+            "How long the carrier simulator takes to report delivery after submission (each "
+            "receipt ±20 %; see docs/simulator.md)."),
+    Setting("PIGEON_REPORT_RETRY_SCHEDULE", "report_retry_schedule", parse_schedule,
+            "1m,5m,10m",
+            "Waits between HTTP pushes of a report the tenant's endpoint did not acknowledge "
+            "(after the first failure, then after each retry); after the last retry fails the "
+            "report is kept as `failed`. The default is Alibaba's; a longer one such as "
+            "`1m,5m,10m,30m,1h,1h,1h` rides out longer outages. `none`: no retry."),
+    Setting("PIGEON_REPORT_TIMEOUT", "report_timeout", parse_duration, "5s",
+            "How long a report push waits for the tenant's endpoint (connect, send, answer) "
+            "before counting the attempt as failed."),
+    Setting("PIGEON_REPORT_BATCH", "report_batch", parse_int(1, 1000), "100",
+            "Most reports merged into one HTTP push (review reports are always pushed one "
+            "per request)."),
+    Setting("PIGEON_REPORT_CONCURRENCY", "report_concurrency", parse_int(1, 1000), "16",
+            "How many tenant endpoints a report worker pushes to at once; one slow endpoint "
+            "holds only its own slot."),
+    Setting("PIGEON_REPORT_LEASE", "report_lease", parse_duration, "1m",
+            "How long a report worker holds the reports it took for a push. After a crash, "
+            "reports that were in flight are pushed again once this has passed (at least "
+            "four times `PIGEON_REPORT_TIMEOUT`)."),
+    Setting("PIGEON_ALERT_INTERVAL", "alert_interval", parse_duration, "1m",
+            "How often the alert evaluator checks every tenant's alert rules and the platform "
+            "(see docs/alerts.md)."),
+    Setting("PIGEON_ALERT_QUIET_PERIOD", "alert_quiet_period", parse_duration, "1h",
+            "Quiet period of rules added without `--quiet`, and of platform alerts: a new "
+            "incident of the same rule and subject within it reopens the last alert instead "
+            "of sending another."),
+    Setting("PIGEON_ALERT_RETRY_SCHEDULE", "alert_retry_schedule", parse_schedule,
+            "1m,5m,15m,1h",
+            "Waits between attempts to deliver an alert notification that failed (mail server "
+            "or webhook down); after the last retry fails it is kept as `failed`. `none`: no "
+            "retry."),
+    Setting("PIGEON_ALERT_TIMEOUT", "alert_timeout", parse_duration, "10s",
+            "How long one notification (SMTP exchange, DingTalk or webhook request) may take "
+            "before the attempt counts as failed."),
+    Setting("PIGEON_ALERT_BACKLOG_AGE", "alert_backlog_age", parse_duration, "10m",
+            "Platform alert \"queue backlog\": accepted messages still waiting to be sent "
+            "after this long count as backlog."),
+    Setting("PIGEON_ALERT_BACKLOG_MESSAGES", "alert_backlog_messages", parse_int(1, 10**9),
+            "100", "Platform alert \"queue backlog\": how many messages of backlog raise it."),
+    Setting("PIGEON_ALERT_REPORT_FAILURES", "alert_report_failures", parse_int(1, 10**9),
+            "50", "Platform alert \"report pushes failing\": a tenant with this many reports "
+            "failed for good or being retried raises it."),
+    Setting("PIGEON_ALERT_CONNECTOR_GRACE", "alert_connector_grace", parse_duration, "2m",
+            "Platform alert \"connector down\": how long an enabled connector must be seen "
+            "down (or not run by any dispatcher) before operators are told."),
+    Setting("PIGEON_SMTP_HOST", "smtp_host", str, None,
+            "Mail server for alert emails. Unset: email channels cannot deliver (each attempt "
+            "is recorded as failed with that reason)."),
+    Setting("PIGEON_SMTP_PORT", "smtp_port", parse_int(1, 65535), "587",
+            "Port of the mail server."),
+    Setting("PIGEON_SMTP_USER", "smtp_user", str, None,
+            "User name for SMTP authentication; unset: no authentication."),
+    Setting("PIGEON_SMTP_PASSWORD", "smtp_password", Secret, None,
+            "Password for SMTP authentication.", secret=True),
+    Setting("PIGEON_SMTP_FROM", "smtp_from", str, "pigeon@localhost",
+            "Sender address of alert emails."),
+    Setting("PIGEON_SMTP_TLS", "smtp_tls", parse_choice("starttls", "tls", "off"), "starttls",
+            "`starttls`: upgrade the connection with STARTTLS (port 587); `tls`: TLS from the "
+            "start (port 465); `off`: plain text (a local relay only)."),
     Setting("PIGEON_SECRET_KEY", "secret_key", Secret, None,
             "Key (urlsafe base64, 32 bytes, as made by `pigeon keygen`) that encrypts stored "
             "AccessKey secrets. Default: generated once into `secret.key` in the data directory.",
             secret=True),
     Setting("PIGEON_WORKERS", "workers", parse_choice("on", "off"), "on",
-            "`off` runs the API without background workers (reviewer, registrar), for a "
+            "`off` runs the API without background workers (reviewer, registrar, dispatcher and "
+            "carrier simulator, report pusher, alert evaluator), for a "
             "deployment that runs them in a separate `pigeon worker` process."),
     Setting("PIGEON_LOG_LEVEL", "log_level", parse_choice("debug", "info", "warning", "error"), "info",
             "Log verbosity."),
@@ -176,6 +282,30 @@ class Settings:
     extra_holidays: frozenset[date] = frozenset()
     registration_delay: timedelta | None = timedelta(0)
     signature_window: timedelta = timedelta(minutes=15)
+    quiet_hours: tuple[time, time] | None = (time(20), time(8))
+    access_code: str = "1069"
+    simulator_delay: timedelta = timedelta(seconds=1)
+    report_retry_schedule: tuple[timedelta, ...] = (
+        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=10))
+    report_timeout: timedelta = timedelta(seconds=5)
+    report_batch: int = 100
+    report_concurrency: int = 16
+    report_lease: timedelta = timedelta(minutes=1)
+    alert_interval: timedelta = timedelta(minutes=1)
+    alert_quiet_period: timedelta = timedelta(hours=1)
+    alert_retry_schedule: tuple[timedelta, ...] = (
+        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+    alert_timeout: timedelta = timedelta(seconds=10)
+    alert_backlog_age: timedelta = timedelta(minutes=10)
+    alert_backlog_messages: int = 100
+    alert_report_failures: int = 50
+    alert_connector_grace: timedelta = timedelta(minutes=2)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    smtp_from: str = "pigeon@localhost"
+    smtp_tls: str = "starttls"
     secret_key: Secret | None = None
     workers: str = "on"
     log_level: str = "info"

@@ -371,7 +371,8 @@ names = st.from_regex(r"[A-Z][A-Za-z0-9]{0,10}(\.[1-9]\.[A-Z][a-z]{0,6})?", full
 values = st.one_of(
     st.sampled_from(["", " ", "*", "~", "+", "a b+c", "%20", "%", "&=?#", "1*2~3",
                      "验收测试", '{"code":"123456"}', "order 42+1*~/x"]),
-    st.text(st.characters(codec="utf-8"), max_size=24),
+    # (No NUL: the endpoint refuses it before any signature is checked.)
+    st.text(st.characters(codec="utf-8", blacklist_characters="\x00"), max_size=24),
 )
 param_sets = st.dictionaries(names, values, min_size=1, max_size=6)
 

@@ -163,3 +163,83 @@ class PigeonError(Exception):
         # Alibaba's wording, and a ':' before the string to sign: aliyunsdkcore splits on it
         # (and crashes with IndexError without one) to tell a wrong secret (wire.md §7.7).
         return cls(code, REGISTRY[code].message.format(sts=string_to_sign))
+
+
+# OSS PostObject errors: the upload endpoint (api/uploads.py) speaks OSS's protocol, so it answers
+# OSS's codes in OSS's XML ``<Error>`` body.  A table of its own, not part of REGISTRY: OSS
+# reuses names with other statuses (``SignatureDoesNotMatch`` is 403 there, 400 on the RPC
+# gateway).  Messages are OSS's wording where OSS has one.
+OSS = _rows(
+    ErrorCode("MalformedPOSTRequest", 400,
+              "The body of your POST request is not well-formed multipart/form-data."),
+    ErrorCode("InvalidArgument", 400, "An argument of the request is not valid."),
+    ErrorCode("InvalidObjectName", 400, "The specified object is not valid."),
+    ErrorCode("InvalidPolicyDocument", 400, "Invalid Policy: Invalid JSON."),
+    ErrorCode("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size."),
+    ErrorCode("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size."),
+    ErrorCode("InvalidAccessKeyId", 403,
+              "The OSS Access Key Id you provided does not exist in our records."),
+    ErrorCode("SignatureDoesNotMatch", 403,
+              "The request signature we calculated does not match the signature you provided. "
+              "Check your key and signing method."),
+    ErrorCode("AccessDenied", 403, "Access denied."),
+    ErrorCode("NoSuchKey", 404, "The specified key does not exist."),
+    ErrorCode("MethodNotAllowed", 405, "The specified method is not allowed against this resource."),
+    ErrorCode("InternalError", 500, "We encountered an internal error. Please try again.",
+              retryable=True),
+)
+
+
+class OssError(Exception):
+    """A failure of an OSS-protocol request, with a code of :data:`OSS`."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        self.code = code
+        self.row = OSS[code]
+        self.message = message or self.row.message
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def http_status(self) -> int:
+        return self.row.http_status
+
+
+# MNS queue errors: the queue endpoint (api/mns.py) speaks MNS's REST protocol to the official
+# MNS clients, so it answers MNS's codes, statuses and wording (sic: "is not exist") in MNS's XML
+# ``<Error>`` body.  A table of its own like OSS's: the same names carry other statuses here.
+MNS = _rows(
+    ErrorCode("MissingAuthorizationHeader", 400, "Authorization header is required."),
+    ErrorCode("InvalidAuthorizationHeader", 400, "The Authorization header format is invalid."),
+    ErrorCode("MissingDateHeader", 400, "Date header is required."),
+    ErrorCode("InvalidDateHeader", 400, "The Date header format is invalid."),
+    ErrorCode("InvalidDegist", 400, "The Content-MD5 you specified is invalid."),  # sic
+    ErrorCode("InvalidArgument", 400, "An argument of the request is not valid."),
+    ErrorCode("InvalidRequestURL", 400, "Http request URL format invalid."),
+    ErrorCode("MalformedXML", 400, "The XML you provided was not well-formed."),
+    ErrorCode("MissingReceiptHandle", 400, "ReceiptHandle is required."),
+    ErrorCode("MissingVisibilityTimeout", 400, "VisibilityTimeout is required."),
+    ErrorCode("ReceiptHandleError", 400, "The receipt handle you provide is not valid."),
+    ErrorCode("InvalidAccessKeyId", 403, "The AccessKey Id you provided is not exist."),
+    ErrorCode("SignatureDoesNotMatch", 403,
+              "The request signature we calculated does not match the signature you provided. "
+              "Check your key and signing method."),
+    ErrorCode("AccessDenied", 403,
+              "The OwnerId that your Access Key Id associated to is forbidden for this operation."),
+    ErrorCode("MessageNotExist", 404, "Message not exist."),
+    ErrorCode("TimeExpired", 408, "The http request you sent is expired."),
+    ErrorCode("InternalError", 500, "Internal error.", retryable=True),
+)
+
+
+class MnsError(Exception):
+    """A failure of an MNS-protocol request, with a code of :data:`MNS`."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        self.code = code
+        self.row = MNS[code]
+        self.message = message or self.row.message
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def http_status(self) -> int:
+        return self.row.http_status

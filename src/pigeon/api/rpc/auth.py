@@ -64,7 +64,8 @@ def parse_timestamp(text: str) -> datetime:
     """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) → aware datetime, else ``InvalidTimeStamp.Format``."""
     if _TIMESTAMP.fullmatch(text):
         try:
-            return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            # fromisoformat is ~10x faster than strptime, and the regex fixed the shape.
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
         except ValueError:  # well shaped, but not a date (month 13, 25 o'clock, ...)
             pass
     raise PigeonError("InvalidTimeStamp.Format")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -38,13 +39,19 @@ EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 _PATH = "/"
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def percent_encode(text: str) -> str:
     """RFC 3986 encoding of UTF-8 text: only ``A-Z a-z 0-9 - _ . ~`` stay literal.
 
     Space becomes ``%20`` (never ``+``), ``*`` becomes ``%2A``, hex digits are upper case.
     """
     # ``quote`` never encodes letters, digits and ``_.-~``; with ``safe=""`` it encodes
-    # everything else, ``/`` included.
+    # everything else, ``/`` included.  Most parameters (names, ids, numbers) need no
+    # encoding at all: answering those without quote() is most of this function's cost.
+    if _UNRESERVED.fullmatch(text):
+        return text
     return quote(text, safe="", encoding="utf-8", errors="strict")
 
 
@@ -65,7 +72,11 @@ def v1_string_to_sign(method: str, pairs: Iterable[tuple[str, str]]) -> str:
     method of the request.
     """
     canonical = _canonical_pairs(pairs)
-    return f"{method.upper()}&{percent_encode(_PATH)}&{percent_encode(canonical)}"
+    # percent_encode(canonical) without quote(): the pairs are already encoded, so the only
+    # characters left to encode are "%", "=" and "&" ("%" first).  Same string, ~30 µs less
+    # per request (bench/README.md).
+    encoded = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
+    return f"{method.upper()}&{percent_encode(_PATH)}&{encoded}"
 
 
 def v1_sign(secret: str, string_to_sign: str) -> str:

@@ -1,0 +1,5 @@
+"""`python -m pigeon`: the `pigeon` command."""
+
+from pigeon.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Typed access to an action's parameters, with Alibaba's error codes for bad input.
+
+A required parameter that is absent (or empty) is ``Missing<Name>`` (HTTP 400); a value of the
+wrong type is ``Invalid<Name>`` (HTTP 400), as the gateway answers (spec/dysmsapi.md §4.2).
+Business rules on well-typed values are the services' job and answer ``isv.*`` codes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pigeon.core.errors import PigeonError
+
+_INT = re.compile(r"^\s*[+-]?\d{1,19}\s*$")
+_TRUE = {"true", "1"}
+_FALSE = {"false", "0"}
+
+
+class Params:
+    def __init__(self, raw: dict[str, str]) -> None:
+        self.raw = raw
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.raw
+
+    def str(self, name: str, *, required: bool = False, default: str | None = None) -> Any:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            if required:
+                raise PigeonError.missing(name)
+            return default
+        return value
+
+    def int(self, name: str, *, required: bool = False, default: int | None = None,
+            low: int | None = None, high: int | None = None) -> Any:
+        text = self.str(name, required=required)
+        if text is None:
+            return default
+        if not _INT.match(text):
+            raise PigeonError.invalid(name, "It must be a whole number.")
+        value = int(text)
+        if not -(2**63) <= value < 2**63:  # what a Long holds (and a BIGINT column)
+            raise PigeonError.invalid(name, "It is out of range.")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise PigeonError.invalid(name, f"It must be {bounds}.")
+        return value
+
+    def bool(self, name: str, *, required: bool = False, default: bool | None = None) -> Any:
+        text = self.str(name, required=required)
+        if text is None:
+            return default
+        lowered = text.strip().lower()  # Python SDKs send True/False, others true/false
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise PigeonError.invalid(name, "It must be true or false.")
+
+    def json(self, name: str, kind: type, *, required: bool = False, default: Any = None,
+             code: str | None = None) -> Any:
+        """A JSON-text parameter (``MoreData=["a.png"]``) of the given top-level ``kind``.
+
+        ``code`` picks a business code for bad JSON (``isv.INVALID_JSON_PARAM`` for
+        TemplateParam); by default it is the gateway's ``Invalid<Name>``.
+        """
+        text = self.str(name, required=required)
+        if text is None:
+            return default
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = _NotJson
+        if not isinstance(value, kind):
+            what = "a JSON array" if kind is list else "a JSON object"
+            if code:
+                raise PigeonError(code, f"{name} must be {what}.")
+            raise PigeonError.invalid(name, f"It must be {what}.")
+        return value
+
+    def flat_list(self, prefix: str) -> list[dict[str, str]]:
+        """``SignFileList.1.FileContents=…&SignFileList.1.FileSuffix=…`` → list of dicts,
+        ordered by index."""
+        items: dict[int, dict[str, str]] = {}
+        pattern = re.compile(rf"^{re.escape(prefix)}\.(\d+)(?:\.(\w+))?$")
+        for key, value in self.raw.items():
+            match = pattern.match(key)
+            if match:
+                items.setdefault(int(match.group(1)), {})[match.group(2) or ""] = value
+        return [items[index] for index in sorted(items)]
+
+
+class _NotJson:
+    pass

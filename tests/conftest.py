@@ -1,0 +1,96 @@
+"""Fixtures shared by the whole suite.
+
+Tests that take ``pigeon``, ``server`` or ``database_url`` run twice: on SQLite and on
+PostgreSQL (see tests/support/postgres.py for how PostgreSQL is found or started).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+
+from pigeon.app import Pigeon
+from pigeon.config import Secret, Settings
+from pigeon.services import accounts
+from tests.support.postgres import PostgresServer
+from tests.support.sdk import CoreClient, Tenant, tea_client
+from tests.support.server import LiveServer
+
+# A fixed key so that a test failure never depends on a generated file.
+TEST_SECRET_KEY = Secret("dGVzdC1rZXktZm9yLXBpZ2Vvbi10ZXN0cy0wMDAwMDA=")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer.start()
+    yield server
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, postgres) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pigeon.db'}"
+    if postgres is None:
+        if os.environ.get("PIGEON_TEST_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required (PIGEON_TEST_REQUIRE_POSTGRES) but not found")
+        pytest.skip("PostgreSQL is not installed and PIGEON_TEST_POSTGRES_URL is not set")
+    return postgres.fresh_database()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, review_mode="rules",
+                    registration_delay=timedelta(0), secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture
+def pigeon(settings):
+    instance = Pigeon(settings)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def server(pigeon):
+    live = LiveServer(pigeon).start()
+    yield live
+    live.stop()
+
+
+def make_tenant(pigeon: Pigeon, name: str = "Lark Technology") -> Tenant:
+    now = pigeon.now()
+    account = pigeon.db.write_sync(accounts.create_account, name, now)
+    account_id = int(account["AccountId"])
+    key = pigeon.db.write_sync(accounts.create_access_key, pigeon.box, account_id, now)
+    return Tenant(account_id=account_id, key_id=key["AccessKeyId"],
+                  secret=key["AccessKeySecret"])
+
+
+@pytest.fixture
+def tenant(pigeon) -> Tenant:
+    return make_tenant(pigeon)
+
+
+@pytest.fixture
+def other_tenant(pigeon) -> Tenant:
+    return make_tenant(pigeon, "Other Company")
+
+
+@pytest.fixture
+def sdk(server, tenant):
+    """The current official Python SDK (V3 signatures) for ``tenant``."""
+    return tea_client(server.endpoint, tenant)
+
+
+@pytest.fixture
+def sdk_v1(server, tenant):
+    return tea_client(server.endpoint, tenant, v1=True)
+
+
+@pytest.fixture
+def core_sdk(server, tenant):
+    return CoreClient(server.endpoint, tenant)
