@@ -1,0 +1,339 @@
+"""Signatures: application, review, carrier registration, and the tenant's views of them.
+
+A signature needs an approved qualification (the legacy AddSmsSign path carries none and goes
+to review on its proof files).  Once approved it is submitted for real-name registration with
+the three mainland carriers; ``PIGEON_REGISTRATION_DELAY`` decides when the simulated carriers
+complete that, and operators can set any carrier's state by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from pigeon.core import review_rules
+from pigeon.core.errors import PigeonError
+from pigeon.core.review_rules import Decision
+from pigeon.services import review
+from pigeon.services.review import ReviewPolicy, Subject
+from pigeon.store.tables import files, qualifications, sign_registrations, signatures
+
+PENDING, APPROVED, REJECTED, CANCELLED = 0, 1, 2, 10
+CARRIERS = ("mobile", "unicom", "telecom")
+
+# RegisterStatus values (spec/dysmsapi.md §3.6) and the operator CLI's names for them.
+REGISTER_STATES = {"registering": -1, "failed": 0, "verifying": 1, "expired": 2,
+                   "registered": 3, "unregistered": -2}
+REGISTER_REASONS = {-1: "REGISTERING", 0: "OTHERS_ERROR", 1: "DETECTING", 2: "NO_SEND_RECORD",
+                    3: "DETECT_SUCCESS", -2: "NON_REGISTER"}
+
+SIGN_SOURCES = {0: "企事业单位的全称或简称", 1: "工信部备案网站的全称或简称",
+                2: "App应用的全称或简称", 3: "公众号或小程序的全称或简称",
+                4: "电商平台店铺名的全称或简称", 5: "商标名的全称或简称"}
+SIGN_SCENES = {0: "验证码", 1: "通用"}
+
+
+def _find(conn: Connection, account_id: int, name: str) -> dict | None:
+    row = conn.execute(select(signatures).where(
+        signatures.c.account_id == account_id,
+        signatures.c.name_key == name.strip().lower())).mappings().first()
+    return dict(row) if row else None
+
+
+def require(conn: Connection, account_id: int, name: str) -> dict:
+    """The tenant's signature by name; another tenant's is indistinguishable from none."""
+    row = _find(conn, account_id, name)
+    if row is None:
+        raise PigeonError("isv.SMS_SIGNATURE_ILLEGAL",
+                          f"There is no signature named {name!r} in this account.")
+    return row
+
+
+def _new_extension_code(conn: Connection) -> str:
+    # A 4-digit sub-port appended to the platform's access number; MO replies to it are
+    # routed back to this signature.  Widened automatically as codes run out.
+    width = 4
+    while True:
+        for _ in range(20):
+            code = str(secrets.randbelow(9 * 10 ** (width - 1)) + 10 ** (width - 1))
+            taken = conn.scalar(select(signatures.c.id)
+                                .where(signatures.c.extension_code == code))
+            if not taken:
+                return code
+        width += 1
+
+
+def _decode_files(sign_files: list[dict]) -> list[tuple[str, bytes]]:
+    decoded = []
+    for index, item in enumerate(sign_files, start=1):
+        contents, suffix = item.get("FileContents"), item.get("FileSuffix")
+        if not contents:
+            raise PigeonError.missing(f"SignFileList.{index}.FileContents")
+        if not suffix:
+            raise PigeonError.missing(f"SignFileList.{index}.FileSuffix")
+        try:
+            data = base64.b64decode(contents, validate=True)
+        except (binascii.Error, ValueError):
+            raise PigeonError("isv.INVALID_PARAMETERS",
+                              f"SignFileList.{index}.FileContents is not base64.") from None
+        review_rules.validate_sign_file(suffix, data)
+        decoded.append((suffix.lower(), data))
+    return decoded
+
+
+def _store_files(conn, account_id: int, signature_id: int, decoded, now: datetime) -> None:
+    conn.execute(delete(files).where(files.c.owner_kind == "signature",
+                                     files.c.owner_id == signature_id))
+    for suffix, data in decoded:
+        conn.execute(insert(files).values(
+            account_id=account_id, owner_kind="signature", owner_id=signature_id,
+            suffix=suffix, size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data,
+            created_at=now))
+
+
+def _check_fields(conn: Connection, account_id: int, fields: dict, legacy: bool) -> None:
+    review_rules.validate_sign_name(fields["name"])
+    review_rules.validate_sign_source(fields["source"], legacy=legacy)
+    review_rules.validate_sign_type(fields["sign_type"])
+    review_rules.validate_sign_remark(fields.get("remark") or "")
+    if legacy:
+        return
+    qualification = conn.execute(select(qualifications.c.state).where(
+        qualifications.c.id == fields["qualification_id"],
+        qualifications.c.account_id == account_id)).first()
+    if qualification is None:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"QualificationId {fields['qualification_id']} does not exist in "
+                          "this account.")
+    if qualification.state != "PASS":
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"QualificationId {fields['qualification_id']} is not approved yet; "
+                          "a signature needs an approved qualification.")
+    if fields.get("third_party") and not fields.get("authorization_letter_id"):
+        raise PigeonError.missing("AuthorizationLetterId")
+    if fields["source"] == 5 and not fields.get("trademark_id"):
+        raise PigeonError.missing("TrademarkId")
+    if fields["source"] == 2 and not fields.get("app_icp_record_id"):
+        raise PigeonError.missing("AppIcpRecordId")
+
+
+def create(conn: Connection, policy: ReviewPolicy, account_id: int, fields: dict,
+           now: datetime, *, legacy: bool = False, sign_files: list[dict] = ()) -> dict:
+    """CreateSmsSign / AddSmsSign.  ``fields`` uses snake_case names of the wire parameters."""
+    _check_fields(conn, account_id, fields, legacy)
+    decoded = _decode_files(list(sign_files))
+    if legacy and not decoded:
+        raise PigeonError.missing("SignFileList.1.FileContents")
+    if _find(conn, account_id, fields["name"]) is not None:
+        raise PigeonError("isv.SIGN_NAME_ILLEGAL",
+                          f"A signature named {fields['name']!r} already exists in this account.")
+    signature_id = conn.execute(insert(signatures).values(
+        account_id=account_id, name=fields["name"], name_key=fields["name"].lower(),
+        source=fields["source"], sign_type=fields["sign_type"],
+        qualification_id=fields.get("qualification_id"), legacy=legacy,
+        remark=fields.get("remark"), third_party=bool(fields.get("third_party")),
+        authorization_letter_id=fields.get("authorization_letter_id"),
+        trademark_id=fields.get("trademark_id"), app_icp_record_id=fields.get("app_icp_record_id"),
+        apply_scene=fields.get("apply_scene"), more_data=fields.get("more_data"),
+        status=PENDING, extension_code=_new_extension_code(conn), created_at=now,
+    )).inserted_primary_key[0]
+    _store_files(conn, account_id, signature_id, decoded, now)
+    return _submit(conn, policy, account_id, signature_id, now)
+
+
+def _submit(conn, policy, account_id: int, signature_id: int, now: datetime) -> dict:
+    ticket = review.open_ticket(conn, policy, account_id=account_id, kind="signature",
+                                subject_id=signature_id, now=now)
+    conn.execute(update(signatures).where(signatures.c.id == signature_id)
+                 .values(order_id=ticket))
+    name = conn.scalar(select(signatures.c.name).where(signatures.c.id == signature_id))
+    return {"SignName": name, "OrderId": str(ticket)}
+
+
+def modify(conn: Connection, policy: ReviewPolicy, account_id: int, fields: dict,
+           now: datetime, *, legacy: bool = False, sign_files: list[dict] = ()) -> dict:
+    """UpdateSmsSign / ModifySmsSign: only a rejected signature can change; it is reviewed
+    again.  The name cannot change."""
+    current = require(conn, account_id, fields["name"])
+    if current["status"] != REJECTED:
+        raise PigeonError("isv.ERROR_SIGN_NOT_MODIFY",
+                          f"Signature {current['name']!r} is not rejected; only a rejected "
+                          "signature can be modified.")
+    fields = {**fields, "name": current["name"]}
+    _check_fields(conn, account_id, fields, legacy)
+    decoded = _decode_files(list(sign_files))
+    conn.execute(update(signatures).where(signatures.c.id == current["id"]).values(
+        source=fields["source"], sign_type=fields["sign_type"],
+        qualification_id=fields.get("qualification_id", current["qualification_id"]),
+        remark=fields.get("remark"), third_party=bool(fields.get("third_party")),
+        authorization_letter_id=fields.get("authorization_letter_id"),
+        trademark_id=fields.get("trademark_id"), app_icp_record_id=fields.get("app_icp_record_id"),
+        apply_scene=fields.get("apply_scene"), more_data=fields.get("more_data"),
+        status=PENDING, reject_info=None, audit_date=None))
+    if decoded:
+        _store_files(conn, account_id, current["id"], decoded, now)
+    return _submit(conn, policy, account_id, current["id"], now)
+
+
+def remove(conn: Connection, account_id: int, name: str, now: datetime) -> dict:
+    current = require(conn, account_id, name)
+    if current["status"] == PENDING:
+        raise PigeonError("isv.ERROR_SIGN_NOT_DELETE",
+                          f"Signature {current['name']!r} is under review and cannot be deleted.")
+    conn.execute(delete(sign_registrations)
+                 .where(sign_registrations.c.signature_id == current["id"]))
+    conn.execute(delete(files).where(files.c.owner_kind == "signature",
+                                     files.c.owner_id == current["id"]))
+    conn.execute(delete(signatures).where(signatures.c.id == current["id"]))
+    return {"SignName": current["name"]}
+
+
+def get(conn: Connection, account_id: int, name: str) -> dict:
+    """The signature with its files and per-carrier registration rows."""
+    row = require(conn, account_id, name)
+    row["files"] = [dict(f) for f in conn.execute(
+        select(files.c.id, files.c.suffix, files.c.size, files.c.sha256)
+        .where(files.c.owner_kind == "signature", files.c.owner_id == row["id"])
+        .order_by(files.c.id)).mappings()]
+    row["registrations"] = registrations(conn, row["id"])
+    return row
+
+
+def get_by_id(conn: Connection, account_id: int, signature_id: int) -> dict:
+    """:func:`get` by the signature's id (the console's URLs); another tenant's id answers as
+    a nonexistent one, ``isv.SMS_SIGNATURE_ILLEGAL``."""
+    name = conn.scalar(select(signatures.c.name).where(signatures.c.id == signature_id,
+                                                      signatures.c.account_id == account_id))
+    if name is None:
+        raise PigeonError("isv.SMS_SIGNATURE_ILLEGAL",
+                          f"There is no signature {signature_id} in this account.")
+    return get(conn, account_id, name)
+
+
+def page(conn: Connection, account_id: int, page_index: int, page_size: int):
+    where = signatures.c.account_id == account_id
+    total = conn.scalar(select(func.count()).select_from(signatures).where(where))
+    rows = conn.execute(select(signatures).where(where).order_by(signatures.c.id.desc())
+                        .limit(page_size).offset((page_index - 1) * page_size)).mappings()
+    return total, [dict(r) for r in rows]
+
+
+# -- review -------------------------------------------------------------------------------
+
+def _rules(conn: Connection, signature_id: int, now: datetime, policy: ReviewPolicy) -> Decision:
+    row = conn.execute(select(signatures).where(signatures.c.id == signature_id)).mappings().one()
+    company = None
+    if row["qualification_id"] is not None:
+        company = conn.scalar(select(qualifications.c.company_name)
+                              .where(qualifications.c.id == row["qualification_id"]))
+    has_files = bool(conn.scalar(select(func.count()).select_from(files).where(
+        files.c.owner_kind == "signature", files.c.owner_id == signature_id)))
+    return review_rules.review_signature(
+        row["name"], source=row["source"], sign_type=row["sign_type"], remark=row["remark"] or "",
+        qualification_company=company, has_files=has_files, legacy=row["legacy"])
+
+
+def _apply(conn: Connection, signature_id: int, approved: bool, reason: str, ticket: dict,
+           now: datetime, policy: ReviewPolicy) -> None:
+    conn.execute(update(signatures).where(signatures.c.id == signature_id).values(
+        status=APPROVED if approved else REJECTED, reject_info=None if approved else reason,
+        audit_date=now))
+    row = conn.execute(select(signatures).where(signatures.c.id == signature_id)).mappings().one()
+    if approved:
+        start_registration(conn, signature_id, now, policy)
+    review.emit_report(conn, row["account_id"], "SignSmsReport", {
+        "sign_name": row["name"],
+        "sign_status": "approved" if approved else "rejected",
+        "reason": "" if approved else reason,
+        "orderId": str(ticket["id"]),
+        "remark": row["remark"] or "",
+        "sign_source": SIGN_SOURCES.get(row["source"], ""),
+        "sign_scene": SIGN_SCENES.get(row["sign_type"], ""),
+        "create_date": policy.calendar.local_datetime_text(row["created_at"]),
+    }, now)
+
+
+review.register_subject("signature", Subject(rules=_rules, apply=_apply))
+
+
+# -- carrier registration -------------------------------------------------------------------
+
+def start_registration(conn: Connection, signature_id: int, now: datetime,
+                       policy: ReviewPolicy) -> None:
+    """Submit an approved signature to the three carriers (again, if it was before)."""
+    conn.execute(delete(sign_registrations)
+                 .where(sign_registrations.c.signature_id == signature_id))
+    delay = policy.registration_delay
+    done = delay is not None and delay.total_seconds() <= 0
+    for carrier in CARRIERS:
+        status = 3 if done else -1
+        conn.execute(insert(sign_registrations).values(
+            signature_id=signature_id, carrier=carrier, status=status,
+            reason_code=REGISTER_REASONS[status], started_at=now,
+            due_at=None if delay is None else now + delay,
+            completed_at=now if done else None))
+
+
+def complete_due_registrations(conn: Connection, policy: ReviewPolicy, now: datetime) -> int:
+    """The simulated carriers' pass: registrations whose delay has passed succeed."""
+    result = conn.execute(update(sign_registrations).where(
+        sign_registrations.c.status == -1, sign_registrations.c.due_at.is_not(None),
+        sign_registrations.c.due_at <= now).values(
+        status=3, reason_code=REGISTER_REASONS[3], completed_at=now))
+    return result.rowcount or 0
+
+
+def registrations(conn: Connection, signature_id: int) -> list[dict]:
+    rows = conn.execute(select(sign_registrations)
+                        .where(sign_registrations.c.signature_id == signature_id)
+                        .order_by(sign_registrations.c.carrier)).mappings()
+    order = {c: i for i, c in enumerate(CARRIERS)}
+    return sorted((dict(r) for r in rows), key=lambda r: order.get(r["carrier"], 99))
+
+
+def set_registration(conn: Connection, account_id: int | None, name: str, carrier: str,
+                     state: str, reason: str | None, now: datetime) -> list[dict]:
+    """Operators: record a carrier's registration outcome for a signature."""
+    if state not in REGISTER_STATES:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"State must be one of {', '.join(REGISTER_STATES)}.")
+    carriers = CARRIERS if carrier == "all" else (carrier,)
+    if any(c not in CARRIERS for c in carriers):
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"Carrier must be one of {', '.join(CARRIERS)} or all.")
+    row = find_for_operator(conn, account_id, name)
+    if row["status"] != APPROVED:
+        raise PigeonError("isv.SIGN_STATE_ILLEGAL",
+                          f"Signature {row['name']!r} is not approved; only approved signatures "
+                          "are registered with carriers.")
+    status = REGISTER_STATES[state]
+    final = status in (0, 2, 3)
+    for c in carriers:
+        values = dict(status=status, reason_code=REGISTER_REASONS[status], reason_text=reason,
+                      completed_at=now if final else None, due_at=None)
+        updated = conn.execute(update(sign_registrations).where(
+            sign_registrations.c.signature_id == row["id"],
+            sign_registrations.c.carrier == c).values(**values))
+        if not updated.rowcount:
+            conn.execute(insert(sign_registrations).values(
+                signature_id=row["id"], carrier=c, started_at=now, **values))
+    return registrations(conn, row["id"])
+
+
+def find_for_operator(conn: Connection, account_id: int | None, name: str) -> dict:
+    """Operators name signatures by SignName; ``account_id`` settles a name two tenants share."""
+    query = select(signatures).where(signatures.c.name_key == name.strip().lower())
+    if account_id is not None:
+        query = query.where(signatures.c.account_id == account_id)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    if not rows:
+        raise PigeonError("isv.SMS_SIGNATURE_ILLEGAL", f"There is no signature named {name!r}.")
+    if len(rows) > 1:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"Several accounts have a signature named {name!r}; give --account.")
+    return rows[0]

@@ -1,0 +1,170 @@
+"""Tenant isolation: another tenant's names and ids behave exactly like ones that do not
+exist, for every action, and nothing of the owner's changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pigeon.api.rpc.actions import load
+from pigeon.services import billing
+from tests.support import workflow
+from tests.support.sdk import CoreClient
+
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
+       "rkJggg==")
+
+
+def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
+    """For each action: parameters naming the owner's records, and the same naming nothing."""
+    q, order, sign, code = own["qualification"], own["order"], own["sign"], own["template"]
+    qual_update = {"AdminPhoneNo": own["phone"], "CertifyCode": own["certify_code"],
+                   "CompanyName": "别人的公司"}
+    sign_fields = {"SignSource": "0", "Remark": "x", "SignType": "1"}
+    template_fields = {"TemplateName": "n", "TemplateType": "1", "Remark": "r",
+                       "TemplateContent": "您的订单${order}已发货。"}
+    files = {"SignFileList.1.FileContents": PNG, "SignFileList.1.FileSuffix": "png"}
+    return {
+        "GetSmsSign": ({"SignName": sign}, {"SignName": "无此签名"}),
+        "QuerySmsSign": ({"SignName": sign}, {"SignName": "无此签名"}),
+        "DeleteSmsSign": ({"SignName": sign}, {"SignName": "无此签名"}),
+        "UpdateSmsSign": ({"SignName": sign, "QualificationId": q, **sign_fields},
+                          {"SignName": "无此签名", "QualificationId": "999999", **sign_fields}),
+        "ModifySmsSign": ({"SignName": sign, **sign_fields, **files},
+                          {"SignName": "无此签名", **sign_fields, **files}),
+        "CreateSmsSign": ({"SignName": "借用资质", "QualificationId": q, **sign_fields},
+                          {"SignName": "借用资质", "QualificationId": "999999", **sign_fields}),
+        "AddSmsSign": ({"SignName": sign, **sign_fields, **files},
+                       {"SignName": "无此签名", **sign_fields, **files}),
+        "GetSmsTemplate": ({"TemplateCode": code}, {"TemplateCode": "SMS_000000001"}),
+        "QuerySmsTemplate": ({"TemplateCode": code}, {"TemplateCode": "SMS_000000001"}),
+        "DeleteSmsTemplate": ({"TemplateCode": code}, {"TemplateCode": "SMS_000000001"}),
+        "UpdateSmsTemplate": ({"TemplateCode": code, "RelatedSignName": sign, **template_fields},
+                              {"TemplateCode": "SMS_000000001", "RelatedSignName": "无此签名",
+                               **template_fields}),
+        "ModifySmsTemplate": ({"TemplateCode": code, **template_fields},
+                              {"TemplateCode": "SMS_000000001", **template_fields}),
+        "CreateSmsTemplate": ({"RelatedSignName": sign, **template_fields},
+                              {"RelatedSignName": "无此签名", **template_fields}),
+        "AddSmsTemplate": (template_fields, template_fields),
+        "QuerySingleSmsQualification": ({"QualificationGroupId": q},
+                                        {"QualificationGroupId": "999999"}),
+        "UpdateSmsQualification": ({"QualificationGroupId": q, "OrderId": order, **qual_update},
+                                   {"QualificationGroupId": "999999", "OrderId": "999999",
+                                    **qual_update}),
+        "DeleteSmsQualification": ({"QualificationGroupId": q, "OrderId": order},
+                                   {"QualificationGroupId": "999999", "OrderId": "999999"}),
+        "ValidPhoneCode": ({"PhoneNo": own["phone"], "CertifyCode": own["certify_code"]},
+                           {"PhoneNo": "13900139000", "CertifyCode": "000000"}),
+        # Listing actions: the stranger's lists are empty (checked below).
+        "QuerySmsSignList": ({}, {}),
+        "QuerySmsTemplateList": ({}, {}),
+        "QuerySmsQualificationRecord": ({}, {}),
+        "RequiredPhoneCode": ({"PhoneNo": "13900139001"}, {"PhoneNo": "13900139002"}),
+        "SubmitSmsQualification": ({**workflow.QUALIFICATION, "CertifyCode": "000000"},
+                                   {**workflow.QUALIFICATION, "CertifyCode": "000000"}),
+        # Upload credentials name nothing; a stranger's admit only its own keys
+        # (tests/api/test_uploads.py).
+        "GetQualificationOssInfo": ({"BizType": "dysms"}, {"BizType": "dysms"}),
+        "GetOSSInfoForUploadFile": ({}, {}),
+        # Queue credentials are for one's own queues only: another tenant's queue name is
+        # refused like a name no tenant has (tests/api/test_queue_mode.py reads the queues).
+        "QueryTokenForMnsQueue": (
+            {"MessageType": "SmsReport",
+             "QueueName": f"Alicom-Queue-{own['account_id']}-SmsReport"},
+            {"MessageType": "SmsReport", "QueueName": "Alicom-Queue-1000000000000000-SmsReport"}),
+        # Sending with another tenant's signature and template is sending with unknown ones;
+        # its records are as empty as a number nobody sent to.
+        "SendSms": ({"PhoneNumbers": "13700137001", "SignName": sign, "TemplateCode": code,
+                     "TemplateParam": '{"code":"1234"}'},
+                    {"PhoneNumbers": "13700137001", "SignName": "无此签名",
+                     "TemplateCode": "SMS_000000001", "TemplateParam": '{"code":"1234"}'}),
+        "SendBatchSms": ({"PhoneNumberJson": '["13700137001"]', "SignNameJson": f'["{sign}"]',
+                          "TemplateCode": code, "TemplateParamJson": '[{"code":"1234"}]'},
+                         {"PhoneNumberJson": '["13700137001"]', "SignNameJson": '["无此签名"]',
+                          "TemplateCode": "SMS_000000001",
+                          "TemplateParamJson": '[{"code":"1234"}]'}),
+        "QuerySendDetails": (
+            {"PhoneNumber": own["sent_to"], "SendDate": own["sent_on"], "PageSize": "10",
+             "CurrentPage": "1", "BizId": own["biz_id"]},
+            {"PhoneNumber": "13700137002", "SendDate": own["sent_on"], "PageSize": "10",
+             "CurrentPage": "1", "BizId": "1^0"}),
+        "QuerySendStatistics": (
+            {"IsGlobe": "1", "StartDate": own["sent_on"], "EndDate": own["sent_on"],
+             "PageIndex": "1", "PageSize": "10", "SignName": sign},
+            {"IsGlobe": "1", "StartDate": own["sent_on"], "EndDate": own["sent_on"],
+             "PageIndex": "1", "PageSize": "10", "SignName": "无此签名"}),
+    }
+
+
+@pytest.fixture
+def owned(pigeon, server, tenant):
+    core = CoreClient(server.endpoint, tenant)
+    qualification = workflow.approved_qualification(core, pigeon)
+    record = core.common("QuerySingleSmsQualification", {"QualificationGroupId": qualification})
+    assert workflow.create_signature(core, qualification)["Code"] == "OK"
+    template = workflow.create_template(core, "云雀科技")
+    phone = "13900139003"  # the admin phone already had its code this minute
+    certify_code = workflow.certify_code(core, pigeon, phone)
+    pigeon.db.write_sync(billing.topup, tenant.account_id, 10_000, pigeon.now())
+    sent = core.common("SendSms", {"PhoneNumbers": "13700137000", "SignName": "云雀科技",
+                                   "TemplateCode": template["TemplateCode"],
+                                   "TemplateParam": '{"code":"1234"}'})
+    assert sent["Code"] == "OK", sent
+    return {"sent_to": "13700137000", "biz_id": sent["BizId"],
+            "sent_on": pigeon.calendar.local_date(pigeon.now()).strftime("%Y%m%d"),
+            "phone": phone, "qualification": qualification, "order": str(record["Data"]["WorkOrderId"]),
+            "sign": "云雀科技", "template": template["TemplateCode"],
+            "certify_code": certify_code, "client": core, "account_id": tenant.account_id}
+
+
+def _answer(core, action, params):
+    from aliyunsdkcore.acs_exception.exceptions import ServerException
+
+    try:
+        body = core.common(action, params)
+    except ServerException as exc:
+        return {"Code": exc.get_error_code(), "Status": exc.get_http_status()}
+    return body
+
+
+def test_every_action_is_covered_by_the_isolation_table(owned):
+    assert set(load()) <= set(attempts(owned)), "add new actions to the isolation table"
+
+
+def test_another_tenants_names_and_ids_are_as_good_as_nonexistent(server, other_tenant, owned):
+    stranger = CoreClient(server.endpoint, other_tenant)
+    assert stranger.common("QuerySmsSignList", {})["TotalCount"] == 0
+    assert stranger.common("QuerySmsTemplateList", {})["TotalCount"] == 0
+    assert stranger.common("QuerySmsQualificationRecord", {})["Data"]["Total"] == 0
+    records = attempts(owned)
+    assert stranger.common("QuerySendDetails", records["QuerySendDetails"][0])["TotalCount"] == "0"
+    assert stranger.common("QuerySendStatistics",
+                           records["QuerySendStatistics"][0])["Data"]["TotalSize"] == 0
+
+    reads = {"GetSmsSign", "QuerySmsSign", "GetSmsTemplate", "QuerySmsTemplate",
+             "QuerySingleSmsQualification"}
+    for action, (theirs, nothing) in attempts(owned).items():
+        with_theirs = _answer(stranger, action, theirs)
+        with_nothing = _answer(stranger, action, nothing)
+        assert with_theirs["Code"] == with_nothing["Code"], (action, with_theirs, with_nothing)
+        if action in reads:
+            assert with_theirs["Code"] != "OK", (action, with_theirs)
+            assert workflow.COMPANY not in str(with_theirs)
+        if action == "ValidPhoneCode":
+            assert with_theirs["Data"] is False
+
+
+def test_the_owners_records_are_untouched_by_the_strangers_attempts(server, other_tenant, owned):
+    stranger = CoreClient(server.endpoint, other_tenant)
+    for action, (theirs, _nothing) in attempts(owned).items():
+        _answer(stranger, action, theirs)
+    owner = owned["client"]
+    assert owner.common("GetSmsSign", {"SignName": owned["sign"]})["SignStatus"] == 1
+    assert owner.common("GetSmsTemplate",
+                        {"TemplateCode": owned["template"]})["TemplateStatus"] == "1"
+    detail = owner.common("QuerySingleSmsQualification",
+                          {"QualificationGroupId": owned["qualification"]})
+    assert detail["Data"]["State"] == "PASSED"
+    assert detail["Data"]["CompanyName"] == workflow.COMPANY
+    records = attempts(owned)
+    assert owner.common("QuerySendDetails", records["QuerySendDetails"][0])["TotalCount"] == "1"
