@@ -1,0 +1,459 @@
+"""Accepting messages: SendSms and SendBatchSms.
+
+Everything a message must pass is decided here, inside one write transaction, before the
+BizId is answered: the signature and template (the tenant's, approved, of compatible types),
+the numbers, the variables, length and segments, quiet hours, the account's caps, the
+per-number limits, and the price (packages first, then the balance).  A message is accepted
+exactly when its row commits; the dispatcher takes it from there.
+
+Counting and inserting happen in the same transaction on the single writer, so two requests
+can never both squeeze under a limit (on PostgreSQL with several API processes, two writers
+can: a race accepted on purpose, at most one message per racing process).
+
+Speed (bench/send_sms.py, bench/README.md).  What every call reads and operators rarely change
+— the account's status, sending settings, whitelist and prices, the tenant's templates and
+signatures — is cached per process (:class:`_Cache`): a write to those tables made in this
+process drops the copies at once (:class:`~pigeon.store.database.WriteLog`), and one made by
+another process (the CLI, another node) is seen within :data:`CACHE_SECONDS`, as AccessKeys
+are.  Money, packages and the per-number counts are read fresh in every call.  The hot
+statements are built once, at import, and a batch's numbers share one limits query and one
+INSERT per table.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+
+from pigeon.core import limits, pricing
+from pigeon.core.errors import PigeonError
+from pigeon.core.numbers import PhoneNumber, parse_number
+from pigeon.core.review_rules import check_variable_value
+from pigeon.core.segments import check_length, count_segments, signed_text
+from pigeon.core.templates import render, variables
+from pigeon.services import otp_protection
+from pigeon.services import signatures as signatures_service
+from pigeon.services import templates as templates_service
+from pigeon.services.delivery import queue_report_for
+from pigeon.store.database import WriteLog
+from pigeon.store.tables import (
+    accounts,
+    balances,
+    ledger,
+    messages,
+    number_lists,
+    packages,
+    prices,
+    sending_settings,
+)
+
+MAX_SEND_SMS_NUMBERS = 1000
+MAX_BATCH_NUMBERS = 100
+LIMIT_FAILURE = "MOBILE_SEND_LIMIT"  # the receipt code for a number over its limit
+
+CACHE_SECONDS = 2.0
+"""How long a cached account state, template or signature is trusted at most.  Writes made in
+this process invalidate at once; this bounds what another process's writes (``pigeon account
+suspend``, a review decided on another node) take to apply here — the same bound as the
+AccessKey cache's (``pigeon.app.KEY_CACHE_SECONDS``), which already lets a suspended account's
+keys sign for that long."""
+
+CACHE_ENTRIES = 10_000  # per process; the cache starts over when it is full
+
+_clock = time.monotonic  # what the time to live counts in (tests move it)
+
+_CACHED_TABLES = ("accounts", "sending_settings", "number_lists", "prices", "templates",
+                  "signatures")
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    zone: ZoneInfo
+    quiet_hours: tuple[dtime, dtime] | None  # promotional messages are held back inside it
+    access_code: str  # the platform's sender number; extension codes are appended
+
+
+@dataclass(frozen=True)
+class Recipient:
+    phone: str  # as the caller wrote it
+    sign_name: str
+    params: dict | None  # TemplateParam for this number, already JSON-decoded
+    extend_code: str | None = None  # SmsUpExtendCode
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    template_code: str
+    recipients: list[Recipient]
+    out_id: str | None = None
+    source_ip: str | None = None  # the API caller's address, kept for SMS-pumping detection
+
+
+@dataclass
+class _Prepared:
+    recipient: Recipient
+    number: PhoneNumber
+    signature: dict
+    content: str
+    segments: int
+    encoding: str
+    failure: tuple[str, str] | None = None  # refused per number (over its limit)
+    charge: pricing.Charge | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What a call needs to know about the account, beyond its money."""
+
+    status: str | None  # None: no such account
+    settings: dict  # the sending_settings row; {} when the account has none
+    whitelist: frozenset[str]  # wire forms
+    prices: dict[int, int]  # price per segment in force, by template type (if not default)
+    number_limits: limits.NumberLimits
+
+
+def _load_account(conn: Connection, account_id: int) -> _Account:
+    status = conn.scalar(select(accounts.c.status).where(accounts.c.id == account_id))
+    row = conn.execute(select(sending_settings)
+                       .where(sending_settings.c.account_id == account_id)).mappings().first()
+    settings = dict(row) if row else {}
+    whitelist = frozenset(conn.scalars(select(number_lists.c.phone).where(
+        number_lists.c.account_id == account_id, number_lists.c.list == "whitelist")))
+    # The account's own price of a type, else the platform's, else Pigeon's default.
+    own: dict[int, int] = {}
+    platform: dict[int, int] = {}
+    for row_account, template_type, price in conn.execute(
+            select(prices.c.account_id, prices.c.template_type, prices.c.price).where(
+                (prices.c.account_id == account_id) | prices.c.account_id.is_(None))):
+        (own if row_account is not None else platform).setdefault(template_type, price)
+    return _Account(status=status, settings=settings, whitelist=whitelist,
+                    prices={**platform, **own}, number_limits=_number_limits(settings))
+
+
+class _Cache:
+    """Copies of rows that every call reads and operators rarely change, keyed by what they
+    are (``("template", account_id, code)`` …), each valid while no write to
+    :data:`_CACHED_TABLES` happened in this process and for at most :data:`CACHE_SECONDS`.
+    One per database (per :class:`WriteLog`); without a write log nothing is cached."""
+
+    _of: weakref.WeakKeyDictionary[WriteLog, _Cache] = weakref.WeakKeyDictionary()
+    _uncached: _Cache | None = None
+
+    def __init__(self, log: WriteLog | None) -> None:
+        self.log = log
+        self.entries: dict[tuple, tuple[float, tuple, object]] = {}
+
+    @classmethod
+    def of(cls, conn: Connection) -> _Cache:
+        log = WriteLog.of(conn)
+        if log is None:
+            if cls._uncached is None:
+                cls._uncached = cls(None)
+            return cls._uncached
+        cache = cls._of.get(log)
+        if cache is None:
+            cache = cls._of[log] = cls(log)
+        return cache
+
+    def get(self, key: tuple, load: Callable[[], object]):
+        if self.log is None:
+            return load()
+        version = self.log.version(_CACHED_TABLES)
+        now = _clock()
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] > now and hit[1] == version:
+            return hit[2]
+        value = load()
+        if len(self.entries) >= CACHE_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = (now + CACHE_SECONDS, version, value)
+        return value
+
+
+def new_biz_id(now: datetime) -> str:
+    """An id like Alibaba's ``900619746936498440^0``: 18 digits, time-ordered, random tail."""
+    micros = int(now.timestamp() * 1_000_000) % 10**15
+    return f"{micros:015d}{secrets.randbelow(1000):03d}^0"
+
+
+def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendRequest,
+           now: datetime) -> dict:
+    """Decide and record one SendSms/SendBatchSms call; returns ``{"BizId": ...}``."""
+    cache = _Cache.of(conn)
+    account = cache.get(("account", account_id), lambda: _load_account(conn, account_id))
+    if account.status != "active":
+        raise PigeonError("isv.OUT_OF_SERVICE",
+                          "The service is suspended for this account; sending is refused.")
+    template = cache.get(("template", account_id, request.template_code),
+                         lambda: templates_service.require(conn, account_id,
+                                                           request.template_code))
+    if template["status"] != templates_service.APPROVED:
+        raise PigeonError("isv.SMS_TEMPLATE_ILLEGAL",
+                          f"Template {template['code']} is not approved.")
+    template_type = template["type"]
+    if policy.quiet_hours is not None:
+        limits.check_quiet_hours(template_type, now, policy.zone, policy.quiet_hours)
+
+    signature_of = _signature_lookup(conn, cache, account_id, template)
+    prepared = [_prepare(signature_of, template, r) for r in request.recipients]
+    # SMS-pumping protection switched on by the tenant's alert rules (alerts issue).
+    otp_protection.check(conn, account_id, template_type, [p.number for p in prepared], now)
+    _check_caps(conn, account_id, account.settings, len(prepared), now, policy.zone)
+    _check_number_limits(conn, account, template, prepared, now, policy.zone)
+    chargeable = [p for p in prepared if p.failure is None]
+    price = account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type])
+    if chargeable:
+        plans = pricing.plan_batch(template_type, [p.segments for p in chargeable], price,
+                                   _packages(conn, account_id), _balance(conn, account_id), now)
+        for item, plan in zip(chargeable, plans, strict=True):
+            item.charge = plan
+
+    biz_id = new_biz_id(now)
+    rows = [_row(account_id, biz_id, template, item, request.out_id, price, policy, now)
+            | {"source_ip": request.source_ip} for item in prepared]
+    ids = _insert_messages(conn, rows)
+    _record_charges(conn, account_id, prepared, ids, now)
+    for item, message_id in zip(prepared, ids, strict=True):
+        if item.failure is not None:
+            queue_report_for(conn, message_id, policy.zone, now)
+    return {"BizId": biz_id}
+
+
+def _prepare(signature_of: Callable[[str], dict], template: dict,
+             recipient: Recipient) -> _Prepared:
+    signature = signature_of(recipient.sign_name)
+    number = parse_number(recipient.phone)
+    if template["type"] == limits.INTERNATIONAL and number.is_mainland:
+        raise PigeonError("isv.DOMESTIC_NUMBER_NOT_SUPPORTED",
+                          f"Template {template['code']} is international; {number.wire} is a "
+                          "mainland number.")
+    if template["type"] != limits.INTERNATIONAL and not number.is_mainland:
+        raise PigeonError("isv.SMS_TEMPLATE_ILLEGAL",
+                          f"Template {template['code']} is for mainland numbers; "
+                          f"{number.wire} needs an international template (TemplateType 3).")
+    rule = template["variable_attribute"] or {}
+    names = variables(template["content"])
+    values = recipient.params or {}
+    if names and recipient.params is None:
+        raise PigeonError("isv.TEMPLATE_MISSING_PARAMETERS",
+                          f"Template {template['code']} needs TemplateParam with "
+                          f"{', '.join(names)}.")
+    text = render(template["content"], values)
+    for name in names:
+        check_variable_value(rule.get(name), values[name])
+    content = signed_text(signature["name"], text, international=not number.is_mainland)
+    seg = count_segments(content, international=not number.is_mainland)
+    check_length(seg)
+    if recipient.extend_code is not None and not recipient.extend_code.isdigit():
+        raise PigeonError("isv.EXTEND_CODE_ERROR",
+                          f"SmsUpExtendCode {recipient.extend_code!r} must be digits.")
+    return _Prepared(recipient=recipient, number=number, signature=signature, content=content,
+                     segments=seg.segments, encoding=seg.encoding)
+
+
+def _signature_lookup(conn: Connection, cache: _Cache, account_id: int,
+                      template: dict) -> Callable[[str], dict]:
+    """``name → approved signature`` for one call: each name is looked up (and checked) once
+    per call, through the cache."""
+    seen: dict[str, dict] = {}
+
+    def signature_of(name: str) -> dict:
+        found = seen.get(name)
+        if found is None:
+            if not name:
+                raise PigeonError.missing("SignName")
+            row = cache.get(("signature", account_id, name),
+                            lambda: signatures_service.require(conn, account_id, name))
+            found = seen[name] = _approved_signature(row, template)
+        return found
+
+    return signature_of
+
+
+def _approved_signature(signature: dict, template: dict) -> dict:
+    if signature["status"] != signatures_service.APPROVED:
+        raise PigeonError("isv.SMS_SIGNATURE_ILLEGAL",
+                          f"Signature {signature['name']!r} is not approved.")
+    if signature["sign_type"] == 0 and template["type"] != limits.OTP:
+        raise PigeonError("isv.SMS_SIGNATURE_SCENE_ILLEGAL",
+                          f"Signature {signature['name']!r} may only send verification-code "
+                          f"templates; {template['code']} is not one.")
+    return signature
+
+
+def _check_caps(conn: Connection, account_id: int, settings: dict, adding: int, now: datetime,
+                zone: ZoneInfo) -> None:
+    if settings.get("day_limit") is None and settings.get("month_limit") is None:
+        return
+
+    def since(start: datetime) -> int:
+        return conn.scalar(select(func.count()).select_from(messages).where(
+            messages.c.account_id == account_id, messages.c.created_at >= start))
+
+    limits.check_account(since(limits.day_start(now, zone)), since(limits.month_start(now, zone)),
+                         day_limit=settings.get("day_limit"),
+                         month_limit=settings.get("month_limit"), adding=adding)
+
+
+def _number_limits(settings: dict) -> limits.NumberLimits:
+    return limits.tightened(**{k: settings[k] for k in
+                               ("otp_per_minute", "otp_per_hour", "otp_per_day", "other_per_day")
+                               if settings.get(k) is not None})
+
+
+# The messages that count towards a number's limits: those accepted to the number under the
+# signature within the day window — of the same template (notification, promotional) or of
+# any OTP template of the signature (OTP: the count is per signature).  Numbers refused for
+# their limit were never submitted: they do not count.
+def _counted(phones):
+    return select(messages.c.phone, messages.c.created_at).where(
+        messages.c.signature_id == bindparam("b_signature"), phones,
+        messages.c.created_at >= bindparam("b_since"),
+        or_(messages.c.err_code.is_(None), messages.c.err_code != LIMIT_FAILURE))
+
+
+# (per template?, one number?) → the statement; one number (every SendSms to one number)
+# spares the expanding IN its per-call rendering.
+_COUNTED = {
+    (per_template, one): _counted(messages.c.phone == bindparam("b_phone") if one else
+                                  messages.c.phone.in_(bindparam("b_phones", expanding=True)))
+    .where(messages.c.template_id == bindparam("b_template") if per_template else
+           messages.c.template_type == bindparam("b_type"))
+    for per_template in (True, False) for one in (True, False)}
+
+
+def _check_number_limits(conn: Connection, account: _Account, template: dict,
+                         prepared: list[_Prepared], now: datetime, zone: ZoneInfo) -> None:
+    """Per-number limits.  A one-number call over its limit is refused with
+    ``isv.BUSINESS_LIMIT_CONTROL``; in a call with several numbers only the numbers over their
+    limit fail, reported as ``MOBILE_SEND_LIMIT`` and not charged (as Alibaba does)."""
+    number_limits = account.number_limits
+    whitelist = account.whitelist
+    template_type = template["type"]
+    window = limits.windows(now, zone)
+    per_template = limits.scope(template_type) != "signature"
+    checked = [item for item in prepared
+               if limits.applies(template_type, mainland=item.number.is_mainland,
+                                 whitelisted=item.number.wire in whitelist)]
+    # What the numbers were sent already: one query per signature for all the call's numbers.
+    phones_by_signature: dict[int, set[str]] = {}
+    for item in checked:
+        phones_by_signature.setdefault(item.signature["id"], set()).add(item.number.wire)
+    sent: dict[tuple[int, str], list[datetime]] = {}
+    for signature_id, phones in phones_by_signature.items():
+        params = {"b_signature": signature_id, "b_since": window.day}
+        if len(phones) == 1:
+            [params["b_phone"]] = phones
+        else:
+            params["b_phones"] = sorted(phones)
+        if per_template:
+            params["b_template"] = template["id"]
+        else:  # every OTP template of the signature, and only those, shares the count
+            params["b_type"] = template_type
+        query = _COUNTED[per_template, len(phones) == 1]
+        for phone, created_at in conn.execute(query, params):
+            sent.setdefault((signature_id, phone), []).append(created_at)
+    earlier: dict[tuple, list[datetime]] = {}  # this call's own earlier messages, per scope
+    for item in checked:
+        key = (item.signature["id"], item.number.wire, per_template)
+        accepted = sent.get((item.signature["id"], item.number.wire), []) + earlier.get(key, [])
+        try:
+            limits.check_number(template_type, window.counts(accepted), number_limits,
+                                mainland=item.number.is_mainland,
+                                whitelisted=item.number.wire in whitelist)
+        except PigeonError as refused:
+            if len(prepared) == 1:
+                raise
+            item.failure = (LIMIT_FAILURE, refused.message)
+            continue
+        earlier.setdefault(key, []).append(now)
+
+
+_usable_packages = select(packages.c.id, packages.c.kind, packages.c.remaining,
+                          packages.c.expires_at).where(
+    packages.c.account_id == bindparam("b_account"), packages.c.remaining > 0)
+_balance_of = select(balances.c.amount).where(balances.c.account_id == bindparam("b_account"))
+
+
+def _packages(conn: Connection, account_id: int) -> list[pricing.Package]:
+    rows = conn.execute(_usable_packages, {"b_account": account_id})
+    return [pricing.Package(id=r.id, kind=r.kind, remaining=r.remaining,
+                            expires_at=r.expires_at) for r in rows]
+
+
+def _balance(conn: Connection, account_id: int) -> int:
+    return conn.execute(_balance_of, {"b_account": account_id}).scalar() or 0
+
+
+def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: str | None,
+         price: int, policy: SendPolicy, now: datetime) -> dict:
+    failed = item.failure is not None
+    extend = item.signature["extension_code"] + (item.recipient.extend_code or "")
+    return dict(
+        biz_id=biz_id, account_id=account_id, phone=item.number.wire,
+        country_code=item.number.country_code, carrier=item.number.carrier,
+        signature_id=item.signature["id"], sign_name=item.signature["name"],
+        template_id=template["id"], template_code=template["code"],
+        template_type=template["type"], params=item.recipient.params, content=item.content,
+        segments=item.segments, encoding=item.encoding, extend_code=extend, out_id=out_id,
+        status="failed" if failed else "queued",
+        err_code=item.failure[0] if failed else None,
+        err_msg=item.failure[1] if failed else None,
+        attempts=0, price=price, charged=not failed, created_at=now,
+        done_at=now if failed else None)
+
+
+_insert_in_order = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
+_insert_many = insert(messages).returning(messages.c.id)
+
+
+def _insert_messages(conn: Connection, rows: list[dict]) -> list[int]:
+    """Insert the rows; their ids, in the rows' order."""
+    if len(rows) > 1 and conn.dialect.name == "sqlite":
+        # SQLAlchemy cannot promise RETURNING's order on SQLite, so with
+        # sort_by_parameter_order it sends one INSERT per row (100 for a SendBatchSms).  One
+        # multi-row INSERT inserts its rows in order, each taking the next rowid on the single
+        # writer, so the ids sorted are the ids in the rows' order.
+        return sorted(conn.execute(_insert_many, rows).scalars().all())
+    return list(conn.execute(_insert_in_order, rows).scalars().all())
+_insert_ledger = insert(ledger)
+_take_units = (update(packages).where(packages.c.id == bindparam("b_package"))
+               .values(remaining=packages.c.remaining - bindparam("b_units")))
+_spend = (update(balances).where(balances.c.account_id == bindparam("b_account"))
+          .values(amount=balances.c.amount - bindparam("b_spent")))
+
+
+def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared],
+                    ids: list[int], now: datetime) -> None:
+    """One ledger row per charge part (one INSERT for the call), each package's units taken
+    once, the balance debited once."""
+    spent = 0
+    entries: list[dict] = []
+    units: dict[int, int] = {}  # package id → units taken, in first-use order
+    for item, message_id in zip(prepared, ids, strict=True):
+        if item.charge is None:
+            continue
+        for part in item.charge.parts:
+            if part.package_id is not None:
+                units[part.package_id] = units.get(part.package_id, 0) + part.units
+            spent += part.amount
+            entries.append({"account_id": account_id, "message_id": message_id,
+                            "kind": "charge", "package_id": part.package_id,
+                            "units": -part.units, "amount": -part.amount, "created_at": now})
+    if units:
+        conn.execute(_take_units, [{"b_package": package_id, "b_units": taken}
+                                   for package_id, taken in units.items()])
+    if entries:
+        conn.execute(_insert_ledger, entries)
+    if spent:
+        updated = conn.execute(_spend, {"b_account": account_id, "b_spent": spent})
+        if not updated.rowcount:  # only reachable with a zero balance and a free plan
+            conn.execute(insert(balances).values(account_id=account_id, amount=-spent))
