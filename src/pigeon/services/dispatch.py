@@ -1,0 +1,241 @@
+"""Dispatch: claim queued messages, route them to a connector, record what the carrier said.
+
+A message row is the only state, and every step is one conditional transaction on it::
+
+    queued ──claim──▶ sending ──record──▶ sent      (accepted; the receipt comes later)
+      ▲                  │          └───▶ failed    (refused for good; refunded, reported)
+      └──────────────────┴── retry ─────  queued    (refused for now; tried again later)
+
+* :func:`claim` moves due ``queued`` rows that a connector that is up can take (see
+  :class:`Routing`) to ``sending`` with one ``UPDATE … WHERE status='queued' AND id IN (…)
+  RETURNING``; on PostgreSQL the inner select takes its rows ``FOR UPDATE SKIP LOCKED``
+  (:mod:`pigeon.store.claiming`).  However many dispatchers run, on however many machines, a
+  row is claimed by one of them.
+* :func:`record` applies the connector's answers, again only to rows still ``sending``, and
+  runs each accepted submission's ``effect`` in the same transaction; it stores the part ids
+  of multipart messages and applies the receipts that arrived before it (kept in
+  ``early_receipts`` by :func:`pigeon.services.delivery.apply_receipts`).
+* :func:`requeue_stale` gives back rows a dispatcher claimed and never recorded (it crashed,
+  or lost its database connection) after :data:`STALE_AFTER`.
+
+What a crash can cost.  For the simulator nothing: its submission *is* the ``effect`` that
+commits with the ``sent`` status, so a message requeued after a crash was never in the
+simulated network, and is submitted exactly once.  For a carrier on the network (SMPP, CMPP),
+a crash after the SMSC accepted a message and before :func:`record` committed leaves the row
+``sending``; it is requeued and submitted again, and the handset may get it twice.  No
+protocol lets a client ask an SMSC "did you get this already?", so at-least-once is the
+limit there; the window is one batch's round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from pigeon.carriers.base import Outbound, Submitted
+from pigeon.core.routing import SIMULATOR, Rule, choose
+from pigeon.services import delivery
+from pigeon.store.claiming import taken_by
+from pigeon.store.tables import messages
+
+__all__ = ["SIMULATOR", "Routing", "backoff", "claim", "record", "requeue_stale", "route"]
+
+BATCH = 500
+"""Messages claimed per transaction."""
+
+MAX_ATTEMPTS = 10
+"""Submissions a message gets while carriers refuse it "for now" (throttled, link down);
+after the tenth it fails with the carrier's code (or :data:`GAVE_UP`)."""
+
+BACKOFF_FIRST = timedelta(seconds=5)
+BACKOFF_MAX = timedelta(minutes=10)
+"""Retry n waits 5 s × 2ⁿ⁻¹, at most 10 minutes: 5 s, 10 s, 20 s … about 30 minutes in all
+over the ten attempts."""
+
+GAVE_UP = "SP_UNKNOWN_ERROR"
+GAVE_UP_TEXT = "运营商持续拒绝提交，已放弃重试"
+
+STALE_AFTER = timedelta(seconds=60)
+"""A row ``sending`` for longer than this belongs to a dispatcher that is gone.  Connectors
+answer :meth:`submit` well within it (they report "retry" rather than wait on a dead link)."""
+
+_CLAIMED = (messages.c.id, messages.c.phone, messages.c.country_code, messages.c.carrier,
+            messages.c.extend_code, messages.c.content, messages.c.encoding,
+            messages.c.segments, messages.c.signature_id, messages.c.template_type)
+
+_sent = (update(messages)
+         .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")
+         .values(status="sent", carrier_message_id=bindparam("b_carrier_id"),
+                 connector=bindparam("b_connector"), sent_at=bindparam("b_now"),
+                 attempts=messages.c.attempts + 1))
+_again = (update(messages)
+          .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")
+          .values(status="queued", attempts=bindparam("b_attempts"),
+                  next_attempt_at=bindparam("b_next")))
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What one claim routes by: the rules in the order they are tried
+    (:func:`pigeon.core.routing.ordered`) and the names of the connectors that are up.  An
+    immutable snapshot, taken once per pass, so the claim (on the database's writer thread)
+    and the routing of what it claimed agree.  The default is the embedded setup: no rules,
+    the simulator up."""
+
+    rules: tuple[Rule, ...] = ()
+    up: frozenset[str] = frozenset({SIMULATOR})
+
+    def claimable(self) -> ColumnElement[bool] | None:
+        """The messages some usable rule takes, as a condition on ``messages`` (``None``:
+        none).  The claim leaves the others queued without touching them: no attempt is spent
+        on a message that has nowhere to go, and it flows as soon as a connector for it is
+        up."""
+        if not self.rules:
+            return true() if SIMULATOR in self.up else None
+        alternatives = []
+        for rule in self.rules:
+            if rule.usable(self.up) is None:
+                continue
+            conditions = rule.conditions
+            if not conditions:
+                return true()
+            alternatives.append(and_(*(messages.c[name] == value
+                                       for name, value in conditions.items())))
+        return or_(*alternatives) if alternatives else None
+
+
+EMBEDDED = Routing()
+
+
+def route(message: Mapping, routing: Routing = EMBEDDED) -> str | None:
+    """The connector that carries ``message`` (a claimed row), or ``None``: no rule sends it
+    anywhere now (see :mod:`pigeon.core.routing`)."""
+    return choose(routing.rules, routing.up, carrier=message["carrier"],
+                  country_code=message["country_code"], template_type=message["template_type"])
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait before the next submission, after ``attempts`` refused ones."""
+    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def claim(conn: Connection, limit: int, now: datetime, access_code: str,
+          routing: Routing = EMBEDDED) -> list[tuple[str, Outbound]]:
+    """Claim up to ``limit`` due queued messages that ``routing`` can send somewhere, oldest
+    first; returns them routed, as (connector name, :class:`Outbound`).  ``access_code`` is the
+    platform's sender number, to which each message's extension code is appended."""
+    claimable = routing.claimable()
+    if claimable is None:
+        return []
+    due = (select(messages.c.id)
+           .where(messages.c.status == "queued",
+                  or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+                  claimable)
+           .order_by(messages.c.id).limit(limit))
+    rows = conn.execute(update(messages)
+                        .where(taken_by(conn, due, messages.c.id),
+                               messages.c.status == "queued")
+                        .values(status="sending", claimed_at=now)
+                        .returning(*_CLAIMED)).mappings().all()
+    claimed = []
+    unrouted = []
+    for row in sorted(rows, key=lambda r: r["id"]):
+        name = route(row, routing)
+        if name is None:  # cannot happen with one snapshot for both; never lose a message
+            unrouted.append(row["id"])
+            continue
+        claimed.append((name, Outbound(
+            message_id=row["id"], phone=row["phone"], country_code=row["country_code"],
+            carrier=row["carrier"], sender=access_code + (row["extend_code"] or ""),
+            content=row["content"], encoding=row["encoding"], segments=row["segments"],
+            signature_id=row["signature_id"], template_type=row["template_type"])))
+    if unrouted:
+        conn.execute(update(messages).where(messages.c.id.in_(unrouted))
+                     .values(status="queued"))
+    return claimed
+
+
+def record(conn: Connection, connector_name: str, results: list[Submitted], zone: ZoneInfo,
+           now: datetime, sent_at: datetime | None = None) -> dict[str, int]:
+    """Apply one connector's answers for messages this dispatcher claimed.
+
+    Accepted (``carrier_message_id``): ``sent`` at ``sent_at`` (when the submission began;
+    default ``now``: a receipt may come back before this runs, and ``SendDate`` must not
+    follow its ``ReceiveDate``), and the submission's ``effect`` runs here,
+    after the rows are updated (once per effect object: several results may share one).
+    Refused for good (``error``): ``failed`` with that code, refunded, reported.  Refused for
+    now (``retry``; ``error`` then names why): back to ``queued`` after :func:`backoff`, and
+    failed after :data:`MAX_ATTEMPTS`.  Rows no longer ``sending`` (another dispatcher took
+    them over after :func:`requeue_stale`) are left alone, effects included.  Returns counts.
+    """
+    ids = [r.message_id for r in results]
+    held = select(messages.c.id, messages.c.attempts).where(
+        messages.c.id.in_(ids), messages.c.status == "sending")
+    if conn.dialect.name == "postgresql":
+        held = held.with_for_update()  # a late twin of this record() waits, then sees none
+    attempts = dict(conn.execute(held).all()) if ids else {}
+    counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
+    sent, again, failed = [], [], []
+    for result in results:
+        if result.message_id not in attempts:
+            counts["skipped"] += 1
+        elif result.retry:
+            tries = attempts[result.message_id] + 1
+            if tries >= MAX_ATTEMPTS:
+                failed.append(delivery.Final(result.message_id, False, result.error or GAVE_UP,
+                                             result.error_message or GAVE_UP_TEXT))
+            else:
+                again.append({"b_id": result.message_id, "b_attempts": tries,
+                              "b_next": now + backoff(tries)})
+        elif result.carrier_message_id:
+            sent.append(result)
+        else:
+            failed.append(delivery.Final(result.message_id, False, result.error or GAVE_UP,
+                                         result.error_message))
+    if sent:
+        conn.execute(_sent, [{"b_id": r.message_id, "b_carrier_id": r.carrier_message_id,
+                              "b_connector": connector_name, "b_now": sent_at or now}
+                             for r in sent])
+        delivery.store_parts(conn, connector_name, [
+            (r.message_id, part_id) for r in sent for part_id in r.part_ids if part_id], now)
+        ran: set[int] = set()
+        for result in sent:
+            # An effect shared by several results (a connector's batch effect) runs once.
+            if result.effect is not None and id(result.effect) not in ran:
+                ran.add(id(result.effect))
+                result.effect(conn)
+        counts["sent"] = len(sent)
+        # Receipts that overtook this record() wait in early_receipts: match them now.
+        if delivery.has_early(conn):
+            counts["early"] = delivery.match_early(
+                conn, zone, connector=connector_name,
+                ids=[r.carrier_message_id for r in sent]
+                + [part_id for r in sent for part_id in r.part_ids if part_id])
+    if again:
+        conn.execute(_again, again)
+        counts["retry"] = len(again)
+    if failed:
+        counts["failed"] = len(delivery.finish_many(conn, failed, zone, now))
+    return counts
+
+
+def requeue_stale(conn: Connection, now: datetime, older_than: timedelta = STALE_AFTER) -> int:
+    """Give rows claimed before ``now - older_than`` and never recorded back to the queue;
+    returns how many.  See the module's note on what this may duplicate."""
+    result = conn.execute(update(messages).where(
+        messages.c.status == "sending", messages.c.claimed_at <= now - older_than)
+        .values(status="queued"))
+    return result.rowcount or 0
