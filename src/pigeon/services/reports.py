@@ -1,0 +1,439 @@
+"""Reports for tenants (SmsReport, SmsUp, SignSmsReport, TemplateSmsReport) and their delivery.
+
+Producers queue them with :func:`pigeon.services.review.emit_report` in the same transaction as
+the change they report, so a report exists exactly when its change committed (an outbox).  The
+report worker (``pigeon.workers.reporter``) then routes each by the tenant's setting for its
+type:
+
+- ``http``: pushed to the tenant's URL as a JSON array (several reports of one tenant and type
+  merged into one request; review reports one per request, as Alibaba does).  Acknowledged
+  only by HTTP 200 with a JSON body whose ``code`` is a number; otherwise retried after each
+  wait of ``PIGEON_REPORT_RETRY_SCHEDULE`` and then kept as ``failed``;
+- ``queue``: moved into the tenant's queue ``Alicom-Queue-<AccountId>-<Type>``
+  (``pigeon.services.queues``), in the same transaction;
+- ``off`` (or no setting): marked ``skipped``.
+
+Event states: ``pending`` → ``delivered`` | ``queued`` | ``skipped`` | ``failed``.  A worker
+*claims* pending events before pushing them by moving their ``next_attempt_at`` a lease into
+the future with a conditional UPDATE; if it dies mid-push, the events are due again when the
+lease runs out and another pass pushes them (at-least-once).  Every delivered report carries
+``report_id`` (the event id, stable across re-deliveries) so receivers can de-duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from pigeon.core.errors import PigeonError
+from pigeon.services.accounts import require_account
+from pigeon.store.tables import report_attempts, report_events, report_settings
+
+TYPES = ("SmsReport", "SmsUp", "SignSmsReport", "TemplateSmsReport")
+# Review results are pushed one per request (spec/dysmsapi.md §6.1: "review notifications
+# contain exactly one element").
+SINGLE_TYPES = frozenset({"SignSmsReport", "TemplateSmsReport"})
+MODES = ("http", "queue", "off")
+STATES = ("pending", "delivered", "queued", "failed", "skipped")
+MAX_URL_LENGTH = 2000
+# Reports routed to a queue or skipped in one claim (one transaction).
+ROUTE_BATCH = 500
+
+events = report_events
+# A list of event ids bound as one parameter (``{"ids": [...]}``): building a bound literal per
+# id costs more than the statement itself for a batch of a hundred.
+_IDS = bindparam("ids", expanding=True)
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+def _check_type(report_type: str) -> str:
+    if report_type not in TYPES:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"The report type must be one of {', '.join(TYPES)}, "
+                          f"not {report_type!r}.")
+    return report_type
+
+
+def check_url(url: str | None) -> str:
+    """An absolute ``http://`` or ``https://`` URL with a host, or a coded error."""
+    text = (url or "").strip()
+    parts = urlsplit(text) if len(text) <= MAX_URL_LENGTH else None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(ch.isspace() for ch in text)):
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"The report URL must be an http:// or https:// URL with a host, "
+                          f"not {url!r}.")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"The report URL has a bad port: {url!r}.") from None
+    return text
+
+
+def set_mode(conn: Connection, account_id: int, report_type: str, mode: str,
+             url: str | None, now: datetime) -> dict:
+    """How ``account_id`` receives ``report_type``: ``http`` (to ``url``), ``queue`` or ``off``.
+
+    Takes effect for every report not yet delivered, including pending retries.
+    """
+    require_account(conn, account_id)
+    _check_type(report_type)
+    if mode not in MODES:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"The report mode must be one of {', '.join(MODES)}, not {mode!r}.")
+    if mode == "http":
+        url = check_url(url)
+    elif url is not None:
+        raise PigeonError("isv.INVALID_PARAMETERS", "A URL is only for mode http.")
+    values = {"account_id": account_id, "type": report_type, "mode": mode, "url": url,
+              "updated_at": now}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(report_settings).values(**values)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=[report_settings.c.account_id, report_settings.c.type],
+        set_={"mode": mode, "url": url, "updated_at": now}))
+    return {"type": report_type, "mode": mode, "url": url, "updated_at": now}
+
+
+def settings_of(conn: Connection, account_id: int) -> list[dict]:
+    """One row per report type; a type never set is ``off``."""
+    rows = {r["type"]: r for r in conn.execute(
+        select(report_settings).where(report_settings.c.account_id == account_id)).mappings()}
+    return [{"type": t, "mode": rows[t]["mode"] if t in rows else "off",
+             "url": rows[t]["url"] if t in rows else None,
+             "updated_at": rows[t]["updated_at"] if t in rows else None} for t in TYPES]
+
+
+def counts(conn: Connection, account_id: int) -> list[dict]:
+    """Events by type and state: ``[{"type": …, "pending": n, "delivered": n, …}]``."""
+    found = conn.execute(select(events.c.type, events.c.state, func.count())
+                         .where(events.c.account_id == account_id)
+                         .group_by(events.c.type, events.c.state)).all()
+    table = {t: dict.fromkeys(STATES, 0) for t in TYPES}
+    for report_type, state, n in found:
+        table.setdefault(report_type, dict.fromkeys(STATES, 0))[state] = n
+    return [{"type": t, **by_state} for t, by_state in table.items()]
+
+
+def recent_attempts(conn: Connection, account_id: int, report_type: str | None = None,
+                    limit: int = 20) -> list[dict]:
+    """The last HTTP pushes to the tenant's endpoints, newest first."""
+    query = (select(report_attempts).where(report_attempts.c.account_id == account_id)
+             .order_by(report_attempts.c.id.desc()).limit(limit))
+    if report_type:
+        query = query.where(report_attempts.c.type == _check_type(report_type))
+    return [{"id": r["id"], "type": r["type"], "url": r["url"], "reports": r["reports"],
+             "ok": r["ok"], "status_code": r["status_code"], "error": r["error"],
+             "duration_ms": r["duration_ms"], "at": r["created_at"]}
+            for r in conn.execute(query).mappings()]
+
+
+def show(conn: Connection, account_id: int, attempts: int = 10) -> dict:
+    """Settings, events by state and the last push attempts of one tenant."""
+    require_account(conn, account_id)
+    return {"account_id": str(account_id), "settings": settings_of(conn, account_id),
+            "counts": counts(conn, account_id),
+            "attempts": recent_attempts(conn, account_id, None, attempts)}
+
+
+def failed(conn: Connection, account_id: int, report_type: str | None = None,
+           limit: int = 100) -> list[dict]:
+    """Reports whose last push failed after the whole retry schedule, newest first."""
+    require_account(conn, account_id)
+    query = (select(events).where(events.c.account_id == account_id,
+                                  events.c.state == "failed")
+             .order_by(events.c.id.desc()).limit(limit))
+    if report_type:
+        query = query.where(events.c.type == _check_type(report_type))
+    return [{"report_id": str(r["id"]), "type": r["type"], "attempts": r["attempts"],
+             "last_error": r["last_error"], "created_at": r["created_at"],
+             "payload": r["payload"]} for r in conn.execute(query).mappings()]
+
+
+def retry_failed(conn: Connection, account_id: int, report_type: str | None,
+                 now: datetime) -> int:
+    """Give failed reports a new round (the whole retry schedule again); returns how many.
+
+    The operator's tool once a tenant's endpoint is fixed.  Routed by the current setting.
+    """
+    require_account(conn, account_id)
+    query = update(events).where(events.c.account_id == account_id, events.c.state == "failed")
+    if report_type:
+        query = query.where(events.c.type == _check_type(report_type))
+    return conn.execute(query.values(state="pending", attempts=0,
+                                     next_attempt_at=None)).rowcount
+
+
+def queued(conn: Connection, account_id: int, report_type: str | None = None) -> list[dict]:
+    """Every report event of a tenant, oldest first (any state)."""
+    query = (select(events).where(events.c.account_id == account_id).order_by(events.c.id))
+    if report_type:
+        query = query.where(events.c.type == report_type)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+# -- waking the worker ---------------------------------------------------------------------------
+
+def watch(engine: Engine, notify: Callable[[], None]) -> Callable[[], None]:
+    """Call ``notify()`` whenever a transaction on ``engine`` that queued reports commits, so
+    a worker in this process can push them at once instead of at its next poll.  Returns the
+    function that stops watching.
+
+    ``notify`` runs in the committing thread, just *before* the commit (SQLAlchemy announces
+    commits, it does not confirm them): it should only schedule a look a moment later.
+    Producers in other processes are not seen; workers poll for those.
+    """
+    def executed(conn, clauseelement, *_args) -> None:
+        if isinstance(clauseelement, Insert) and clauseelement.table is events:
+            conn.info["pigeon.new_reports"] = True
+
+    def committing(conn) -> None:
+        if conn.info.pop("pigeon.new_reports", False):
+            notify()
+
+    def rolled_back(conn) -> None:
+        conn.info.pop("pigeon.new_reports", None)
+
+    hooks = (("after_execute", executed), ("commit", committing), ("rollback", rolled_back))
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
+
+    def stop() -> None:
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
+
+    return stop
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+@dataclass
+class DueGroup:
+    """Due events of one tenant and type, with the route they had when found."""
+
+    account_id: int
+    type: str
+    mode: str
+    url: str | None
+    ids: list[int] = field(default_factory=list)  # the due events a pass saw, ascending
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.account_id, self.type)
+
+    @property
+    def after_id(self) -> int:
+        """Where claiming starts: just below the oldest due event seen."""
+        return self.ids[0] - 1
+
+
+@dataclass
+class Claim:
+    """What :func:`claim` took: ``events`` (id, payload) to push to ``url`` when ``mode`` is
+    ``http``; in the other modes they were routed in the claiming transaction (``routed``)."""
+
+    mode: str
+    url: str | None
+    events: list[tuple[int, dict]]
+    routed: int = 0
+    last_id: int | None = None  # the highest id taken; None: nothing was due
+
+
+def _is_due(now: datetime, *, by_id: bool = False):
+    """Pending, and its next try is due.  ``by_id``: the query names its rows by id — then the
+    state is compared in a form no index serves, or SQLite would walk the (state,
+    next_attempt_at) index through every pending row instead of looking the ids up."""
+    state = events.c.state.op("||")(literal("")) if by_id else events.c.state
+    return and_(state == "pending",
+                or_(events.c.next_attempt_at.is_(None), events.c.next_attempt_at <= now))
+
+
+def due(conn: Connection, now: datetime, exclude: set[tuple[int, str]] | frozenset = frozenset(),
+        window: int = 1000) -> list[DueGroup]:
+    """Due events grouped by tenant and type, leaving out the groups in ``exclude`` (those a
+    worker is pushing already, or resting after a failure).
+
+    Looks at three windows of at most ``window`` events each, so that a pass costs the same
+    whatever the backlog: the oldest new events (a backlog drains oldest first), the newest
+    new events (a tenant with a large backlog does not hide another tenant's fresh reports)
+    and the retries that are due, longest-waiting first.  The rest is found by later passes.
+    """
+    new = and_(events.c.state == "pending", events.c.next_attempt_at.is_(None))
+    retry = and_(events.c.state == "pending", events.c.next_attempt_at <= now)
+    columns = (events.c.id, events.c.account_id, events.c.type)
+    found: dict[int, tuple[int, str]] = {}
+    for query in (select(*columns).where(new).order_by(events.c.id),
+                  select(*columns).where(new).order_by(events.c.id.desc()),
+                  select(*columns).where(retry).order_by(events.c.next_attempt_at)):
+        for event_id, account_id, report_type in conn.execute(query.limit(window)):
+            if (account_id, report_type) not in exclude:
+                found[event_id] = (account_id, report_type)
+    groups: dict[tuple[int, str], DueGroup] = {}
+    for event_id in sorted(found):
+        key = found[event_id]
+        group = groups.get(key)
+        if group is None:
+            mode, url = _route(conn, *key)
+            group = groups[key] = DueGroup(*key, mode, url)
+        group.ids.append(event_id)
+    return list(groups.values())
+
+
+def _route(conn: Connection, account_id: int, report_type: str) -> tuple[str, str | None]:
+    row = conn.execute(select(report_settings.c.mode, report_settings.c.url).where(
+        report_settings.c.account_id == account_id,
+        report_settings.c.type == report_type)).first()
+    if row is None:
+        return "off", None
+    return row.mode, row.url if row.mode == "http" else None
+
+
+def delivery_payload(event_id: int, payload: dict) -> dict:
+    """A report as it leaves Pigeon: the documented fields plus ``report_id``."""
+    return {**payload, "report_id": str(event_id)}
+
+
+def claim(conn: Connection, account_id: int, report_type: str, after_id: int, now: datetime,
+          lease_until: datetime, per_push: int) -> Claim:
+    """Take the tenant's due events of ``report_type`` with ids above ``after_id``, oldest
+    first, routed by the tenant's current setting.
+
+    ``http``: up to ``per_push`` of them are leased until ``lease_until`` and returned for
+    pushing (then :func:`record_push`).  ``queue``/``off``: up to :data:`ROUTE_BATCH` are
+    enqueued or skipped right here, in this transaction.  Safe with several workers: an event
+    already taken is not due, so it is not taken again (conditional UPDATE; on PostgreSQL rows
+    another transaction holds are skipped rather than waited for).
+    """
+    mode, url = _route(conn, account_id, report_type)
+    # Walks the (account_id, type, id) index from after_id: see _is_due for by_id.
+    candidates = (select(events.c.id)
+                  .where(events.c.account_id == account_id, events.c.type == report_type,
+                         events.c.id > after_id, _is_due(now, by_id=True))
+                  .order_by(events.c.id).limit(per_push if mode == "http" else ROUTE_BATCH))
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    taken = conn.execute(update(events).where(events.c.id.in_(candidates))
+                         .values(next_attempt_at=lease_until)
+                         .returning(events.c.id, events.c.payload)).all()
+    taken.sort(key=lambda row: row.id)
+    last_id = taken[-1].id if taken else None
+    if mode == "http":
+        return Claim(mode, url, [(row.id, row.payload) for row in taken], last_id=last_id)
+    taken_ids = [row.id for row in taken]
+    if mode == "queue" and taken:
+        from pigeon.services import queues
+
+        for row in taken:
+            queues.enqueue(conn, account_id, report_type, delivery_payload(row.id, row.payload),
+                           now)
+    if taken_ids:
+        conn.execute(update(events).where(events.c.id.in_(_IDS)).values(
+            state="queued" if mode == "queue" else "skipped", next_attempt_at=None,
+            delivered_at=now if mode == "queue" else None), {"ids": taken_ids})
+    return Claim(mode, None, [], routed=len(taken_ids), last_id=last_id)
+
+
+def acknowledgement_error(status_code: int, body: bytes) -> str | None:
+    """None when the tenant's answer acknowledges a push, else why not.
+
+    Acknowledged only by HTTP 200 with a JSON object whose ``code`` is a number (any number:
+    Alibaba checks the type, not the value — spec/dysmsapi.md §6.1).
+    """
+    if status_code != 200:
+        return f"HTTP {status_code}"
+    try:
+        answer = json.loads(body)
+    except ValueError:  # also UnicodeDecodeError
+        return f"HTTP 200 but the answer is not JSON: {_excerpt(body)}"
+    code = answer.get("code") if isinstance(answer, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int | float):
+        return f'HTTP 200 but the answer has no numeric "code": {_excerpt(body)}'
+    return None
+
+
+def _excerpt(body: bytes, size: int = 200) -> str:
+    text = body[:size].decode("utf-8", "replace")
+    return text + ("…" if len(body) > size else "")
+
+
+def record_push(conn: Connection, account_id: int, report_type: str, url: str, ids: list[int],
+                *, error: str | None, status_code: int | None, duration_ms: int,
+                now: datetime, schedule: tuple[timedelta, ...]) -> None:
+    """Record one HTTP push of the events ``ids``: ``error`` None means acknowledged.
+
+    A failed push schedules each event's next try by the number of tries it has had:
+    ``schedule[k]`` after its (k+1)-th failure; after ``len(schedule) + 1`` failures it is
+    ``failed``, kept with ``last_error``.
+    """
+    conn.execute(insert(report_attempts).values(
+        account_id=account_id, type=report_type, url=url, reports=len(ids),
+        status_code=status_code, ok=error is None, error=error, duration_ms=duration_ms,
+        created_at=now))
+    # The state in a form no index serves: see _is_due.
+    mine = and_(events.c.id.in_(_IDS), events.c.state.op("||")(literal("")) == "pending")
+    if error is None:
+        conn.execute(update(events).where(mine).values(
+            state="delivered", delivered_at=now, attempts=events.c.attempts + 1,
+            next_attempt_at=None, last_error=None), {"ids": ids})
+        return
+    tries = conn.execute(select(events.c.attempts, func.count()).where(mine)
+                         .group_by(events.c.attempts), {"ids": ids}).all()
+    for before, _n in tries:
+        after = before + 1
+        values: dict = {"attempts": after, "last_error": error[:1000]}
+        if after > len(schedule):
+            values.update(state="failed", next_attempt_at=None)
+        else:
+            values.update(next_attempt_at=now + schedule[after - 1])
+        conn.execute(update(events).where(mine, events.c.attempts == before).values(**values),
+                     {"ids": ids})
+
+
+def queue_test_report(conn: Connection, account_id: int, report_type: str, local_time: str,
+                      now: datetime) -> dict:
+    """The console's "send a test report": one report of ``report_type`` with sample values
+    (BizId ``000000000000000000^0``, OutId ``pigeon-test``), delivered like any other by the
+    tenant's current setting.  ``local_time`` is ``now`` as reports write times."""
+    require_account(conn, account_id)
+    samples = {
+        "SmsReport": {"phone_number": "13800138000", "send_time": local_time,
+                      "report_time": local_time, "success": True, "err_code": "DELIVERED",
+                      "err_msg": "用户接收成功", "sms_size": "1",
+                      "biz_id": "000000000000000000^0", "out_id": "pigeon-test",
+                      "message_id": "0"},
+        "SmsUp": {"phone_number": "13800138000", "content": "test reply", "send_time": local_time,
+                  "dest_code": "0000", "sequence_id": "0", "sign_name": "PigeonTest"},
+        "SignSmsReport": {"sign_name": "PigeonTest", "sign_status": "approved", "reason": "",
+                          "orderId": "0", "remark": "pigeon-test", "sign_source": "",
+                          "sign_scene": "", "create_date": local_time},
+        "TemplateSmsReport": {"template_code": "SMS_000000000", "template_name": "pigeon-test",
+                              "template_type": "", "template_content": "test",
+                              "template_status": "approved", "reason": "", "orderId": "0",
+                              "remark": "pigeon-test", "create_date": local_time},
+    }
+    payload = samples[_check_type(report_type)]
+    event_id = conn.execute(insert(events).values(
+        account_id=account_id, type=report_type, payload=payload,
+        created_at=now)).inserted_primary_key[0]
+    return {"report_id": str(event_id), "type": report_type}
