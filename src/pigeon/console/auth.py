@@ -1,0 +1,229 @@
+"""Signing in and out, sessions, CSRF, and who may see which page.
+
+* The session cookie (``pigeon_session``) is HttpOnly, SameSite=Lax, scoped to ``/console``,
+  Secure when the console is reached over HTTPS; the database keeps only a hash of it
+  (:mod:`pigeon.services.console_users`).
+* Every POST carries the session's CSRF token: a form field ``csrf``, or the header
+  ``X-CSRF-Token`` for the pages' small JSON calls.  The sign-in form, which has no session
+  yet, uses a double-submit token: a random cookie repeated in the form.
+* Tenant pages take the account from the session, never from the request, so another tenant's
+  ids simply do not resolve (404).  Operator pages answer 404 to tenant users.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import anyio.to_thread
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from pigeon.core.errors import PigeonError
+from pigeon.core.post_policy import MAX_UPLOAD_BYTES
+from pigeon.services import console_users
+
+SESSION_COOKIE = "pigeon_session"
+SIGN_IN_COOKIE = "pigeon_signin"
+COOKIE_PATH = "/console"
+
+
+class NotFound(Exception):
+    """The page or record does not exist for this user (or belongs to another tenant)."""
+
+
+class Forbidden(Exception):
+    """A POST without the right CSRF token."""
+
+
+@dataclass
+class Context:
+    """Who is asking, and what the request posted."""
+
+    pigeon: Any
+    pages: Any
+    user: dict
+    now: datetime
+    form: FormData | None = None
+    json: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def account_id(self) -> int:
+        return self.user["account_id"]
+
+    @property
+    def csrf(self) -> str:
+        return self.user["csrf"]
+
+    def render(self, request: Request, page: str, /, *, status: int = 200,
+               **context) -> Response:
+        return self.pages.render(request, page, status=status, user=self.user,
+                                 csrf=self.csrf, **context)
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name) if self.form is not None else None
+        return value.strip() if isinstance(value, str) else default
+
+
+Handler = Callable[[Request, Context], Awaitable[Response]]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str,
+               max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+
+
+async def current_user(request: Request, pigeon) -> dict | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await pigeon.db.read(console_users.session_user, token, pigeon.now())
+
+
+async def _posted(request: Request, ctx: Context) -> None:
+    """Read the POST body and check its CSRF token (``Forbidden`` when wrong)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        ctx.json = body if isinstance(body, dict) else {}
+        token = request.headers.get("x-csrf-token")
+    else:
+        ctx.form = await request.form(max_files=10, max_fields=200,
+                                      max_part_size=MAX_UPLOAD_BYTES)
+        token = ctx.form.get("csrf")
+        token = token if isinstance(token, str) else None
+    if not _same(token, ctx.csrf):
+        raise Forbidden()
+
+
+def _guard(pages, *, operator: bool) -> Callable[[Handler], Callable]:
+    def wrap(handler: Handler):
+        async def endpoint(request: Request) -> Response:
+            pigeon = pages.pigeon
+            user = await current_user(request, pigeon)
+            if user is None:
+                if request.method == "GET":
+                    target = request.url.path + (f"?{request.url.query}"
+                                                 if request.url.query else "")
+                    return RedirectResponse(f"{COOKIE_PATH}/signin?next={quote(target)}", 303)
+                return pages.render(request, "error.html", status=403,
+                                    message="Your session has ended; sign in again.")
+            if user["operator"] != operator:
+                if operator:  # a tenant user never learns what operator pages exist
+                    return pages.render(request, "error.html", status=404, user=user,
+                                        csrf=user["csrf"], message="There is no such page.")
+                return RedirectResponse(f"{COOKIE_PATH}/operator/", 303)
+            ctx = Context(pigeon=pigeon, pages=pages, user=user, now=pigeon.now())
+            try:
+                if request.method == "POST":
+                    await _posted(request, ctx)
+                return await handler(request, ctx)
+            except NotFound:
+                return ctx.render(request, "error.html", status=404,
+                                  message="There is no such page or record in your account.")
+            except Forbidden:
+                return ctx.render(request, "error.html", status=403,
+                                  message="The form was stale or forged (CSRF token missing or "
+                                          "wrong). Reload the page and try again.")
+
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    return wrap
+
+
+def tenant_page(pages) -> Callable[[Handler], Callable]:
+    return _guard(pages, operator=False)
+
+
+def operator_page(pages) -> Callable[[Handler], Callable]:
+    return _guard(pages, operator=True)
+
+
+# -- sign-in and sign-out ---------------------------------------------------------------------
+
+def _safe_next(target: str | None) -> str:
+    # Only a path of the console itself: never an open redirect to another site.
+    if target and target.startswith(COOKIE_PATH + "/") and not target.startswith("//") \
+            and "\\" not in target:
+        return target
+    return COOKIE_PATH + "/"
+
+
+def sign_in_handlers(pages):
+    pigeon = pages.pigeon
+
+    def form(request: Request, *, status: int = 200, error: str | None = None,
+             email: str = "", target: str | None = None) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = pages.render(request, "signin.html", status=status, error=error,
+                                email=email, csrf=token,
+                                next=_safe_next(target or request.query_params.get("next")))
+        set_cookie(request, response, SIGN_IN_COOKIE, token, max_age=3600)
+        return response
+
+    async def sign_in(request: Request) -> Response:
+        if request.method == "GET":
+            if await current_user(request, pigeon) is not None:
+                return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
+            return form(request)
+        posted = await request.form(max_files=0, max_fields=10)
+        email = str(posted.get("email") or "").strip()
+        password = str(posted.get("password") or "")
+        target = str(posted.get("next") or "")
+        if not _same(str(posted.get("csrf") or ""), request.cookies.get(SIGN_IN_COOKIE)):
+            return form(request, status=403, email=email, target=target,
+                        error="The sign-in form was stale or forged; try again.")
+        now = pigeon.now()
+        client = _client(request)
+        try:
+            await pigeon.db.read(console_users.check_throttle, email, client, now)
+        except PigeonError as exc:
+            return form(request, status=429, email=email, target=target, error=exc.message)
+        user_id, password_hash = await pigeon.db.read(console_users.password_hash_of, email)
+        # Argon2 costs tens of milliseconds of CPU: off the event loop.
+        ok = await anyio.to_thread.run_sync(console_users.verify_password, password_hash,
+                                            password)
+        if not ok or user_id is None:
+            await pigeon.db.write(console_users.record_failure, email, client, now)
+            return form(request, status=401, email=email, target=target,
+                        error="Wrong email or password.")
+        token, _csrf = await pigeon.db.write(console_users.open_session, user_id, now)
+        response = RedirectResponse(_safe_next(target), 303)
+        set_cookie(request, response, SESSION_COOKIE, token,
+                   max_age=int(console_users.SESSION_LIFETIME.total_seconds()))
+        response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
+        return response
+
+    async def sign_out(request: Request) -> Response:
+        user = await current_user(request, pigeon)
+        posted = await request.form(max_files=0, max_fields=10)
+        if user is not None:
+            if not _same(str(posted.get("csrf") or ""), user["csrf"]):
+                return pages.render(request, "error.html", status=403, user=user,
+                                    csrf=user["csrf"], message="The form was stale or forged.")
+            await pigeon.db.write(console_users.close_session,
+                                  request.cookies.get(SESSION_COOKIE, ""))
+        response = RedirectResponse(f"{COOKIE_PATH}/signin", 303)
+        response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+        return response
+
+    return sign_in, sign_out
