@@ -1,0 +1,205 @@
+"""The alert evaluator: every ``PIGEON_ALERT_INTERVAL`` it evaluates every tenant's rules and
+the platform's checks, records what fired, and sends the notifications that are due (retrying
+failed ones on ``PIGEON_ALERT_RETRY_SCHEDULE``).
+
+Everything durable is in the database — alerts, notifications and their leases — so a restart
+loses nothing.  Only "since when has this connector been down" lives in memory: a restarted
+evaluator waits ``PIGEON_ALERT_CONNECTOR_GRACE`` again before telling.  Tests call
+:meth:`Evaluator.run_pass` with an explicit ``now`` instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+import httpx
+
+from pigeon.alerts import channels
+from pigeon.alerts.channels import SmtpSettings, Undelivered
+from pigeon.core import alert_rules
+from pigeon.services import alert_config, alert_evaluation
+from pigeon.services.alert_evaluation import Due, PlatformLimits, Source
+from pigeon.store.database import Database
+from pigeon.store.secrets import SecretBox
+
+if TYPE_CHECKING:
+    from pigeon.app import Pigeon
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 8  # notifications sent at once
+
+
+@dataclass
+class PassResult:
+    rules: int = 0
+    fired: list[int] = field(default_factory=list)  # alert ids
+    resolved: list[int] = field(default_factory=list)
+    protections: list[int] = field(default_factory=list)
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class Evaluator:
+    def __init__(self, db: Database, box: SecretBox, *, zone: tzinfo, quiet: timedelta,
+                 schedule: tuple[timedelta, ...], timeout: timedelta, smtp: SmtpSettings,
+                 limits: PlatformLimits, connector_grace: timedelta,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.box = box
+        self.zone = zone
+        self.quiet = quiet
+        self.schedule = schedule
+        self.timeout = timeout.total_seconds()
+        self.smtp = smtp
+        self.limits = limits
+        self.connector_grace = connector_grace
+        self.wall = wall
+        self.http = httpx.AsyncClient(follow_redirects=False,
+                                      timeout=httpx.Timeout(self.timeout))
+        self._down_since: dict[str, datetime] = {}
+
+    @classmethod
+    def for_pigeon(cls, pigeon: Pigeon) -> Evaluator:
+        s = pigeon.settings
+        return cls(pigeon.db, pigeon.box, zone=s.timezone, quiet=s.alert_quiet_period,
+                   schedule=s.alert_retry_schedule, timeout=s.alert_timeout,
+                   smtp=SmtpSettings(host=s.smtp_host, port=s.smtp_port, user=s.smtp_user,
+                                     password=s.smtp_password, sender=s.smtp_from,
+                                     tls=s.smtp_tls),
+                   limits=PlatformLimits(backlog_age=s.alert_backlog_age,
+                                         backlog_messages=s.alert_backlog_messages,
+                                         report_failures=s.alert_report_failures),
+                   connector_grace=s.alert_connector_grace)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- a pass -----------------------------------------------------------------------------
+
+    async def run_pass(self, now: datetime) -> PassResult:
+        """Evaluate everything at ``now``, then send what is due (waiting for the sends)."""
+        result = PassResult()
+        await self.evaluate(now, result)
+        await self.notify(now, result)
+        return result
+
+    async def evaluate(self, now: datetime, result: PassResult | None = None) -> PassResult:
+        result = result or PassResult()
+        for rule in await self.db.read(alert_config.enabled_rules):
+            result.rules += 1
+            source = Source(rule["account_id"], rule["id"], rule["kind"],
+                            timedelta(seconds=rule["quiet_seconds"]), rule["channels"])
+            try:
+                findings = await self.db.read(alert_evaluation.evaluate_rule, rule, now)
+                self._merge(result, await self.db.write(alert_evaluation.record, source,
+                                                        findings, now))
+            except Exception:  # one broken rule must not silence the others
+                log.exception("alerts: evaluating rule %s failed", rule["id"])
+        await self._platform(now, result)
+        return result
+
+    async def _platform(self, now: datetime, result: PassResult) -> None:
+        try:
+            checks = await self.db.read(alert_evaluation.platform_findings, self.limits, now)
+        except Exception:
+            log.exception("alerts: platform checks failed")
+            checks = {}
+        try:
+            rows = await self.db.read(alert_evaluation.connector_rows, now)
+        except Exception:
+            log.exception("alerts: reading connector states failed")
+        else:
+            found, self._down_since = alert_rules.connector_findings(
+                rows, self._down_since, now, self.connector_grace)
+            checks["connector_down"] = found
+        for kind, findings in checks.items():
+            source = Source(None, None, kind, self.quiet)
+            try:
+                self._merge(result, await self.db.write(alert_evaluation.record, source,
+                                                        findings, now))
+            except Exception:
+                log.exception("alerts: recording platform check %s failed", kind)
+
+    @staticmethod
+    def _merge(result: PassResult, recorded: alert_evaluation.Recorded) -> None:
+        result.fired += recorded.fired
+        result.resolved += recorded.resolved
+        result.protections += recorded.protections
+
+    # -- notifications ----------------------------------------------------------------------
+
+    async def notify(self, now: datetime, result: PassResult | None = None) -> PassResult:
+        """Send every due notification (batch after batch), recording each outcome."""
+        result = result or PassResult()
+        lease = timedelta(seconds=self.timeout * 3 + 30)
+        slots = asyncio.Semaphore(CONCURRENCY)
+        while True:
+            due = await self.db.write(alert_evaluation.claim_notifications, self.box,
+                                      self.zone, now, lease)
+            if not due:
+                return result
+
+            async def one(item: Due) -> None:
+                async with slots:
+                    state = await self._send(item, now)
+                if state == "sent":
+                    result.sent += 1
+                elif state == "pending":
+                    result.retrying += 1
+                else:
+                    result.failed += 1
+
+            await asyncio.gather(*(one(item) for item in due))
+            if len(due) < alert_evaluation.NOTIFY_BATCH:
+                return result
+
+    async def _send(self, item: Due, now: datetime) -> str:
+        target, error, final = None, None, False
+        if item.channel is None:
+            error, final = "the channel was removed", True
+        else:
+            module = channels.KINDS[item.channel.kind]
+            ctx = channels.Context(http=self.http, smtp=self.smtp, db=self.db, now=now,
+                                   timeout=self.timeout, wall=self.wall)
+            try:
+                target = await module.send(ctx, item.channel, item.notice)
+            except Undelivered as exc:
+                error = str(exc)
+                target = module.describe(item.channel.config)
+            except Exception as exc:  # a bug must not keep the others from being sent
+                log.exception("alerts: channel %s failed", item.channel.id)
+                error = f"{type(exc).__name__}: {exc}"
+        if error:
+            log.info("alerts: notification %s of alert %s failed: %s", item.notification_id,
+                     item.notice.alert_id, error)
+        return await self.db.write(alert_evaluation.record_notification, item.notification_id,
+                                   target=target, error=error, now=now,
+                                   schedule=self.schedule, final=final)
+
+
+async def alert_evaluator(pigeon: Pigeon) -> None:
+    """The worker: a pass every ``PIGEON_ALERT_INTERVAL`` until cancelled."""
+    evaluator = Evaluator.for_pigeon(pigeon)
+    interval = pigeon.settings.alert_interval.total_seconds()
+    try:
+        while True:
+            try:
+                result = await evaluator.run_pass(pigeon.now())
+                if result.fired or result.sent or result.failed:
+                    log.info("alerts: %d fired, %d notifications sent, %d failed",
+                             len(result.fired), result.sent, result.failed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alerts: pass failed; retrying")
+            await asyncio.sleep(interval)
+    finally:
+        await evaluator.aclose()

@@ -1,0 +1,123 @@
+"""SMS pumping: bursts to one number range or country, one caller IP fanning out, numbers
+that never come back — and the protection that refuses OTP at acceptance until lifted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pigeon.core import alert_rules as rules
+from pigeon.core import pumping
+from pigeon.core.errors import PigeonError
+from pigeon.core.pumping import ActiveProtection, OtpTraffic, Recipient
+
+NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+# -- SMS pumping ------------------------------------------------------------------------------
+
+PUMPING = rules.parse_params("otp_pumping", {"range_numbers": "20", "country_numbers": "10",
+                                             "ip_numbers": "100", "unverified_numbers": "30",
+                                             "unverified_ratio": "0.8"})
+
+
+def test_a_burst_to_one_number_range_is_found():
+    found = pumping.pumping_findings(OtpTraffic(ranges={"1380013": 20, "1390000": 19}),
+                                   PUMPING, NOW)
+    assert [f.subject for f in found] == ["range:1380013"]
+    assert found[0].figures["numbers"] == 20
+    assert found[0].protect is None  # protection off by default
+
+
+def test_with_protection_on_a_range_burst_blocks_the_range_for_protect_for():
+    params = PUMPING | {"protect": True, "protect_for": 3600}
+    [found] = pumping.pumping_findings(OtpTraffic(ranges={"1380013": 25}), params, NOW)
+    assert found.protect == rules.ProtectionPlan("range", "1380013", None,
+                                                 NOW + timedelta(hours=1))
+
+
+def test_a_burst_to_a_foreign_country_is_found_but_the_mainland_is_a_country_of_ranges():
+    found = pumping.pumping_findings(OtpTraffic(countries={44: 10, 86: 5000, 7: 9}),
+                                   PUMPING | {"protect": True}, NOW)
+    assert [f.subject for f in found] == ["country:44"]
+    assert found[0].protect.kind == "country" and found[0].protect.scope == "44"
+
+
+def test_one_caller_ip_fanning_out_throttles_otp():
+    [found] = pumping.pumping_findings(OtpTraffic(ips={"203.0.113.9": 100, "10.0.0.1": 99}),
+                                     PUMPING | {"protect": True, "throttle": 5}, NOW)
+    assert found.subject == "ip:203.0.113.9"
+    assert found.protect.kind == "throttle" and found.protect.limit == 5
+
+
+@pytest.mark.parametrize("followed, fires", [
+    ((40, 32), True),  # 32 ≥ 30 and 80 %
+    ((40, 31), False),  # 77.5 % < 80 %
+    ((30, 29), False),  # 29 < 30 numbers
+    ((0, 0), False)])
+def test_many_numbers_that_never_come_back(followed, fires):
+    found = pumping.pumping_findings(OtpTraffic(followed=followed), PUMPING, NOW)
+    assert bool(found) is fires
+    if found:
+        assert found[0].subject == "unverified"
+
+
+def test_a_number_comes_back_when_any_other_message_reaches_it_within_the_follow_up():
+    t = NOW
+    sends = [("13800130001", t), ("13800130002", t), ("13800130003", t),
+             ("13800130003", t + MINUTE)]  # a retry is a second message: it came back
+    later = {"13800130001": [t, t + 10 * MINUTE],  # a notification 10 minutes later
+             "13800130002": [t, t + 31 * MINUTE],  # too late
+             "13800130003": [t, t + MINUTE]}
+    assert pumping.count_unverified(sends, later, timedelta(minutes=30)) == (3, 1)
+
+
+# -- protection at acceptance -----------------------------------------------------------------
+
+
+def mainland(number):
+    return Recipient(number, 86, True)
+
+
+RANGE = ActiveProtection(3, "range", "1380013", None)
+
+
+def test_a_blocked_range_refuses_otp_to_it_with_the_documented_code():
+    with pytest.raises(PigeonError) as caught:
+        pumping.check_otp([RANGE], [mainland("13900139000"), mainland("13800131234")])
+    assert caught.value.code == "isv.BUSINESS_LIMIT_CONTROL"
+    assert "range 1380013" in caught.value.message and "protection 3" in caught.value.message
+
+
+def test_numbers_outside_the_blocked_range_pass():
+    pumping.check_otp([RANGE], [mainland("13800141234"), mainland("13900139000"),
+                              Recipient("4413800131234", 44, False)])
+
+
+def test_a_blocked_country_refuses_numbers_of_that_country_only():
+    country = ActiveProtection(4, "country", "44", None)
+    with pytest.raises(PigeonError):
+        pumping.check_otp([country], [Recipient("447700900123", 44, False)])
+    pumping.check_otp([country], [Recipient("85291234567", 852, False), mainland("13800138000")])
+
+
+@pytest.mark.parametrize("sent, adding, refused", [(9, 1, False), (10, 1, True), (8, 3, True)])
+def test_a_throttle_counts_the_accounts_otp_of_the_last_minute(sent, adding, refused):
+    throttle = ActiveProtection(5, "throttle", None, 10)
+    numbers = [mainland(f"1380013{i:04d}") for i in range(adding)]
+    if refused:
+        with pytest.raises(PigeonError) as caught:
+            pumping.check_otp([throttle], numbers, sent_last_minute=sent)
+        assert "Permits:10" in caught.value.message
+    else:
+        pumping.check_otp([throttle], numbers, sent_last_minute=sent)
+
+
+def test_the_caller_ip_and_unverified_patterns_are_off_until_given_a_threshold():
+    defaults = rules.parse_params("otp_pumping", {})
+    assert defaults["ip_numbers"] is None and defaults["unverified_numbers"] is None
+    traffic = OtpTraffic(ips={"192.0.2.1": 10**6}, followed=(10**6, 10**6))
+    assert pumping.pumping_findings(traffic, defaults, NOW) == []
+    assert rules.show_params("otp_pumping", defaults)["ip_numbers"] == "off"
