@@ -188,8 +188,8 @@ templates = Table(
     _created(),
 )
 
-# Proof files uploaded with applications (AddSmsSign's SignFileList, …), kept in the database
-# so that every node of a PostgreSQL deployment can show them to reviewers.
+# Proof files uploaded with applications (AddSmsSign's SignFileList, OSS PostObject uploads …),
+# kept in the database so that every node of a PostgreSQL deployment can show them to reviewers.
 files = Table(
     "files",
     metadata,
@@ -201,6 +201,9 @@ files = Table(
     Column("size", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # The OSS object key of an upload (owner_kind "upload", owner_id its account; POST /oss):
+    # how qualifications and MoreData name their files.  NULL for files of other owners.
+    Column("key", String(512), nullable=True, index=True),
     _created(),
     Index("ix_files_owner", "owner_kind", "owner_id"),
 )
@@ -215,6 +218,7 @@ phone_codes = Table(
     Column("code", String(8), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used", Boolean, nullable=False, default=False),
+    Column("failures", Integer, nullable=False, default=0),  # wrong guesses at this code
     _created(),
     Index("ix_phone_codes_lookup", "account_id", "phone"),
 )
@@ -232,8 +236,10 @@ handset_messages = Table(
     Index("ix_handset_messages_phone", "phone", "id"),
 )
 
-# Reports waiting to be delivered to tenants (SmsReport, SmsUp, SignSmsReport,
-# TemplateSmsReport), payloads in the documented push shape.  The reports worker delivers them.
+# Reports for tenants (SmsReport, SmsUp, SignSmsReport, TemplateSmsReport), payloads in the
+# documented push shape, written in the same transaction as the change they report.  The
+# reports worker delivers each by the tenant's settings: HTTP push (state pending → delivered,
+# or failed after the last retry, kept and visible) or queue mode (moved into queue_messages).
 report_events = Table(
     "report_events",
     metadata,
@@ -241,6 +247,452 @@ report_events = Table(
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
     Column("type", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
+    Column("state", String(12), nullable=False, default="pending"),
+    # pending | delivered | queued | failed | skipped (reports of this type are off)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
     _created(),
     Index("ix_report_events_account", "account_id", "type", "id"),
+    Index("ix_report_events_due", "state", "next_attempt_at"),
+)
+
+# How each tenant receives each report type: mode http (with url), queue, or off.
+report_settings = Table(
+    "report_settings",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("type", String(32), primary_key=True),
+    Column("mode", String(8), nullable=False),  # http | queue | off
+    Column("url", Text, nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Every HTTP push attempt, for operators and the console ("last delivery attempts").
+report_attempts = Table(
+    "report_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("reports", Integer, nullable=False),  # how many reports the request carried
+    Column("status_code", Integer, nullable=True),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    _created(),
+    Index("ix_report_attempts_account", "account_id", "type", "id"),
+)
+
+# Queue mode: tenant queues `Alicom-Queue-<AccountId>-<MessageType>` served by the
+# MNS-compatible endpoint.  A received message is invisible until visible_at; deleting it by
+# its receipt handle removes it for good.
+queue_messages = Table(
+    "queue_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("queue", String(128), nullable=False),
+    Column("body", Text, nullable=False),  # the report as JSON text
+    Column("enqueued_at", UTCDateTime(), nullable=False),
+    Column("visible_at", UTCDateTime(), nullable=False),
+    Column("receipt_handle", String(64), nullable=True),
+    Column("dequeue_count", Integer, nullable=False, default=0),
+    Column("first_dequeued_at", UTCDateTime(), nullable=True),
+    Index("ix_queue_messages_ready", "queue", "visible_at", "id"),
+    Index("ix_queue_messages_handle", "receipt_handle"),
+)
+
+# Temporary credentials handed out by Dybaseapi QueryTokenForMnsQueue for the queues.
+queue_tokens = Table(
+    "queue_tokens",
+    metadata,
+    Column("access_key_id", String(64), primary_key=True),  # STS.…
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("secret", Text, nullable=False),  # encrypted like AccessKey secrets
+    Column("security_token", String(128), nullable=False),  # SHA-256 of the token
+    Column("message_type", String(32), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    _created(),
+)
+
+# -- sending ---------------------------------------------------------------------------------
+
+# One row per recipient of SendSms / SendBatchSms.  A row exists only once the message was
+# accepted (committed before the BizId is answered); the dispatcher moves it on:
+#   queued → sending (claimed by a dispatcher) → sent (carrier accepted, waiting for the
+#   receipt) → delivered | failed.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("biz_id", String(32), nullable=False),  # shared by every recipient of one call
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("phone", String(20), nullable=False),  # wire form: 11 digits, or CC + number
+    Column("country_code", Integer, nullable=False),
+    Column("carrier", String(16), nullable=True),  # mobile | unicom | telecom | broadnet
+    Column("signature_id", BigInteger, nullable=False),
+    Column("sign_name", String(64), nullable=False),
+    Column("template_id", BigInteger, nullable=False),
+    Column("template_code", String(32), nullable=False),
+    Column("template_type", Integer, nullable=False),
+    Column("params", JSON, nullable=True),
+    Column("content", Text, nullable=False),  # as delivered: 【签名】 + rendered text
+    Column("segments", Integer, nullable=False),
+    Column("encoding", String(8), nullable=False),  # mainland | gsm7 | ucs2
+    Column("extend_code", String(20), nullable=True),  # signature's code + SmsUpExtendCode
+    Column("out_id", String(256), nullable=True),
+    Column("status", String(12), nullable=False),
+    Column("err_code", String(64), nullable=True),  # DELIVERED or the failure code
+    Column("err_msg", Text, nullable=True),
+    Column("connector", String(64), nullable=True),
+    Column("carrier_message_id", String(72), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("claimed_at", UTCDateTime(), nullable=True),
+    Column("price", Integer, nullable=False, default=0),  # milli-CNY per segment
+    Column("charged", Boolean, nullable=False, default=True),  # False once refunded
+    # The caller's IP address (the API client's; NULL for `pigeon send`): SMS-pumping
+    # detection looks for one caller fanning out (see core/alert_rules.py).
+    Column("source_ip", String(45), nullable=True),
+    _created(),  # accepted
+    Column("sent_at", UTCDateTime(), nullable=True),  # submitted to the carrier (SendDate)
+    Column("done_at", UTCDateTime(), nullable=True),  # final receipt (ReceiveDate)
+    Index("ix_messages_dispatch", "status", "id"),
+    Index("ix_messages_lookup", "account_id", "phone", "created_at"),
+    Index("ix_messages_limits", "signature_id", "phone", "created_at"),
+    Index("ix_messages_account_day", "account_id", "created_at"),
+    Index("ix_messages_biz", "biz_id"),
+    Index("ix_messages_carrier_id", "connector", "carrier_message_id"),
+)
+
+# Money is counted in milli-CNY (0.045 CNY = 45) so that prices and balances stay integers.
+balances = Table(
+    "balances",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("amount", BigInteger, nullable=False, default=0),  # milli-CNY
+)
+
+# Price per segment by template type (0 OTP, 1 notification, 2 promotional, 3 international);
+# account_id NULL is the platform default, a row with an account overrides it.
+prices = Table(
+    "prices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=True),
+    Column("template_type", Integer, nullable=False),
+    Column("price", Integer, nullable=False),  # milli-CNY per segment
+    UniqueConstraint("account_id", "template_type", name="uq_prices_account_type"),
+)
+
+# Prepaid resource packages: consumed before the balance, by type, earliest expiry first.
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # general | otp | notification | promotional
+    Column("total", Integer, nullable=False),  # segments
+    Column("remaining", Integer, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    _created(),
+    Index("ix_packages_account", "account_id", "expires_at"),
+)
+
+# Every movement of money or package quota: charges at acceptance, refunds when the carrier
+# reports failure, top-ups and packages added by operators.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("message_id", BigInteger, nullable=True),
+    Column("kind", String(16), nullable=False),  # charge | refund | topup | package
+    Column("package_id", BigInteger, nullable=True),  # NULL: the balance
+    Column("units", Integer, nullable=False, default=0),  # segments taken (-) or returned (+)
+    Column("amount", BigInteger, nullable=False, default=0),  # milli-CNY, − for charges
+    Column("note", Text, nullable=True),
+    _created(),
+    Index("ix_ledger_account", "account_id", "id"),
+    Index("ix_ledger_message", "message_id"),
+)
+
+# Per-tenant sending settings: account caps and tightened per-number limits (NULL: default).
+sending_settings = Table(
+    "sending_settings",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("day_limit", Integer, nullable=True),  # messages per platform day
+    Column("month_limit", Integer, nullable=True),
+    Column("otp_per_minute", Integer, nullable=True),
+    Column("otp_per_hour", Integer, nullable=True),
+    Column("otp_per_day", Integer, nullable=True),
+    Column("other_per_day", Integer, nullable=True),  # notification and promotional
+)
+
+# Numbers exempt from the per-number limits (tenant whitelist), and the tenant's bound test
+# numbers (at most 5; "Try the service").
+number_lists = Table(
+    "number_lists",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("list", String(16), primary_key=True),  # whitelist | test
+    Column("phone", String(20), primary_key=True),
+    _created(),
+)
+
+# Messages the carrier simulator has accepted and will report on (receipt due at due_at).
+simulator_deliveries = Table(
+    "simulator_deliveries",
+    metadata,
+    Column("message_id", BigInteger, primary_key=True),
+    Column("carrier_message_id", String(72), nullable=False),
+    Column("stat", String(16), nullable=False),  # DELIVRD | UNDELIV | REJECTD | EXPIRED …
+    Column("err_code", String(64), nullable=False),  # DELIVERED or the code to report
+    Column("due_at", UTCDateTime(), nullable=False),
+    Index("ix_simulator_deliveries_due", "due_at"),
+)
+
+# MO messages: replies from handsets, matched to a tenant and signature by extension code.
+mo_messages = Table(
+    "mo_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=True),  # NULL: no match
+    Column("signature_id", BigInteger, nullable=True),
+    Column("phone", String(20), nullable=False),
+    Column("dest_code", String(20), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("connector", String(64), nullable=True),
+    _created(),
+    Index("ix_mo_messages_account", "account_id", "id"),
+)
+
+
+# -- carriers --------------------------------------------------------------------------------
+
+# Carrier connections configured by operators (`pigeon connector add`).  The simulator is a
+# connector like the others.  Passwords are encrypted like AccessKey secrets.
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("protocol", String(16), nullable=False),  # simulator | smpp
+    Column("config", JSON, nullable=False),  # host, port, system_id, tps, window, binds…
+    Column("secret", Text, nullable=True),  # encrypted password
+    Column("enabled", Boolean, nullable=False, default=True),
+    _created(),
+)
+
+# Routing rules, tried in priority order (lowest first): the first rule whose conditions all
+# match (NULL matches anything) and whose connector is up takes the message; `fallback` names
+# the connector to use when the rule's own connector is down.
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("priority", Integer, nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("fallback", String(64), nullable=True),
+    Column("carrier", String(16), nullable=True),  # mobile | unicom | telecom | broadnet
+    Column("country_code", Integer, nullable=True),
+    Column("template_type", Integer, nullable=True),
+    _created(),
+)
+
+
+# -- console ---------------------------------------------------------------------------------
+
+# People who sign in to the web console: a tenant's users (account_id set) see that account
+# only; operators (account_id NULL) review submissions and see every tenant.  Passwords are
+# Argon2 hashes (argon2-cffi's encoded form, parameters included).
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-case
+    Column("password_hash", Text, nullable=False),
+    _created(),
+)
+
+# Signed-in console sessions.  The cookie carries a random token; only its SHA-256 is stored,
+# so a copy of the database opens no session.  ``csrf`` is the token every form posts back.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 (hex) of the cookie's token
+    Column("user_id", BigInteger, ForeignKey("console_users.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    _created(),
+)
+
+# Failed console sign-ins, by email and by client address: too many in a short time and
+# further attempts are refused for a while (every node sees the same count).
+console_sign_in_failures = Table(
+    "console_sign_in_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False),
+    Column("client", String(64), nullable=False),
+    _created(),
+    Index("ix_console_sign_in_failures_email", "email", "created_at"),
+    Index("ix_console_sign_in_failures_client", "client", "created_at"),
+)
+
+# What each running dispatcher's connectors are doing (`pigeon connector list`), one row per
+# connector and node, rewritten every few seconds by that node's dispatcher; a row not updated
+# for a while belongs to a node that stopped.
+connector_states = Table(
+    "connector_states",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("node", String(128), primary_key=True),  # host:pid:start of the dispatcher
+    Column("state", JSON, nullable=False),  # the connector's state(): binds, throughput, queue…
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Receipts that matched no message when they arrived: SMPP lets a receipt overtake the
+# submit_sm_resp, and the dispatcher records a carrier message id only after the whole batch's
+# answers are in.  Matched when the id is recorded (dispatch.record) or by the dispatcher's
+# sweep; dropped after an hour (a message whose submission was never recorded).
+early_receipts = Table(
+    "early_receipts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("carrier_message_id", String(72), nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("err_code", String(64), nullable=False),
+    Column("err_msg", Text, nullable=True),
+    Column("done_at", UTCDateTime(), nullable=False),
+    Column("untracked", Boolean, nullable=False),  # one part's receipt (see carriers.base)
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_early_receipts_carrier_id", "connector", "carrier_message_id"),
+)
+
+# The carrier's id of every part of a multipart message, so that part receipts still find
+# their message when the connector no longer tracks it (after a restart, or a receipt that
+# arrives on another node's bind).  Deleted when the message is final.
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("part_id", String(72), primary_key=True),  # the SMSC's message_id of the part
+    Column("message_id", BigInteger, nullable=False, index=True),
+    Column("delivered", Boolean, nullable=False, default=False),
+    _created(),
+)
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+# Who is told: a tenant's contacts (account_id set) or the operators' (account_id NULL).
+alert_contacts = Table(
+    "alert_contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=True),
+    Column("name", String(64), nullable=False),
+    Column("phone", String(20), nullable=True),  # wire form
+    Column("email", String(254), nullable=True),
+    _created(),
+    Index("ix_alert_contacts_account", "account_id", "id"),
+)
+
+# How they are told: email / sms (to contacts), dingtalk (a custom robot's webhook and its
+# signing secret), webhook (a JSON POST).  account_id NULL: the operators' channels, which get
+# platform alerts.  Secrets are encrypted like AccessKey secrets.
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=True),
+    Column("kind", String(16), nullable=False),  # email | sms | dingtalk | webhook
+    Column("name", String(64), nullable=False),
+    Column("config", JSON, nullable=False),  # url, contact ids … (see pigeon.alerts.channels)
+    Column("secret", Text, nullable=True),  # encrypted signing secret
+    Column("enabled", Boolean, nullable=False, default=True),
+    _created(),
+    Index("ix_alert_channels_account", "account_id", "id"),
+)
+
+# A tenant's alert rules (core/alert_rules.py): kind, parameters, quiet period, and the
+# channels told (NULL: every channel of the account).
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("quiet_seconds", Integer, nullable=False),
+    Column("channels", JSON, nullable=True),  # list of alert_channels ids
+    Column("enabled", Boolean, nullable=False, default=True),
+    _created(),
+    Index("ix_alert_rules_account", "account_id", "id"),
+)
+
+# Every alert: what fired (rule or platform check, subject), the figures, and whether the
+# incident is still open (resolved_at NULL).  account_id NULL: a platform alert for operators.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=True),
+    Column("rule_id", BigInteger, nullable=True),  # NULL: a platform check
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(128), nullable=False),  # the incident: balance, range:1380013 …
+    Column("title", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("figures", JSON, nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("protection_id", BigInteger, nullable=True),
+    Index("ix_alerts_account", "account_id", "id"),
+    Index("ix_alerts_incident", "rule_id", "kind", "subject", "id"),
+)
+
+# One row per alert and channel: who was told, whether it worked, the retries.
+# state: pending (next_attempt_at due) → sent | failed (after the last retry).
+alert_notifications = Table(
+    "alert_notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("channel_kind", String(16), nullable=False),
+    Column("target", Text, nullable=True),  # who was told: addresses, numbers, the URL
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    _created(),
+    Index("ix_alert_notifications_due", "state", "next_attempt_at"),
+)
+
+# SMS-pumping protections: OTP to a number range or foreign country blocked, or the
+# account's OTP throttled.  Active while lifted_at is NULL and expires_at (if any) is ahead.
+otp_protections = Table(
+    "otp_protections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # range | country | throttle
+    Column("scope", String(32), nullable=True),  # the range's digits, the country code
+    Column("per_minute", Integer, nullable=True),  # throttle: OTP messages per minute
+    Column("alert_id", BigInteger, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("lifted_at", UTCDateTime(), nullable=True),
+    Column("lifted_by", String(100), nullable=True),
+    _created(),
+    Index("ix_otp_protections_active", "account_id", "lifted_at"),
 )

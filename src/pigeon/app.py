@@ -1,0 +1,111 @@
+"""Builds Pigeon: the database, the services' shared state, the ASGI app and its workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from pigeon import clock
+from pigeon.api.mns import MnsEndpoint
+from pigeon.api.rpc.auth import Authenticator, KeyRecord, NonceCache
+from pigeon.api.rpc.endpoint import RpcEndpoint
+from pigeon.api.uploads import UploadEndpoint
+from pigeon.config import Settings
+from pigeon.console import create_console
+from pigeon.core.schedule import Calendar, parse_window
+from pigeon.services import accounts, connectors
+from pigeon.services.review import ReviewPolicy
+from pigeon.services.sending import SendPolicy
+from pigeon.store import migrate
+from pigeon.store.database import Database
+from pigeon.store.secrets import SecretBox, load_or_create_key
+
+log = logging.getLogger(__name__)
+
+# How long an AccessKey lookup is cached.  Disabling a key takes effect within this time on
+# every node; the cache spares a database round trip on every signed request.
+KEY_CACHE_SECONDS = 2.0
+
+
+class Pigeon:
+    """What every part of a running Pigeon shares: settings, database, calendar, keys."""
+
+    def __init__(self, settings: Settings, *, now: Callable[[], datetime] = clock.utcnow):
+        self.settings = settings
+        self.now = now
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = settings.effective_database_url
+        migrate.upgrade(self.database_url)
+        self.db = Database(self.database_url).start()
+        self.box = SecretBox(load_or_create_key(settings))
+        connectors.ensure_builtin(self.db, now())
+        self.calendar = Calendar(zone=settings.timezone,
+                                 review_hours=parse_window(settings.review_hours),
+                                 extra_holidays=settings.extra_holidays)
+        self.policy = ReviewPolicy(mode=settings.review_mode, delay=settings.review_delay,
+                                   calendar=self.calendar,
+                                   registration_delay=settings.registration_delay)
+        self.send_policy = SendPolicy(zone=settings.timezone, quiet_hours=settings.quiet_hours,
+                                      access_code=settings.access_code)
+        self.authenticator = Authenticator(self.lookup_key, settings.signature_window,
+                                           NonceCache(settings.signature_window))
+        self._keys: dict[str, tuple[float, KeyRecord | None]] = {}
+        # The running dispatcher's wake-up (workers/dispatcher.py creates it on its loop); the
+        # send path sets it so new messages are claimed at once instead of at the next poll.
+        self.dispatcher_wake: asyncio.Event | None = None
+
+    async def lookup_key(self, key_id: str) -> KeyRecord | None:
+        cached = self._keys.get(key_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        key = await self.db.read(accounts.find_access_key, self.box, key_id)
+        record = None if key is None else KeyRecord(
+            access_key_id=key.id, account_id=key.account_id, secret=key.secret,
+            enabled=key.enabled)
+        if len(self._keys) > 100_000:
+            self._keys.clear()
+        self._keys[key_id] = (time.monotonic() + KEY_CACHE_SECONDS, record)
+        return record
+
+    def wake_dispatcher(self) -> None:
+        """Tell this process's dispatcher that messages were queued (call on its event
+        loop).  Other processes' dispatchers find them at their next poll."""
+        if self.dispatcher_wake is not None:
+            self.dispatcher_wake.set()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def create_app(pigeon: Pigeon, *, workers: bool | None = None) -> Starlette:
+    from pigeon.workers import all_workers
+
+    run_workers = pigeon.settings.workers == "on" if workers is None else workers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        tasks = []
+        if run_workers:
+            tasks = [asyncio.create_task(worker(pigeon), name=worker.__name__)
+                     for worker in all_workers()]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    rpc = RpcEndpoint(pigeon)
+    routes = [Route("/", rpc.handle, methods=["GET", "POST"])]
+    routes.append(Route("/oss{tail:path}", UploadEndpoint(pigeon).handle, methods=["POST", "GET"]))
+    routes.append(Route("/queues{tail:path}", MnsEndpoint(pigeon).handle,
+                        methods=["GET", "PUT", "POST", "DELETE"]))
+    routes.append(Mount("/console", app=create_console(pigeon)))
+    return Starlette(routes=routes, lifespan=lifespan)
