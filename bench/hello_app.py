@@ -1,0 +1,43 @@
+"""The baseline of the RPC benchmarks: a bare "hello" ASGI app on Pigeon's server stack.
+
+A minimal Starlette app answering ``GET|POST /`` with a small constant JSON body, served by
+``uvicorn.run`` with the very options ``pigeon serve`` passes (loop and HTTP implementation
+left to uvicorn's ``auto`` choice, access log off, one process).  Whatever the benchmark
+measures beyond this app is Pigeon's own cost.
+
+    python bench/hello_app.py --host 127.0.0.1 --port 8081
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+# The same shape as a Pigeon answer, so the benchmark's "Code OK" check applies to both.
+BODY = {"RequestId": "00000000-0000-0000-0000-000000000000", "Code": "OK", "Message": "OK"}
+
+
+async def hello(_request: Request) -> JSONResponse:
+    return JSONResponse(BODY)
+
+
+app = Starlette(routes=[Route("/", hello, methods=["GET", "POST"])])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    # As src/pigeon/cli.py `serve` does: uvicorn.run(app, host, port, log_level, access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+"""Benchmark: SendBatchSms messages per second end to end through SMPP — from the first message
+accepted to the last final status written — as a ratio against the same SMSC fed by a minimal
+SMPP client, measured in the same run.
+
+The SMSC is ``tests/support/smsc.py`` in a process of its own (``smpp_throughput.py
+--serve-smsc``): it answers every ``submit_sm`` with a message id and at once sends a
+``DELIVRD`` receipt by ``deliver_sm``.  Two feeders take turns, the same number of messages each:
+
+* **pigeon** — ``pigeon serve`` as shipped (embedded SQLite, one uvicorn process, workers on)
+  with one SMPP connector to the SMSC (``pigeon connector add``; ``--binds``, ``--window``)
+  and one catch-all route to it (``pigeon route add``), the simulator disabled.
+  ``load_client.py`` (its own process) sends pre-signed V1 ``SendBatchSms`` requests of 100
+  distinct ordinary mainland numbers (a notification template) as aliyunsdkcore sends them,
+  over ``--connections`` connections as fast as they are answered; every answer must be HTTP
+  200 with ``Code`` OK.  The dispatcher claims the messages, the connector submits them,
+  receipts come back, the delivery service writes the final statuses (and queues the
+  ``SmsReport`` events: report delivery is off for the tenant, so they are marked skipped).
+  The round ends when every message is final, read from the database beside the server; the
+  figure comes from the rows: messages ÷ (last ``done_at`` − first ``created_at``).
+* **raw** — the ceiling: ``smpp_throughput.raw_client``, pre-encoded ``submit_sm`` pipelined
+  over one socket up to the same window, a ``deliver_sm_resp`` for each receipt, nothing else;
+  from the first ``submit_sm`` to the last receipt.
+
+A round counts only if every request was answered OK, every message was stored, and every
+message ended ``delivered``.  Then the accept latency at a fixed rate of ``--latency-load`` ×
+the median end-to-end rate (open loop, latency from each request's due time, as wrk2 does).
+
+    python bench/smpp_end_to_end.py                  # 3 rounds of 50,000 messages
+    python bench/smpp_end_to_end.py --messages 20000 --rounds 1 --window 100 --binds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH.parent / "src"))
+from harness import (  # noqa: E402
+    HOST,
+    BenchError,
+    Server,
+    median,
+    new_tenant,
+    phone_number,
+    pigeon_command,
+    pigeon_env,
+    process_cpu_seconds,
+    ready_to_send,
+    run_cli,
+    run_client,
+    write_signed_paths,
+)
+from smpp_throughput import raw_client  # noqa: E402
+
+ACTION = "SendBatchSms"
+METHOD = "POST"  # as aliyunsdkcore's SendBatchSmsRequest: POST, parameters in the query string
+BATCH = 100
+BALANCE_CNY = 10_000_000
+
+
+def batch_params(index: int, *, sign_name: str) -> dict[str, str]:
+    """Request ``index`` of the run: numbers ``index × 100`` … ``index × 100 + 99``."""
+    numbers = [phone_number(index * BATCH + i) for i in range(BATCH)]
+    compact = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+    return {"PhoneNumberJson": compact(numbers),
+            "SignNameJson": compact([sign_name] * BATCH),
+            "TemplateParamJson": compact([{"order": f"B{index * BATCH + i:09d}"}
+                                          for i in range(BATCH)])}
+
+
+class Rows:
+    """Pigeon's ``messages`` table, read-only beside the server (WAL)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "pigeon.db"
+
+    def query(self, sql: str, *args) -> list[tuple]:
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def last_id(self) -> int:
+        return self.query("SELECT coalesce(max(id), 0) FROM messages")[0][0]
+
+    def final_count(self, after: int) -> int:
+        return self.query("SELECT count(*) FROM messages WHERE id > ? AND status IN "
+                          "('delivered', 'failed')", after)[0][0]
+
+    def summary(self, after: int) -> dict:
+        first, last, done, count = self.query(
+            "SELECT min(created_at), max(created_at), max(done_at), count(*) FROM messages "
+            "WHERE id > ?", after)[0]
+        outcomes = {f"{status} {code or ''}".strip(): n for status, code, n in self.query(
+            "SELECT status, err_code, count(*) FROM messages WHERE id > ? "
+            "GROUP BY status, err_code", after)}
+        retried = self.query("SELECT count(*) FROM messages WHERE id > ? AND attempts > 1",
+                             after)[0][0]
+        drained = self.query("SELECT count(*) FROM messages WHERE id > ? AND done_at > ?",
+                             after, last)[0][0]
+        return {"count": count, "first_accepted": first, "last_accepted": last,
+                "last_final": done, "outcomes": outcomes, "retried": retried,
+                "final_after_last_accept": drained}
+
+
+def seconds_between(later: str, earlier: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+class Smsc:
+    """The test SMSC in a process of its own."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(BENCH / "smpp_throughput.py"), "--serve-smsc"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(10)
+
+
+class Pigeon:
+    def __init__(self, args: argparse.Namespace, tmp: Path, smsc: Smsc,
+                 servers: list[Server]) -> None:
+        self.tmp = tmp
+        self.env = env = pigeon_env(tmp)
+        self.tenant = new_tenant(env)
+        self.server = Server("pigeon serve", [*pigeon_command(), "serve"], env,
+                             tmp / "pigeon.log")
+        servers.append(self.server)
+        self.server.start()
+        ready_to_send(self.tenant, f"{HOST}:{self.server.port}", env, balance_cny=BALANCE_CNY)
+        run_cli(env, "connector", "add", "smsc", "--host", HOST, "--port", str(smsc.port),
+                "--system-id", "pigeon", "--password", "secret", "--window", str(args.window),
+                "--binds", str(args.binds))
+        run_cli(env, "route", "add", "--connector", "smsc")
+        run_cli(env, "connector", "disable", "simulator")
+        deadline = time.monotonic() + 30
+        while True:
+            state = {c["name"]: c for c in run_cli(env, "connector", "list")}
+            if state["smsc"]["state"] == "up" and state["simulator"]["state"] == "disabled":
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"the connector did not come up: {state['smsc']}\n"
+                                 + self.server.log_tail())
+            time.sleep(0.5)
+        self.rows = Rows(tmp / "data")
+        self.next_request = 0
+        self.files = 0
+
+    def requests(self, count: int) -> Path:
+        self.files += 1
+        path = self.tmp / f"requests-{self.files}.txt"
+        write_signed_paths(
+            path, self.tenant.key_id, self.tenant.secret, ACTION,
+            {"TemplateCode": self.tenant.template_code, "RegionId": "cn-hangzhou"}, count,
+            method=METHOD, vary=functools.partial(batch_params, sign_name=self.tenant.sign_name),
+            start=self.next_request)
+        self.next_request += count
+        return path
+
+    def round(self, args: argparse.Namespace, messages: int, *, rate: float = 0,
+              seconds: float = 10) -> dict:
+        count = messages // BATCH if rate <= 0 else int(rate * seconds) + 1
+        paths = self.requests(count)
+        after = self.rows.last_id()
+        pid = self.server.process.pid
+        cpu = process_cpu_seconds(pid)
+        data, invalid = run_client(self.server.url, paths, method=METHOD,
+                                   connections=args.connections, rate=rate, seconds=seconds)
+        if invalid:
+            return {"invalid": invalid}
+        sent = data["ok"] * BATCH
+        started = time.monotonic()
+        while (done := self.rows.final_count(after)) < sent:
+            if time.monotonic() - started > args.timeout:
+                return {"invalid": f"only {done:,} of {sent:,} final after {args.timeout:.0f} s"}
+            time.sleep(0.1)
+        cpu = process_cpu_seconds(pid) - cpu
+        rows = self.rows.summary(after)
+        if rows["count"] != sent:
+            return {"invalid": f"{sent:,} messages acknowledged, {rows['count']:,} stored"}
+        if rows["outcomes"] != {"delivered DELIVERED": sent}:
+            return {"invalid": f"not all delivered: {rows['outcomes']}"}
+        e2e = seconds_between(rows["last_final"], rows["first_accepted"])
+        accept = seconds_between(rows["last_accepted"], rows["first_accepted"])
+        lag = seconds_between(rows["last_final"], rows["last_accepted"])
+        return {
+            "invalid": "", "messages": sent, "e2e_seconds": round(e2e, 3),
+            "e2e_msg_per_s": round(sent / e2e, 1),
+            "accept_msg_per_s": round(sent / accept, 1) if accept else None,
+            "final_lag_seconds": round(lag, 3),
+            "drain_msg_per_s": round(rows["final_after_last_accept"] / lag, 1) if lag > 0.5
+            else None,
+            "server_cpu_us_per_message": round(cpu * 1e6 / sent, 1),
+            "accept_latency_ms": data["latency_ms"], "retried": rows["retried"],
+        }
+
+
+def describe(result: dict) -> str:
+    if result["invalid"]:
+        return f"INVALID: {result['invalid']}"
+    latency = result["accept_latency_ms"]
+    return (f"{result['e2e_msg_per_s']:>8,.0f} msg/s end to end ({result['messages']:,} in "
+            f"{result['e2e_seconds']:.2f} s; accepted at {result['accept_msg_per_s'] or 0:,.0f} "
+            f"msg/s, last final {result['final_lag_seconds']:.2f} s after the last accept"
+            + (f" (draining at {result['drain_msg_per_s']:,.0f} msg/s)"
+               if result["drain_msg_per_s"] else "") + ", "
+            f"server CPU {result['server_cpu_us_per_message']:,.0f} µs/message, request "
+            f"latency p50 {latency['p50']:.1f} ms p99 {latency['p99']:.1f} ms)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=50_000,
+                        help="messages per round, 100 per request (50000)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--window", type=int, default=100,
+                        help="the connector's and the raw client's window (100)")
+    parser.add_argument("--binds", type=int, default=1, help="the connector's binds (1)")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="connections of the load client (8)")
+    parser.add_argument("--warmup", type=int, default=5000)
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--latency-load", type=float, default=0.5,
+                        help="fixed rate as a fraction of the median end-to-end rate (0.5); "
+                             "0 skips it")
+    parser.add_argument("--latency-seconds", type=float, default=10)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-smpp-"))
+    servers: list[Server] = []
+    smsc = Smsc()
+    try:
+        return bench(args, tmp, smsc, servers)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for server in servers:
+            server.stop()
+        smsc.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, tmp: Path, smsc: Smsc, servers: list[Server]) -> int:
+    load_before = os.getloadavg()
+    pigeon = Pigeon(args, tmp, smsc, servers)
+    print(f"SMSC on port {smsc.port}; pigeon serve on {pigeon.server.url}: connector smsc "
+          f"(window {args.window}, {args.binds} bind(s)), route * → smsc, simulator disabled")
+    if args.warmup:
+        warm = pigeon.round(args, args.warmup)
+        print(f"warm-up   {describe(warm)}")
+        if warm["invalid"]:
+            raise BenchError("the warm-up is not clean\n" + pigeon.server.log_tail())
+    runs: list[dict] = []
+    raws: list[float] = []
+    for number in range(1, args.rounds + 1):
+        order = ["pigeon", "raw"] if number % 2 else ["raw", "pigeon"]
+        print(f"round {number}/{args.rounds}: {' → '.join(order)}")
+        for name in order:
+            time.sleep(1.0)
+            if name == "pigeon":
+                runs.append(pigeon.round(args, args.messages))
+                print(f"  pigeon  {describe(runs[-1])}")
+            else:
+                raws.append(asyncio.run(raw_client(smsc.port, args.messages, args.window)))
+                print(f"  raw     {raws[-1]:>8,.0f} msg/s (submit_sm → last receipt)")
+    good = [r for r in runs if not r["invalid"]]
+    e2e = median([r["e2e_msg_per_s"] for r in good]) if good else None
+    raw = median(raws)
+    latency = None
+    if args.latency_load > 0 and e2e:
+        rate = args.latency_load * e2e / BATCH
+        print(f"latency at {rate:,.1f} requests/s = {rate * BATCH:,.0f} msg/s "
+              f"({args.latency_load:g} × the median end-to-end rate) for "
+              f"{args.latency_seconds:g} s")
+        latency = pigeon.round(args, 0, rate=rate, seconds=args.latency_seconds)
+        latency["rate_msg_per_s"] = round(rate * BATCH)
+        print(f"  pigeon  {describe(latency)}")
+    valid = len(good) == len(runs) and (latency is None or not latency["invalid"])
+    print()
+    print(f"end to end through SMPP (median of {len(good)}): "
+          f"{e2e or 0:,.0f} msg/s; raw SMPP client: {raw:,.0f} msg/s; "
+          f"ratio {(e2e or 0) / raw:.3f}; load average {load_before[0]:.1f} → "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("BENCH_JSON " + json.dumps({
+        "benchmark": "smpp_end_to_end", "valid": valid,
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "loadavg": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "options": vars(args), "pigeon": runs, "raw_msg_per_s": [round(r) for r in raws],
+        "pigeon_median": e2e, "raw_median": round(raw), "ratio": round((e2e or 0) / raw, 4),
+        "latency": latency}, ensure_ascii=False))
+    return 0 if valid else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
