@@ -171,3 +171,23 @@ def test_a_handset_user_replies_from_the_command_line(cli):
         "Matched"]
     failed = cli("handset", "reply", "12345", "hi", "--to", "1234", code=1)
     assert failed.stderr.startswith("error: isv.MOBILE_NUMBER_ILLEGAL")
+
+
+def test_replies_that_match_no_tenant_are_kept_for_operators(cli, tmp_path):
+    from pigeon.app import Pigeon
+    from pigeon.carriers.base import Inbound
+    from pigeon.config import Settings
+    from pigeon.services import delivery
+
+    pigeon = Pigeon(Settings.from_env(cli.env))
+    try:
+        now = pigeon.now()
+        pigeon.db.write_sync(delivery.accept_inbound,
+                             Inbound(connector="simulator", phone="13800138000",
+                                     dest_code="99999", content="TD", received_at=now),
+                             pigeon.settings.timezone)
+    finally:
+        pigeon.close()
+    rows = _json(cli("handset", "unmatched", "--json"))
+    assert [(r["phone"], r["dest_code"], r["content"]) for r in rows] == \
+        [("13800138000", "99999", "TD")]

@@ -348,6 +348,14 @@ def signature_register(
 
 # -- handsets ------------------------------------------------------------------------------
 
+@handset_app.command("unmatched")
+def handset_unmatched(limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
+    """Replies (MO) whose extension code matched no tenant's signature, newest first."""
+    from pigeon.services import delivery
+
+    _emit(_run(delivery.unmatched_replies, limit, write=False), as_json)
+
+
 @handset_app.command("inbox")
 def handset_inbox(number: str, limit: Annotated[int, typer.Option()] = 20,
                   as_json: JsonOpt = False) -> None:

@@ -332,3 +332,13 @@ def accept_inbound_many(conn: Connection, messages_in: list[Inbound],
                         zone: ZoneInfo) -> list[dict]:
     """:func:`accept_inbound` for a connector's batch of replies, in one transaction."""
     return [accept_inbound(conn, inbound, zone) for inbound in messages_in]
+
+
+def unmatched_replies(conn: Connection, limit: int = 50) -> list[dict]:
+    """Replies whose extension code matched no signature, newest first (kept for operators)."""
+    rows = conn.execute(select(mo_messages.c.id, mo_messages.c.phone, mo_messages.c.dest_code,
+                               mo_messages.c.content, mo_messages.c.connector,
+                               mo_messages.c.created_at)
+                        .where(mo_messages.c.account_id.is_(None))
+                        .order_by(mo_messages.c.id.desc()).limit(limit)).mappings()
+    return [dict(r) for r in rows]
