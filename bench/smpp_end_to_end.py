@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,13 +49,17 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH.parent / "src"))
+# The request shape and the read-only view of `messages` are end_to_end.py's (the same
+# SendBatchSms load, only the connector differs).
+from end_to_end import ACTION, BALANCE_CNY, BATCH, METHOD, batch_params  # noqa: E402
+from end_to_end import Rows as _Rows  # noqa: E402
+from end_to_end import _seconds as seconds_between  # noqa: E402
 from harness import (  # noqa: E402
     HOST,
     BenchError,
     Server,
     median,
     new_tenant,
-    phone_number,
     pigeon_command,
     pigeon_env,
     process_cpu_seconds,
@@ -67,60 +70,17 @@ from harness import (  # noqa: E402
 )
 from smpp_throughput import raw_client  # noqa: E402
 
-ACTION = "SendBatchSms"
-METHOD = "POST"  # as aliyunsdkcore's SendBatchSmsRequest: POST, parameters in the query string
-BATCH = 100
-BALANCE_CNY = 10_000_000
 
-
-def batch_params(index: int, *, sign_name: str) -> dict[str, str]:
-    """Request ``index`` of the run: numbers ``index × 100`` … ``index × 100 + 99``."""
-    numbers = [phone_number(index * BATCH + i) for i in range(BATCH)]
-    compact = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-    return {"PhoneNumberJson": compact(numbers),
-            "SignNameJson": compact([sign_name] * BATCH),
-            "TemplateParamJson": compact([{"order": f"B{index * BATCH + i:09d}"}
-                                          for i in range(BATCH)])}
-
-
-class Rows:
-    """Pigeon's ``messages`` table, read-only beside the server (WAL)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "pigeon.db"
-
-    def query(self, sql: str, *args) -> list[tuple]:
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
-
-    def last_id(self) -> int:
-        return self.query("SELECT coalesce(max(id), 0) FROM messages")[0][0]
-
-    def final_count(self, after: int) -> int:
-        return self.query("SELECT count(*) FROM messages WHERE id > ? AND status IN "
-                          "('delivered', 'failed')", after)[0][0]
+class Rows(_Rows):
+    """end_to_end's view of ``messages``, plus what SMPP retries and the drain show."""
 
     def summary(self, after: int) -> dict:
-        first, last, done, count = self.query(
-            "SELECT min(created_at), max(created_at), max(done_at), count(*) FROM messages "
-            "WHERE id > ?", after)[0]
-        outcomes = {f"{status} {code or ''}".strip(): n for status, code, n in self.query(
-            "SELECT status, err_code, count(*) FROM messages WHERE id > ? "
-            "GROUP BY status, err_code", after)}
-        retried = self.query("SELECT count(*) FROM messages WHERE id > ? AND attempts > 1",
-                             after)[0][0]
-        drained = self.query("SELECT count(*) FROM messages WHERE id > ? AND done_at > ?",
-                             after, last)[0][0]
-        return {"count": count, "first_accepted": first, "last_accepted": last,
-                "last_final": done, "outcomes": outcomes, "retried": retried,
-                "final_after_last_accept": drained}
-
-
-def seconds_between(later: str, earlier: str) -> float:
-    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+        summary = super().summary(after)
+        retried = self._query("SELECT count(*) FROM messages WHERE id > ? AND attempts > 1",
+                              after)[0][0]
+        drained = self._query("SELECT count(*) FROM messages WHERE id > ? AND done_at > ?",
+                              after, summary["last_accepted"])[0][0]
+        return {**summary, "retried": retried, "final_after_last_accept": drained}
 
 
 class Smsc:
