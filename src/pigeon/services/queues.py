@@ -30,10 +30,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from pigeon.core.errors import MnsError
+from pigeon.services.reports import TYPES
 from pigeon.store.secrets import SecretBox
 from pigeon.store.tables import accounts, queue_messages, queue_tokens
 
-MESSAGE_TYPES = ("SmsReport", "SmsUp", "SignSmsReport", "TemplateSmsReport")
+MESSAGE_TYPES = TYPES  # the report types a tenant can receive, one queue each
 QUEUE_PREFIX = "Alicom-Queue-"
 
 # The queue's attributes, as GetQueueAttributes shows them (MNS's defaults).
