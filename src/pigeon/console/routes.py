@@ -9,7 +9,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pigeon.console import operator, sending, tenant
+from pigeon.console import (
+    alerts_pages,
+    batch,
+    operator,
+    ops_pages,
+    sending,
+    settings_pages,
+    statistics,
+    tenant,
+)
 from pigeon.console.auth import operator_page, sign_in_handlers, tenant_page
 from pigeon.console.rendering import HERE, Pages
 
@@ -68,6 +77,12 @@ def create_console(pigeon) -> Starlette:
         o("/review/{ticket_id}/decide", operator.decide, post),
         o("/files/{file_id}", operator.proof_file),
         o("/tenants", operator.tenants),
+        # Each page module names its own routes: ``routes(t, o)`` with the two route builders.
+        *batch.routes(t, o),
+        *statistics.routes(t, o),
+        *settings_pages.routes(t, o),
+        *alerts_pages.routes(t, o),
+        *ops_pages.routes(t, o),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found})

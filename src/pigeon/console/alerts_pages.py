@@ -1,0 +1,10 @@
+"""Alerts: contacts and channels, rules, the alert history and protections (tenant and operator)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+
+def routes(t, o) -> list[Route]:
+    """This module's routes, built with ``t`` (tenant pages) and ``o`` (operator pages)."""
+    return []

@@ -1,0 +1,10 @@
+"""Batch Sending: upload a CSV or XLSX of numbers and parameters, preview, send or schedule, progress."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+
+def routes(t, o) -> list[Route]:
+    """This module's routes, built with ``t`` (tenant pages) and ``o`` (operator pages)."""
+    return []

@@ -1,0 +1,10 @@
+"""Tenant settings: Security (daily and monthly caps, IP allow-list) and Sending Frequency."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+
+def routes(t, o) -> list[Route]:
+    """This module's routes, built with ``t`` (tenant pages) and ``o`` (operator pages)."""
+    return []

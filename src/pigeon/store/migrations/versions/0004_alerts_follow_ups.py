@@ -1,0 +1,24 @@
+"""alerts follow-ups
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28 03:20:00.000000
+"""
+
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+import pigeon.store.tables  # noqa: F401
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
