@@ -216,6 +216,10 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a report worker holds the reports it took for a push. After a crash, "
             "reports that were in flight are pushed again once this has passed (at least "
             "four times `PIGEON_REPORT_TIMEOUT`)."),
+    Setting("PIGEON_RETENTION", "retention", parse_duration, "30d",
+            "How long finished report events, report push attempts and the virtual handsets' "
+            "inboxes are kept; the report worker drops older ones every few minutes. Messages, "
+            "the ledger and alerts are kept regardless."),
     Setting("PIGEON_ALERT_INTERVAL", "alert_interval", parse_duration, "1m",
             "How often the alert evaluator checks every tenant's alert rules and the platform "
             "(see docs/alerts.md)."),
@@ -291,6 +295,7 @@ class Settings:
     report_batch: int = 100
     report_concurrency: int = 16
     report_lease: timedelta = timedelta(minutes=1)
+    retention: timedelta = timedelta(days=30)
     alert_interval: timedelta = timedelta(minutes=1)
     alert_quiet_period: timedelta = timedelta(hours=1)
     alert_retry_schedule: tuple[timedelta, ...] = (

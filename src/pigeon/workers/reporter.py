@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from pigeon import __version__
-from pigeon.services import reports
+from pigeon.services import reports, retention
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # How often an idle worker looks for reports queued by other processes (or missed by the
 # wake-up below).  A pass that finds nothing costs three indexed reads.
 POLL_SECONDS = 0.25
+PURGE_INTERVAL = timedelta(minutes=10)
 # Reports queued in this process wake the worker this long after their commit is announced.
 WAKE_DELAY = 0.002
 # How many due events a pass looks at in each of its windows (see reports.due); the next
@@ -84,8 +85,10 @@ class Reporter:
     def __init__(self, db: Database, *, schedule: tuple[timedelta, ...],
                  timeout: timedelta = timedelta(seconds=5), batch: int = 100,
                  concurrency: int = 16, lease: timedelta = timedelta(minutes=1),
-                 scan_window: int = SCAN_WINDOW) -> None:
+                 scan_window: int = SCAN_WINDOW, retention: timedelta | None = None) -> None:
         self.db = db
+        self.retention = retention  # None: keep everything (see services/retention.py)
+        self._purged: datetime | None = None
         self.schedule = schedule
         self.timeout = timeout.total_seconds()
         self.batch = batch
@@ -110,7 +113,8 @@ class Reporter:
     def for_pigeon(cls, pigeon: Pigeon) -> Reporter:
         s = pigeon.settings
         return cls(pigeon.db, schedule=s.report_retry_schedule, timeout=s.report_timeout,
-                   batch=s.report_batch, concurrency=s.report_concurrency, lease=s.report_lease)
+                   batch=s.report_batch, concurrency=s.report_concurrency, lease=s.report_lease,
+                   retention=s.retention)
 
     async def aclose(self) -> None:
         """Stop the pushes under way (their reports stay leased and come back after the lease)
@@ -150,7 +154,9 @@ class Reporter:
             while True:
                 self._wake.clear()
                 try:
-                    await self._start(clock(), PassResult())
+                    now = clock()
+                    await self._start(now, PassResult())
+                    await self.purge_if_due(now)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -164,6 +170,18 @@ class Reporter:
                     pass
         finally:
             unwatch()
+
+    async def purge_if_due(self, now: datetime) -> dict[str, int] | None:
+        """Every :data:`PURGE_INTERVAL` (and at start), drop what is past retention."""
+        if self.retention is None or (self._purged is not None
+                                      and now - self._purged < PURGE_INTERVAL):
+            return None
+        self._purged = now
+        dropped = await retention.purge(self.db, now, self.retention)
+        if any(dropped.values()):
+            log.info("retention: dropped %s", ", ".join(f"{n} from {t}"
+                                                         for t, n in dropped.items() if n))
+        return dropped
 
     async def _start(self, now: datetime, result: PassResult) -> list[asyncio.Task]:
         room = self.concurrency - len(self._busy)  # the slots: groups pushed at once
