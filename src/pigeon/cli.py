@@ -423,7 +423,7 @@ def reports_set(account_id: int, report_type: ReportTypeArg,
                               "Give exactly one of --http URL, --queue or --off.")
         mode = "http" if http is not None else "queue" if queue else "off"
         return pigeon.db.write_sync(reports.set_mode, account_id, report_type, mode, http,
-                                    pigeon.now())
+                                    pigeon.now(), pigeon.settings.push_targets)
 
     _emit(_plain(_call(work)), as_json, ["type", "mode", "url"])
 

@@ -216,6 +216,11 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a report worker holds the reports it took for a push. After a crash, "
             "reports that were in flight are pushed again once this has passed (at least "
             "four times `PIGEON_REPORT_TIMEOUT`)."),
+    Setting("PIGEON_PUSH_TARGETS", "push_targets", parse_choice("any", "public"), "any",
+            "Where Pigeon may push on a tenant's behalf (report URLs, alert webhooks). `any`: "
+            "every address, for development (reports to http://127.0.0.1). `public`: globally "
+            "routable addresses only, checked on the address connected to after name "
+            "resolution — use it wherever tenants are not the operator (see docs/operators.md)."),
     Setting("PIGEON_RETENTION", "retention", parse_duration, "30d",
             "How long finished report events, report push attempts and the virtual handsets' "
             "inboxes are kept; the report worker drops older ones every few minutes. Messages, "
@@ -296,6 +301,7 @@ class Settings:
     report_concurrency: int = 16
     report_lease: timedelta = timedelta(minutes=1)
     retention: timedelta = timedelta(days=30)
+    push_targets: str = "any"
     alert_interval: timedelta = timedelta(minutes=1)
     alert_quiet_period: timedelta = timedelta(hours=1)
     alert_retry_schedule: tuple[timedelta, ...] = (

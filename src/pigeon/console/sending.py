@@ -240,7 +240,8 @@ async def report_settings_save(request: Request, ctx: Context) -> Response:
     url = ctx.field("url") or None
     try:
         await ctx.pigeon.db.write(reports.set_mode, ctx.account_id, report_type, mode,
-                                  url if mode == "http" else None, ctx.now)
+                                  url if mode == "http" else None, ctx.now,
+                                  ctx.pigeon.settings.push_targets)
     except PigeonError as exc:
         return await report_settings(request, ctx, error=exc.message, status=400)
     return RedirectResponse(f"{BASE}/reports?notice=reports", 303)

@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from pigeon import push_targets
 from pigeon.core.errors import PigeonError
 from pigeon.services.accounts import require_account
 from pigeon.store.tables import report_attempts, report_events, report_settings
@@ -74,8 +75,10 @@ def _check_type(report_type: str) -> str:
     return report_type
 
 
-def check_url(url: str | None) -> str:
-    """An absolute ``http://`` or ``https://`` URL with a host, or a coded error."""
+def check_url(url: str | None, targets: str = push_targets.ANY) -> str:
+    """An absolute ``http://`` or ``https://`` URL with a host (not a forbidden address
+    literal under ``PIGEON_PUSH_TARGETS``, see :mod:`pigeon.push_targets`), or a coded
+    error."""
     text = (url or "").strip()
     parts = urlsplit(text) if len(text) <= MAX_URL_LENGTH else None
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
@@ -88,11 +91,14 @@ def check_url(url: str | None) -> str:
     except ValueError:
         raise PigeonError("isv.INVALID_PARAMETERS",
                           f"The report URL has a bad port: {url!r}.") from None
+    refusal = push_targets.literal_refusal(text, targets)
+    if refusal:
+        raise PigeonError("isv.INVALID_PARAMETERS", f"The report URL is refused: {refusal}")
     return text
 
 
 def set_mode(conn: Connection, account_id: int, report_type: str, mode: str,
-             url: str | None, now: datetime) -> dict:
+             url: str | None, now: datetime, targets: str = push_targets.ANY) -> dict:
     """How ``account_id`` receives ``report_type``: ``http`` (to ``url``), ``queue`` or ``off``.
 
     Takes effect for every report not yet delivered, including pending retries.
@@ -103,7 +109,7 @@ def set_mode(conn: Connection, account_id: int, report_type: str, mode: str,
         raise PigeonError("isv.INVALID_PARAMETERS",
                           f"The report mode must be one of {', '.join(MODES)}, not {mode!r}.")
     if mode == "http":
-        url = check_url(url)
+        url = check_url(url, targets)
     elif url is not None:
         raise PigeonError("isv.INVALID_PARAMETERS", "A URL is only for mode http.")
     values = {"account_id": account_id, "type": report_type, "mode": mode, "url": url,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from pigeon import __version__
+from pigeon import __version__, push_targets
 from pigeon.services import reports, retention
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ class Reporter:
     def __init__(self, db: Database, *, schedule: tuple[timedelta, ...],
                  timeout: timedelta = timedelta(seconds=5), batch: int = 100,
                  concurrency: int = 16, lease: timedelta = timedelta(minutes=1),
-                 scan_window: int = SCAN_WINDOW, retention: timedelta | None = None) -> None:
+                 scan_window: int = SCAN_WINDOW, retention: timedelta | None = None,
+                 targets: str = push_targets.ANY) -> None:
         self.db = db
         self.retention = retention  # None: keep everything (see services/retention.py)
         self._purged: datetime | None = None
@@ -100,8 +101,8 @@ class Reporter:
         # Room for every lane of every slot: waiting for a pooled connection must never be
         # what times a push out.
         connections = concurrency * LANES
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout), follow_redirects=False,
+        self.client = push_targets.client(
+            targets, timeout=httpx.Timeout(self.timeout), follow_redirects=False,
             limits=httpx.Limits(max_connections=connections,
                                 max_keepalive_connections=connections))
         self._busy: set[tuple[int, str]] = set()  # groups being pushed by this worker
@@ -114,7 +115,7 @@ class Reporter:
         s = pigeon.settings
         return cls(pigeon.db, schedule=s.report_retry_schedule, timeout=s.report_timeout,
                    batch=s.report_batch, concurrency=s.report_concurrency, lease=s.report_lease,
-                   retention=s.retention)
+                   retention=s.retention, targets=s.push_targets)
 
     async def aclose(self) -> None:
         """Stop the pushes under way (their reports stay leased and come back after the lease)
