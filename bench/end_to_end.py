@@ -40,7 +40,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ from harness import (  # noqa: E402
     SERVER_CPU,
     BenchError,
     Server,
+    in_workspace,
     machine_info,
     median,
     new_tenant,
@@ -338,21 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --pin needs taskset (util-linux)", file=sys.stderr)
         return 2
     keep = args.keep or args.profile == ""
-    tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-e2e-"))
-    print(f"working directory: {tmp}")
-    servers: list[Server] = []
-    try:
-        return _bench(args, tmp, servers)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for server in servers:
-            server.stop()
-        if keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return in_workspace("pigeon-bench-e2e-", keep,
+                        lambda tmp, servers: _bench(args, tmp, servers))
 
 
 def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:

@@ -62,6 +62,33 @@ class BenchError(Exception):
     """A setup step failed; the message says which and why."""
 
 
+def in_workspace(prefix: str, keep: bool,
+                 body: Callable[[Path, list[Server]], int],
+                 cleanup: Callable[[], None] | None = None) -> int:
+    """Run ``body(tmp, servers)`` in a fresh temporary directory and return its exit status:
+    a :class:`BenchError` is printed and gives 1; afterwards every server ``body`` put in
+    ``servers`` is stopped, ``cleanup`` runs, and the directory is removed unless ``keep``."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    print(f"working directory: {tmp}")
+    servers: list[Server] = []
+    try:
+        return body(tmp, servers)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for server in servers:
+            server.stop()
+        if cleanup is not None:
+            cleanup()
+        if keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 # -- signed requests -------------------------------------------------------------------------
 
 Vary = Callable[[int], dict[str, str]]

@@ -19,9 +19,7 @@ and one ``BENCH_JSON {...}`` line.  See bench/README.md for recorded figures.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from harness import (  # noqa: E402
     Run,
     Server,
     approved_signature,
+    in_workspace,
     machine_info,
     missing_tools,
     pigeon_command,
@@ -91,22 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {missing}", file=sys.stderr)
         return 2
     keep = args.keep or args.profile == ""
-    tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-"))
-    print(f"working directory: {tmp}")
-    env = pigeon_env(tmp)
-    servers: list[Server] = []
-    try:
-        return _bench(args, tmp, env, servers)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for server in servers:
-            server.stop()
-        if keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return in_workspace("pigeon-bench-", keep,
+                        lambda tmp, servers: _bench(args, tmp, pigeon_env(tmp), servers))
 
 
 def _bench(args: argparse.Namespace, tmp: Path, env: dict[str, str],

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from harness import (  # noqa: E402
     BenchError,
     Run,
     Server,
+    in_workspace,
     machine_info,
     median,
     missing_tools,
@@ -237,21 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {missing}", file=sys.stderr)
         return 2
     keep = args.keep or args.profile == ""
-    tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-send-"))
-    print(f"working directory: {tmp}")
-    servers: list[Server] = []
-    try:
-        return _bench(args, tmp, servers)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for server in servers:
-            server.stop()
-        if keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return in_workspace("pigeon-bench-send-", keep,
+                        lambda tmp, servers: _bench(args, tmp, servers))
 
 
 def start_pigeon(args: argparse.Namespace, name: str, tmp: Path, servers: list[Server],

@@ -37,10 +37,8 @@ import functools
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +56,7 @@ from harness import (  # noqa: E402
     HOST,
     BenchError,
     Server,
+    in_workspace,
     median,
     new_tenant,
     pigeon_command,
@@ -210,22 +209,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-smpp-"))
-    servers: list[Server] = []
     smsc = Smsc()
-    try:
-        return bench(args, tmp, smsc, servers)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for server in servers:
-            server.stop()
-        smsc.stop()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return in_workspace("pigeon-bench-smpp-", args.keep,
+                        lambda tmp, servers: bench(args, tmp, smsc, servers), cleanup=smsc.stop)
 
 
 def bench(args: argparse.Namespace, tmp: Path, smsc: Smsc, servers: list[Server]) -> int:
