@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from pigeon import clock
 from pigeon.api.mns import MnsEndpoint
@@ -107,5 +107,5 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None) -> Starlette:
     routes.append(Route("/oss{tail:path}", UploadEndpoint(pigeon).handle, methods=["POST", "GET"]))
     routes.append(Route("/queues{tail:path}", MnsEndpoint(pigeon).handle,
                         methods=["GET", "PUT", "POST", "DELETE"]))
-    routes.append(Mount("/console", app=create_console(pigeon)))
+    routes.extend(create_console(pigeon))  # /console (tenants) and /ops (operators)
     return Starlette(routes=routes, lifespan=lifespan)

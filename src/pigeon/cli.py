@@ -875,60 +875,64 @@ _number_list_commands(testnumber_app, "test", "list of test numbers")
 
 # -- console users ------------------------------------------------------------------------------
 
-console_app = typer.Typer(help="Who signs in to the web console (/console).", no_args_is_help=True)
-console_user_app = typer.Typer(help="A tenant's console users.", no_args_is_help=True)
-console_operator_app = typer.Typer(help="Operators: the review pages, every tenant.",
-                                   no_args_is_help=True)
-console_app.add_typer(console_user_app, name="user")
-console_app.add_typer(console_operator_app, name="operator")
-app.add_typer(console_app, name="console")
-
-PasswordStdinOpt = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from standard input (scripts).")]
+user_app = typer.Typer(help="Who signs in to the web console: tenants' users (/console) and "
+                            "operators (/ops).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 
-def _new_password(from_stdin: bool) -> str:
+def _new_password(password: str | None, from_stdin: bool) -> str:
+    if password is not None:
+        return password
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _add_console_user(account_id: int | None, email: str, from_stdin: bool,
-                      as_json: bool) -> None:
+@user_app.command("create")
+def user_create(
+        email: Annotated[str, typer.Argument(help="The address the user signs in with.")],
+        account: Annotated[int | None, typer.Option(
+            "--account", help="The tenant's AccountId: a user of that account only.")] = None,
+        operator: Annotated[bool, typer.Option(
+            "--operator", help="An operator: the operator console (/ops), every tenant.")]
+        = False,
+        password: Annotated[str | None, typer.Option(
+            "--password", help="The password (at least 10 characters).  Other local users "
+                               "can see a command line: prefer --password-stdin in scripts.")]
+        = None,
+        password_stdin: Annotated[bool, typer.Option(
+            "--password-stdin", help="Read the password from standard input (one line).")]
+        = False,
+        as_json: JsonOpt = False) -> None:
+    """A console user: of a tenant (--account ID) or an operator (--operator).  Without
+    --password or --password-stdin, asks for the password twice."""
+    from pigeon.core.errors import PigeonError
     from pigeon.services import console_users
 
-    password = _new_password(from_stdin)
-
     def work(pigeon):
-        password_hash = console_users.hash_password(password)
-        return pigeon.db.write_sync(console_users.create_user, account_id, email, password_hash,
+        if (account is None) == (not operator):
+            raise PigeonError("isv.INVALID_PARAMETERS",
+                              "Give either --account ACCOUNT_ID (a tenant's user) or "
+                              "--operator.")
+        if password is not None and password_stdin:
+            raise PigeonError("isv.INVALID_PARAMETERS",
+                              "Give either --password or --password-stdin, not both.")
+        password_hash = console_users.hash_password(_new_password(password, password_stdin))
+        return pigeon.db.write_sync(console_users.create_user, account, email, password_hash,
                                     pigeon.now())
 
     _emit(_call(work), as_json)
 
 
-@console_user_app.command("add")
-def console_user_add(account_id: AccountArg, email: str, password_stdin: PasswordStdinOpt = False,
-                     as_json: JsonOpt = False) -> None:
-    """A console user of the account (asks for the password twice)."""
-    _add_console_user(account_id, email, password_stdin, as_json)
-
-
-@console_user_app.command("list")
-def console_user_list(account_id: Annotated[int | None, typer.Argument(
-        help="Only this account's users.")] = None, as_json: JsonOpt = False) -> None:
+@user_app.command("list")
+def user_list(account: Annotated[int | None, typer.Option(
+        "--account", help="Only this account's users.")] = None,
+              as_json: JsonOpt = False) -> None:
     """Console users (operators too when no account is given); never their passwords."""
     from pigeon.services import console_users
 
-    rows = _plain(_run(console_users.list_users, account_id, write=False))
+    rows = _plain(_run(console_users.list_users, account, write=False))
     _emit(rows, as_json, ["id", "email", "account_id", "operator", "created_at"])
-
-
-@console_operator_app.command("add")
-def console_operator_add(email: str, password_stdin: PasswordStdinOpt = False,
-                         as_json: JsonOpt = False) -> None:
-    """An operator of the console (asks for the password twice)."""
-    _add_console_user(None, email, password_stdin, as_json)
 
 
 # `pigeon alerts …` lives in its own module (it imports the helpers above).

@@ -148,4 +148,4 @@ def sign_in(page, user: ConsoleUser, *, expect_ok: bool = True) -> None:
     page.fill("input[name=password]", user.password)
     page.click("button[type=submit]")
     if expect_ok:
-        page.wait_for_url(re.compile(r".*/console/(operator/)?$"))
+        page.wait_for_url(re.compile(r".*/(console|ops)/$"))

@@ -184,7 +184,7 @@ def test_an_operator_rejects_a_signature_with_a_reason_and_the_tenant_sees_it(
     tenant.click("text=Submit for review")
     expect_text(tenant, "tr[data-sign=云雀科技] [data-test=sign-status]", "Under review")
 
-    ops.goto("/console/operator/")
+    ops.goto("/ops/")
     ops.click("tr[data-kind=signature] a")
     image = ops.locator(".proofs img")
     proof_url = image.get_attribute("src")
@@ -215,7 +215,7 @@ def test_another_tenants_signature_id_answers_404(site, new_page):
     answer = page.goto(f"/console/signatures/{their_id}")
     assert answer.status == 404
     assert their_name not in page.content()
-    answer = page.goto("/console/operator/")
+    answer = page.goto("/ops/")
     assert answer.status == 404
 
     other = new_page(site)

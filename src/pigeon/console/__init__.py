@@ -1,5 +1,5 @@
-"""The web console: server-rendered pages for tenants (``/console``) and operators
-(``/console/operator``), on the same services as the API.  See docs/console.md."""
+"""The web console: server-rendered pages for tenants (``/console``) and the operator
+console (``/ops``), on the same services as the API.  See docs/console.md."""
 
 from pigeon.console.routes import create_console
 

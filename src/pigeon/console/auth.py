@@ -1,13 +1,16 @@
 """Signing in and out, sessions, CSRF, and who may see which page.
 
-* The session cookie (``pigeon_session``) is HttpOnly, SameSite=Lax, scoped to ``/console``,
-  Secure when the console is reached over HTTPS; the database keeps only a hash of it
+* The session cookie (``pigeon_session``) is HttpOnly, SameSite=Lax, path ``/`` (one session
+  for the tenant pages under ``/console`` and the operator console under ``/ops``), Secure
+  when the console is reached over HTTPS; the database keeps only a hash of it
   (:mod:`pigeon.services.console_users`).
 * Every POST carries the session's CSRF token: a form field ``csrf``, or the header
   ``X-CSRF-Token`` for the pages' small JSON calls.  The sign-in form, which has no session
   yet, uses a double-submit token: a random cookie repeated in the form.
 * Tenant pages take the account from the session, never from the request, so another tenant's
-  ids simply do not resolve (404).  Operator pages answer 404 to tenant users.
+  ids simply do not resolve (404).  Every ``/ops`` address answers a tenant user with the
+  same 404 page, whether the page exists or not; an operator at a tenant page is sent to
+  ``/ops/``.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pigeon.console.rendering import BASE, OPERATOR_BASE
 from pigeon.core.errors import PigeonError
 from pigeon.core.post_policy import MAX_UPLOAD_BYTES
 from pigeon.services import console_users
 
 SESSION_COOKIE = "pigeon_session"
 SIGN_IN_COOKIE = "pigeon_signin"
-COOKIE_PATH = "/console"
+COOKIE_PATH = "/"
+SIGN_IN_PATH = BASE + "/signin"
+LEGACY_COOKIE_PATH = "/console"  # before the operator console moved to /ops
 
 
 class NotFound(Exception):
@@ -114,23 +120,41 @@ async def _posted(request: Request, ctx: Context) -> None:
         raise Forbidden()
 
 
+def refusal(pages, request: Request, user: dict | None, *, operator: bool) -> Response | None:
+    """The answer for someone who may not see the page, or None when ``user`` may.
+
+    Not signed in: to the sign-in page (a GET) or 403.  A tenant user at an operator page: the
+    404 page every unknown address gets, so that tenants never learn which operator pages
+    exist.  An operator at a tenant page: to the operator console."""
+    if user is None:
+        if request.method in ("GET", "HEAD"):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"{SIGN_IN_PATH}?next={quote(target)}", 303)
+        return pages.render(request, "error.html", status=403,
+                            message="Your session has ended; sign in again.")
+    if user["operator"] == operator:
+        return None
+    if operator:
+        return not_found_page(pages, request, user)
+    return RedirectResponse(f"{OPERATOR_BASE}/", 303)
+
+
+def not_found_page(pages, request: Request, user: dict | None) -> Response:
+    """The one 404 page of a missing page (the same for every user of a kind)."""
+    if user is None:
+        return pages.render(request, "error.html", status=404, message="There is no such page.")
+    return pages.render(request, "error.html", status=404, user=user, csrf=user["csrf"],
+                        message="There is no such page.")
+
+
 def _guard(pages, *, operator: bool) -> Callable[[Handler], Callable]:
     def wrap(handler: Handler):
         async def endpoint(request: Request) -> Response:
             pigeon = pages.pigeon
             user = await current_user(request, pigeon)
-            if user is None:
-                if request.method == "GET":
-                    target = request.url.path + (f"?{request.url.query}"
-                                                 if request.url.query else "")
-                    return RedirectResponse(f"{COOKIE_PATH}/signin?next={quote(target)}", 303)
-                return pages.render(request, "error.html", status=403,
-                                    message="Your session has ended; sign in again.")
-            if user["operator"] != operator:
-                if operator:  # a tenant user never learns what operator pages exist
-                    return pages.render(request, "error.html", status=404, user=user,
-                                        csrf=user["csrf"], message="There is no such page.")
-                return RedirectResponse(f"{COOKIE_PATH}/operator/", 303)
+            refused = refusal(pages, request, user, operator=operator)
+            if refused is not None:
+                return refused
             ctx = Context(pigeon=pigeon, pages=pages, user=user, now=pigeon.now())
             try:
                 if request.method == "POST":
@@ -161,11 +185,24 @@ def operator_page(pages) -> Callable[[Handler], Callable]:
 # -- sign-in and sign-out ---------------------------------------------------------------------
 
 def _safe_next(target: str | None) -> str:
-    # Only a path of the console itself: never an open redirect to another site.
-    if target and target.startswith(COOKIE_PATH + "/") and not target.startswith("//") \
-            and "\\" not in target:
+    # Only a path of the console itself (tenant pages or the operator console): never an open
+    # redirect to another site, nor to the API's paths.
+    if target and target.startswith((BASE + "/", OPERATOR_BASE + "/")) \
+            and "\\" not in target and not any(ord(c) < 32 for c in target):
         return target
-    return COOKIE_PATH + "/"
+    return BASE + "/"
+
+
+def landing(user: dict, target: str | None) -> str:
+    """Where ``user`` goes after signing in: ``target`` if it is one of their pages, else
+    their home (an operator's is the operator console, ``/ops/``)."""
+    target = _safe_next(target)
+    in_ops = target.startswith(OPERATOR_BASE + "/")
+    if user["operator"] and not in_ops:
+        return OPERATOR_BASE + "/"
+    if not user["operator"] and in_ops:
+        return BASE + "/"
+    return target
 
 
 def sign_in_handlers(pages):
@@ -182,8 +219,15 @@ def sign_in_handlers(pages):
 
     async def sign_in(request: Request) -> Response:
         if request.method == "GET":
-            if await current_user(request, pigeon) is not None:
-                return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
+            user = await current_user(request, pigeon)
+            if user is not None:
+                response = RedirectResponse(landing(user, request.query_params.get("next")),
+                                            303)
+                # A session from before the cookie's path was "/" is only sent to /console:
+                # set it again for every path, or /ops would send the operator back here.
+                set_cookie(request, response, SESSION_COOKIE, request.cookies[SESSION_COOKIE],
+                           max_age=int(console_users.SESSION_LIFETIME.total_seconds()))
+                return response
             return form(request)
         posted = await request.form(max_files=0, max_fields=10)
         email = str(posted.get("email") or "").strip()
@@ -207,7 +251,8 @@ def sign_in_handlers(pages):
             return form(request, status=401, email=email, target=target,
                         error="Wrong email or password.")
         token, _csrf = await pigeon.db.write(console_users.open_session, user_id, now)
-        response = RedirectResponse(_safe_next(target), 303)
+        user = await pigeon.db.read(console_users.session_user, token, now)
+        response = RedirectResponse(landing(user, target), 303)
         set_cookie(request, response, SESSION_COOKIE, token,
                    max_age=int(console_users.SESSION_LIFETIME.total_seconds()))
         response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
@@ -222,8 +267,9 @@ def sign_in_handlers(pages):
                                     csrf=user["csrf"], message="The form was stale or forged.")
             await pigeon.db.write(console_users.close_session,
                                   request.cookies.get(SESSION_COOKIE, ""))
-        response = RedirectResponse(f"{COOKIE_PATH}/signin", 303)
+        response = RedirectResponse(SIGN_IN_PATH, 303)
         response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+        response.delete_cookie(SESSION_COOKIE, path=LEGACY_COOKIE_PATH)
         return response
 
     return sign_in, sign_out

@@ -1,16 +1,41 @@
-"""Operator pages: the review queue with the proof files, decisions, and the tenants."""
+"""Operator pages of the compliance work: the review queue with the proof files, decisions,
+and the signatures' carrier registration (the same services as ``pigeon review`` and
+``pigeon signature register``)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from sqlalchemy import Connection, and_, exists, func, not_, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
 from pigeon.console.auth import Context, NotFound
 from pigeon.console.rendering import OPERATOR_BASE, SECURITY_HEADERS
+from pigeon.console.tenant import REGISTER_STATUS
 from pigeon.core.errors import PigeonError
-from pigeon.services import accounts, billing, console_users, review
+from pigeon.services import review, signatures
+from pigeon.store.tables import accounts as accounts_table
+from pigeon.store.tables import sign_registrations
+from pigeon.store.tables import signatures as signatures_table
 
-NOTICES = {"approved": "Approved.", "rejected": "Rejected; the tenant sees the reason."}
+NOTICES = {"approved": "Approved.", "rejected": "Rejected; the tenant sees the reason.",
+           "registration": "Registration state recorded; the tenant sees it at once."}
+REGISTRATION_LIMIT = 200
+
+
+def routes(t, o) -> list[Route]:
+    """The review queue and carrier registration (``o``: operator pages)."""
+    post = ["POST"]
+    return [
+        o("/", queue),
+        o("/review/{kind}/{account_id}/{name}", review_detail),
+        o("/review/{ticket_id}/decide", decide, post),
+        o("/files/{file_id}", proof_file),
+        o("/registration", registration),
+        o("/registration/{signature_id}", registration_record, post),
+    ]
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
 DOCUMENT_TYPES = {"pdf": "application/pdf", "doc": "application/msword",
                   "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml."
@@ -80,14 +105,89 @@ async def proof_file(request: Request, ctx: Context) -> Response:
     return Response(found["data"], media_type=media, headers=headers)
 
 
-async def tenants(request: Request, ctx: Context) -> Response:
-    def read(conn):
-        listed = accounts.list_accounts(conn)
-        for account in listed:
-            account_id = int(account["AccountId"])
-            account["balance"] = billing.balance(conn, account_id)
-            account["users"] = [u["email"] for u in console_users.list_users(conn, account_id)]
-        return listed
+# -- carrier registration ---------------------------------------------------------------------
 
-    return ctx.render(request, "operator_tenants.html", tenants=await ctx.pigeon.db.read(read),
-                      nav="tenants")
+def _registration_rows(conn: Connection, state: str | None) -> dict:
+    """Approved signatures with their per-carrier registration, newest first, those with a
+    carrier in ``state`` only (no row at all counts as ``unregistered``), and how many
+    signatures have a carrier in each state."""
+    approved = signatures_table.c.status == signatures.APPROVED
+    query = (select(signatures_table.c.id, signatures_table.c.name,
+                    signatures_table.c.account_id, signatures_table.c.audit_date,
+                    accounts_table.c.name.label("account_name"))
+             .join(accounts_table, accounts_table.c.id == signatures_table.c.account_id)
+             .where(approved))
+    if state is not None:
+        status = signatures.REGISTER_STATES[state]
+        in_state = exists().where(sign_registrations.c.signature_id == signatures_table.c.id,
+                                  sign_registrations.c.status == status)
+        if state == "unregistered":
+            in_state = in_state | not_(exists().where(
+                sign_registrations.c.signature_id == signatures_table.c.id))
+        query = query.where(in_state)
+    listed = [dict(r) for r in conn.execute(
+        query.order_by(signatures_table.c.id.desc()).limit(REGISTRATION_LIMIT)).mappings()]
+    carriers: dict[int, dict[str, dict]] = {row["id"]: {} for row in listed}
+    if carriers:
+        for row in conn.execute(select(sign_registrations).where(
+                sign_registrations.c.signature_id.in_(list(carriers)))).mappings():
+            carriers[row["signature_id"]][row["carrier"]] = dict(row)
+    for row in listed:
+        row["carriers"] = carriers[row["id"]]
+    counts = dict(conn.execute(
+        select(sign_registrations.c.status,
+               func.count(func.distinct(sign_registrations.c.signature_id)))
+        .join(signatures_table, and_(signatures_table.c.id == sign_registrations.c.signature_id,
+                                     approved))
+        .group_by(sign_registrations.c.status)).all())
+    # Not registered: a carrier row says so, or the signature has no row at all.
+    counts[signatures.REGISTER_STATES["unregistered"]] = conn.scalar(
+        select(func.count()).select_from(signatures_table).where(approved, exists().where(
+            sign_registrations.c.signature_id == signatures_table.c.id,
+            sign_registrations.c.status == signatures.REGISTER_STATES["unregistered"])
+            | not_(exists().where(sign_registrations.c.signature_id == signatures_table.c.id))))
+    return {"rows": listed, "counts": counts}
+
+
+async def registration(request: Request, ctx: Context, *, error: str | None = None,
+                       status: int = 200) -> Response:
+    state = request.query_params.get("state") or None
+    if state not in signatures.REGISTER_STATES:
+        state = None
+    found = await ctx.pigeon.db.read(_registration_rows, state)
+    return ctx.render(request, "ops_registration.html", status=status, nav="registration",
+                      state=state, rows=found["rows"], counts=found["counts"],
+                      states=signatures.REGISTER_STATES, carriers=signatures.CARRIERS,
+                      register_status=REGISTER_STATUS, limit=REGISTRATION_LIMIT,
+                      notice=NOTICES.get(request.query_params.get("notice", "")), error=error)
+
+
+def _record(conn: Connection, signature_id: int, carrier: str, state: str, reason: str | None,
+            now) -> list[dict]:
+    row = conn.execute(select(signatures_table.c.account_id, signatures_table.c.name)
+                       .where(signatures_table.c.id == signature_id)).first()
+    if row is None:
+        raise NotFound()
+    return signatures.set_registration(conn, row.account_id, row.name, carrier, state, reason,
+                                       now)
+
+
+async def registration_record(request: Request, ctx: Context) -> Response:
+    """Record a carrier's outcome for a signature, as ``pigeon signature register`` does."""
+    try:
+        signature_id = int(request.path_params["signature_id"])
+    except ValueError:
+        raise NotFound() from None
+    state, carrier, reason = ctx.field("state"), ctx.field("carrier"), ctx.field("reason")
+    shown = ctx.field("shown") or None  # the filter the operator was looking at
+    if state == "failed" and not reason:
+        return await registration(request, ctx, status=400,
+                                  error="A failed registration needs the carrier's reason.")
+    try:
+        await ctx.pigeon.db.write(_record, signature_id, carrier, state, reason or None,
+                                  ctx.now)
+    except PigeonError as exc:
+        return await registration(request, ctx, status=400, error=exc.message)
+    query = {"notice": "registration"} | ({"state": shown}
+                                          if shown in signatures.REGISTER_STATES else {})
+    return RedirectResponse(f"{OPERATOR_BASE}/registration?{urlencode(query)}", 303)

@@ -20,7 +20,7 @@ from pigeon.core import pricing
 
 HERE = Path(__file__).parent
 BASE = "/console"
-OPERATOR_BASE = "/console/operator"
+OPERATOR_BASE = "/ops"
 
 _VARIABLE = re.compile(r"(\$\{[^}]*\})")
 

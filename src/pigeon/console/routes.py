@@ -1,12 +1,17 @@
-"""The console's routes: ``/console`` for tenants, ``/console/operator`` for operators, the
-static files, and sign-in.  Mounted by :func:`pigeon.app.create_app`."""
+"""The console's routes: ``/console`` for tenants (with sign-in and the static files) and
+``/ops``, the operator console.  Mounted by :func:`pigeon.app.create_app`.
+
+Every page module lists its routes with the two builders ``t`` (a tenant page) and ``o`` (an
+operator page); the list is then split into the two apps.  The operator app answers any
+address a tenant user asks for — a page or not — with the same 404 page.
+"""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pigeon.console import (
@@ -19,12 +24,24 @@ from pigeon.console import (
     statistics,
     tenant,
 )
-from pigeon.console.auth import operator_page, sign_in_handlers, tenant_page
-from pigeon.console.rendering import HERE, Pages
+from pigeon.console.auth import (
+    current_user,
+    not_found_page,
+    operator_page,
+    refusal,
+    sign_in_handlers,
+    tenant_page,
+)
+from pigeon.console.rendering import BASE, HERE, OPERATOR_BASE, Pages
 
 
-def create_console(pigeon) -> Starlette:
-    """The console as an ASGI app, to be mounted at ``/console``."""
+class _OperatorRoute(Route):
+    """A route of the operator console (``/ops``)."""
+
+
+def create_console(pigeon) -> list[Mount]:
+    """The console as two ASGI apps, mounted at ``/console`` (tenants) and ``/ops``
+    (operators)."""
     pages = Pages(pigeon)
     for_tenant, for_operator = tenant_page(pages), operator_page(pages)
     sign_in, sign_out = sign_in_handlers(pages)
@@ -34,13 +51,23 @@ def create_console(pigeon) -> Starlette:
         return Route(path, for_tenant(handler), methods=methods)
 
     def o(path: str, handler, methods=get) -> Route:
-        return Route("/operator" + path, for_operator(handler), methods=methods)
+        return _OperatorRoute(path, for_operator(handler), methods=methods)
 
     async def not_found(request: Request, exc) -> Response:
         return pages.render(request, "error.html", status=404, message="There is no such page.")
 
-    async def to_slash(request: Request) -> Response:
-        return RedirectResponse("/console/operator/", 307)
+    async def ops_not_found(request: Request, exc) -> Response:
+        # Unknown addresses (and wrong methods) under /ops answer exactly as the pages do: a
+        # tenant user cannot tell an operator page from a missing one.
+        user = await current_user(request, pigeon)
+        return refusal(pages, request, user, operator=True) \
+            or not_found_page(pages, request, user)
+
+    async def moved_to_ops(request: Request) -> Response:
+        # The operator pages lived at /console/operator/… before /ops.
+        rest = request.path_params.get("rest", "")
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{OPERATOR_BASE}/{rest}{query}", 308)
 
     routes = [
         Route("/signin", sign_in, methods=both),
@@ -71,12 +98,9 @@ def create_console(pigeon) -> Starlette:
         t("/reports", sending.report_settings),
         t("/reports", sending.report_settings_save, post),
         t("/reports/test", sending.report_test, post),
-        Route("/operator", to_slash),
-        o("/", operator.queue),
-        o("/review/{kind}/{account_id}/{name}", operator.review_detail),
-        o("/review/{ticket_id}/decide", operator.decide, post),
-        o("/files/{file_id}", operator.proof_file),
-        o("/tenants", operator.tenants),
+        Route("/operator", moved_to_ops, methods=both),
+        Route("/operator/{rest:path}", moved_to_ops, methods=both),
+        *operator.routes(t, o),
         # Each page module names its own routes: ``routes(t, o)`` with the two route builders.
         *batch.routes(t, o),
         *statistics.routes(t, o),
@@ -85,4 +109,11 @@ def create_console(pigeon) -> Starlette:
         *ops_pages.routes(t, o),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found})
+    ops: list[BaseRoute] = [r for r in routes if isinstance(r, _OperatorRoute)]
+    tenants: list[BaseRoute] = [r for r in routes if not isinstance(r, _OperatorRoute)]
+    ops_app = Starlette(routes=ops, exception_handlers={404: ops_not_found,
+                                                        405: ops_not_found})
+    # No redirect from /ops/page/ to /ops/page: it would tell a tenant that the page exists.
+    ops_app.router.redirect_slashes = False
+    return [Mount(BASE, app=Starlette(routes=tenants, exception_handlers={404: not_found})),
+            Mount(OPERATOR_BASE, app=ops_app)]

@@ -139,3 +139,67 @@
     setInterval(refresh, 1500);
   });
 })();
+
+// -- Operator console (/ops): live connector state and handset conversations ----------------
+(function () {
+  async function getJSON(url) {
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      return response.ok ? await response.json() : null;
+    } catch (error) { return null; }
+  }
+
+  // Connectors: the live columns follow what the dispatchers report.
+  document.querySelectorAll("[data-live-url]").forEach(function (table) {
+    const badges = { "up": "ok", "down": "bad", "not running": "wait" };
+    async function refresh() {
+      const live = await getJSON(table.dataset.liveUrl);
+      if (!live) return;
+      table.querySelectorAll("tr[data-connector]").forEach(function (row) {
+        const state = live[row.dataset.connector];
+        if (!state) return;
+        row.querySelectorAll("[data-live]").forEach(function (cell) {
+          const value = state[cell.dataset.live];
+          cell.textContent = value === null || value === undefined ? "" : String(value);
+          if (cell.dataset.live === "state") cell.className = "badge " + (badges[value] || "");
+        });
+      });
+    }
+    setInterval(refresh, 2000);
+  });
+
+  // A handset's conversation: newest at the bottom, new messages as they arrive.
+  document.querySelectorAll("[data-conversation-url]").forEach(function (phone) {
+    const list = phone.querySelector("ol.sms");
+    const keys = function () {
+      return Array.from(list.querySelectorAll("li[data-key]")).map(function (li) { return li.dataset.key; }).join(",");
+    };
+    list.scrollTop = list.scrollHeight;
+    async function refresh() {
+      const items = await getJSON(phone.dataset.conversationUrl);
+      if (!items || items.map(function (m) { return m.key; }).join(",") === keys()) return;
+      list.textContent = "";
+      if (!items.length) {
+        const li = document.createElement("li");
+        li.className = "empty";
+        li.textContent = "No message yet.";
+        list.appendChild(li);
+      }
+      items.forEach(function (m) {
+        const li = document.createElement("li");
+        li.className = m.direction;
+        li.dataset.key = m.key;
+        [["span", "from", (m.direction === "out" ? "to " : "") + m.address], ["span", "text", m.text],
+         ["time", "", m.at]].forEach(function (part) {
+          const node = document.createElement(part[0]);
+          if (part[1]) node.className = part[1];
+          node.textContent = part[2];
+          li.appendChild(node);
+        });
+        list.appendChild(li);
+      });
+      list.scrollTop = list.scrollHeight;
+    }
+    setInterval(refresh, 1500);
+  });
+})();
