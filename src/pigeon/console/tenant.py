@@ -21,6 +21,11 @@ from pigeon.services import qualifications, review, signatures, simulator, templ
 
 NOTICES = {
     "qualification": "Qualification submitted.",
+    "qualification-updated": "Qualification updated and submitted for review again.",
+    "qualification-deleted": "Qualification deleted.",
+    "signature-resubmitted": "Signature changed and submitted for review again.",
+    "signature-deleted": "Signature deleted.",
+    "template-deleted": "Template deleted.",
     "signature": "Signature submitted for review.",
     "template": "Template submitted for review.",
     "bound": "Test number bound.",
@@ -119,7 +124,9 @@ async def qualification_detail(request: Request, ctx: Context) -> Response:
     except PigeonError:
         raise NotFound() from None
     return ctx.render(request, "qualification.html", row=row, history=history,
-                      states=QUALIFICATION_STATES, nav="qualifications")
+                      states=QUALIFICATION_STATES, notice=notice(request),
+                      updatable=row["state"] in qualifications.UPDATABLE_STATES,
+                      nav="qualifications")
 
 
 def _qualification_form(request: Request, ctx: Context, values: dict, *, error=None,
@@ -237,7 +244,8 @@ async def signature_detail(request: Request, ctx: Context) -> Response:
         raise NotFound() from None
     return ctx.render(request, "signature.html", row=row, history=history,
                       statuses=SIGN_STATUS, register_status=REGISTER_STATUS,
-                      sources=signatures.SIGN_SOURCES, nav="signatures")
+                      sources=signatures.SIGN_SOURCES, notice=notice(request),
+                      nav="signatures")
 
 
 # -- templates ----------------------------------------------------------------------------------
