@@ -20,7 +20,7 @@ from pigeon.api.uploads import UploadEndpoint
 from pigeon.config import Settings
 from pigeon.console import create_console
 from pigeon.core.schedule import Calendar, parse_window
-from pigeon.services import accounts, connectors
+from pigeon.services import connectors, ip_allow_list
 from pigeon.services.review import ReviewPolicy
 from pigeon.services.sending import SendPolicy
 from pigeon.store import migrate
@@ -65,10 +65,11 @@ class Pigeon:
         cached = self._keys.get(key_id)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        key = await self.db.read(accounts.find_access_key, self.box, key_id)
-        record = None if key is None else KeyRecord(
-            access_key_id=key.id, account_id=key.account_id, secret=key.secret,
-            enabled=key.enabled)
+        # The account's IP allow-list comes with the key: cached together, no query a request.
+        found = await self.db.read(ip_allow_list.find_access_key, self.box, key_id)
+        record = None if found is None else KeyRecord(
+            access_key_id=found.key.id, account_id=found.key.account_id,
+            secret=found.key.secret, enabled=found.key.enabled, allow_list=found.allow_list)
         if len(self._keys) > 100_000:
             self._keys.clear()
         self._keys[key_id] = (time.monotonic() + KEY_CACHE_SECONDS, record)

@@ -138,8 +138,10 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
                   "  pigeon account create \"My Company\"\n"
                   "  pigeon accesskey create <AccountId>")
     try:
+        # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any local
+        # peer as the client; Pigeon reads it itself, from PIGEON_TRUSTED_PROXIES only.
         uvicorn.run(create_app(pigeon), host=host, port=port,
-                    log_level=settings.log_level, access_log=False)
+                    log_level=settings.log_level, access_log=False, proxy_headers=False)
     finally:
         pigeon.close()
 
@@ -939,6 +941,11 @@ def user_list(account: Annotated[int | None, typer.Option(
 from pigeon.cli_alerts import alerts_app  # noqa: E402
 
 app.add_typer(alerts_app, name="alerts")
+
+# `pigeon security …` (IP allow-list for API calls) likewise.
+from pigeon.cli_security import security_app  # noqa: E402
+
+app.add_typer(security_app, name="security")
 
 
 # -- carriers: connectors and routes ------------------------------------------------------------

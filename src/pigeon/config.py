@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -149,6 +150,18 @@ def parse_database_url(text: str) -> str:
     return value
 
 
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.0/8, 192.168.1.10"`` → networks (a bare address is a range of one)."""
+    networks = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            networks.append(ip_network(part, strict=True))
+        except ValueError:
+            raise SettingsError(f"{part!r} is not an IP address or CIDR range such as "
+                                "10.0.0.0/8 (comma-separated)") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -188,6 +201,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIGEON_SIGNATURE_WINDOW", "signature_window", parse_duration, "15m",
             "How far a request's timestamp may be from the server clock; each nonce is "
             "remembered until its request could no longer pass this check."),
+    Setting("PIGEON_TRUSTED_PROXIES", "trusted_proxies", parse_networks, "",
+            "Comma-separated addresses or CIDR ranges of reverse proxies in front of Pigeon. "
+            "Only a request arriving from one of them has its `X-Forwarded-For` header read "
+            "for the caller's address (the IP allow-list for API calls, SMS-pumping "
+            "detection); otherwise the TCP peer's address counts. Empty: no proxy is trusted."),
     Setting("PIGEON_QUIET_HOURS", "quiet_hours", parse_optional_window, "20:00-08:00",
             "Promotional messages are refused inside this daily window (platform time), "
             "`HH:MM-HH:MM`; `off` disables the rule."),
@@ -291,6 +309,7 @@ class Settings:
     extra_holidays: frozenset[date] = frozenset()
     registration_delay: timedelta | None = timedelta(0)
     signature_window: timedelta = timedelta(minutes=15)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     quiet_hours: tuple[time, time] | None = (time(20), time(8))
     access_code: str = "1069"
     simulator_delay: timedelta = timedelta(seconds=1)

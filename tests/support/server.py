@@ -19,8 +19,9 @@ class LiveServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self._sock = sock
+        # proxy_headers=False as `pigeon serve`: the app sees the TCP peer, not a header.
         config = uvicorn.Config(create_app(pigeon, workers=workers), log_level="warning",
-                                lifespan="on", access_log=False)
+                                lifespan="on", access_log=False, proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
                                        daemon=True)

@@ -7,8 +7,9 @@
   which may only be lowered below the platform's (:func:`pigeon.core.limits.tightened`
   enforces that).  No value: the platform's limit.
 
-Sending reads the ``sending_settings`` row at every call, so a change applies to the next
-request on every node.
+Sending reads the ``sending_settings`` row through its short cache
+(:data:`pigeon.services.sending.CACHE_SECONDS`): a change applies at once in the process that
+made it and within seconds on every other node.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pigeon.store.tables import messages, sending_settings
 CAPS = ("day_limit", "month_limit")
 NUMBER_LIMITS = ("otp_per_minute", "otp_per_hour", "otp_per_day", "other_per_day")
 FIELDS = CAPS + NUMBER_LIMITS
+MAX_CAP = 1_000_000_000  # a cap stored in a 32-bit column; larger is "no cap" anyway
 
 
 def _stored(conn: Connection, account_id: int) -> dict | None:
@@ -54,9 +56,10 @@ def set_limits(conn: Connection, account_id: int, *, reset: bool = False,
     for name in CAPS:
         value = merged[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
+                                  or not 1 <= value <= MAX_CAP):
             raise PigeonError("isv.INVALID_PARAMETERS",
-                              f"{name} must be a whole number of at least 1, got {value!r}.")
+                              f"{name} must be a whole number of at least 1 and at most "
+                              f"{MAX_CAP}, got {value!r}.")
     limits.tightened(**{name: merged[name] for name in NUMBER_LIMITS})
     if stored is None:
         conn.execute(insert(sending_settings).values(account_id=account_id, **merged))
@@ -64,6 +67,21 @@ def set_limits(conn: Connection, account_id: int, *, reset: bool = False,
         conn.execute(update(sending_settings)
                      .where(sending_settings.c.account_id == account_id).values(**merged))
     return settings(conn, account_id)
+
+
+def put(conn: Connection, account_id: int, **values: int | None) -> dict:
+    """Set the given settings to exactly these values, where ``None`` clears one (no cap, or
+    the platform's per-number limit), leaving the settings not given as they are.
+
+    What a form of the console does: an emptied field means "back to the default", which
+    :func:`set_limits` (``None``: unchanged) cannot say.  Checked as :func:`set_limits`.
+    """
+    require_account(conn, account_id)
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"unknown sending settings {sorted(unknown)}")
+    merged = {**(_stored(conn, account_id) or dict.fromkeys(FIELDS)), **values}
+    return set_limits(conn, account_id, reset=True, **merged)
 
 
 def settings(conn: Connection, account_id: int) -> dict:

@@ -444,6 +444,16 @@ number_lists = Table(
     _created(),
 )
 
+# Addresses and CIDR ranges an account's AccessKeys may call the API from (console: Security);
+# none: any address.  Read with the key on every key-cache miss (core/source_ip.py).
+ip_allow_list = Table(
+    "ip_allow_list",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("network", String(64), primary_key=True),  # canonical: 203.0.113.0/24, ::1/128
+    _created(),
+)
+
 # Messages the carrier simulator has accepted and will report on (receipt due at due_at).
 simulator_deliveries = Table(
     "simulator_deliveries",

@@ -45,6 +45,9 @@ class KeyRecord:
     account_id: int
     secret: str = field(repr=False)  # plaintext AccessKeySecret: never logged, never repr'd
     enabled: bool  # False when the key is disabled or its account suspended
+    # The account's IP allow-list for API calls (pigeon.core.source_ip); empty: any address.
+    # Cached with the key, so checking it costs no query.
+    allow_list: tuple = ()
 
 
 KeyLookup = Callable[[str], Awaitable[KeyRecord | None]]

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from pigeon.api.rpc.actions import Call, load
 from pigeon.api.rpc.params import Params
 from pigeon.api.rpc.request import RpcRequest
+from pigeon.core import source_ip
 from pigeon.core.errors import PigeonError
 
 if TYPE_CHECKING:
@@ -109,9 +110,19 @@ class RpcEndpoint:
 
         now = self.pigeon.now()
         key = await self.pigeon.authenticator.authenticate(rpc, now)
+        # After the signature, as Alibaba's RAM check: only the key's owner learns that the
+        # address is not allowed.  Every action, not only the sending ones.  Without trusted
+        # proxies or an allow-list (the usual case) nothing is parsed.
+        client_ip = request.client.host if request.client else None
+        trusted = self.pigeon.settings.trusted_proxies
+        if trusted:
+            client_ip = source_ip.client_address(client_ip, headers.get("x-forwarded-for"),
+                                                 trusted)
+        if key.allow_list:
+            source_ip.check_allowed(key.allow_list, client_ip)
         call = Call(pigeon=self.pigeon, account_id=key.account_id,
                     access_key_id=key.access_key_id, params=Params(rpc.params), request=rpc,
-                    now=now, client_ip=request.client.host if request.client else None)
+                    now=now, client_ip=client_ip)
         fields = await handler(call)
         return json_response({"RequestId": request_id, "Code": "OK", "Message": "OK", **fields})
 

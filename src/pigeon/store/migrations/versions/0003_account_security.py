@@ -17,8 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('ip_allow_list',
+    sa.Column('account_id', sa.BigInteger(), nullable=False),
+    sa.Column('network', sa.String(length=64), nullable=False),
+    sa.Column('created_at', pigeon.store.tables.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_ip_allow_list_account_id_accounts')),
+    sa.PrimaryKeyConstraint('account_id', 'network', name=op.f('pk_ip_allow_list'))
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('ip_allow_list')
