@@ -289,7 +289,7 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("PIGEON_WORKERS", "workers", parse_choice("on", "off"), "on",
             "`off` runs the API without background workers (reviewer, registrar, dispatcher and "
-            "carrier simulator, report pusher, alert evaluator), for a "
+            "carrier simulator, report pusher, alert evaluator, batch sender), for a "
             "deployment that runs them in a separate `pigeon worker` process."),
     Setting("PIGEON_LOG_LEVEL", "log_level", parse_choice("debug", "info", "warning", "error"), "info",
             "Log verbosity."),

@@ -454,6 +454,53 @@ ip_allow_list = Table(
     _created(),
 )
 
+# Batch Sending (console): a tenant's uploaded file of numbers and variables, checked at upload
+# (draft), then sent by the batch worker in chunks through the send path (services/batches.py):
+#   draft → scheduled (scheduled_at, "send now" is due at once) → sending → done | cancelled.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_format", String(16), nullable=False),  # CSV (UTF-8) | CSV (GBK) | XLSX …
+    Column("sign_name", String(64), nullable=False),
+    Column("template_code", String(32), nullable=False),
+    Column("template_type", Integer, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("total", Integer, nullable=False),  # data rows in the file
+    Column("valid", Integer, nullable=False),  # rows that passed the checks: to be sent
+    Column("segments", Integer, nullable=False),  # billing segments of the valid rows
+    Column("sent", Integer, nullable=False, default=0),  # rows accepted (a BizId)
+    Column("failed", Integer, nullable=False, default=0),  # rows the send path refused
+    Column("ignored_columns", JSON, nullable=True),  # headers that are no template variable
+    Column("scheduled_at", UTCDateTime(), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),  # done or cancelled
+    _created(),
+    Index("ix_batches_account", "account_id", "id"),
+    Index("ix_batches_due", "status", "scheduled_at"),
+)
+
+# One row per data row of a batch's file.  state: invalid (refused at upload, never sent) |
+# pending | sent (biz_id) | failed (err_code, err_msg from the send path) | cancelled.
+batch_rows = Table(
+    "batch_rows",
+    metadata,
+    Column("batch_id", BigInteger, ForeignKey("batches.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("line", Integer, primary_key=True),  # line in the file (the header is line 1)
+    Column("phone", String(64), nullable=False),  # wire form once valid, else as written
+    Column("params", JSON, nullable=True),  # TemplateParam of the row
+    Column("content", Text, nullable=True),  # as it will be delivered (valid rows)
+    Column("segments", Integer, nullable=True),
+    Column("state", String(10), nullable=False),
+    Column("err_code", String(64), nullable=True),
+    Column("err_msg", Text, nullable=True),
+    Column("biz_id", String(32), nullable=True),
+    Index("ix_batch_rows_state", "batch_id", "state", "line"),
+)
+
 # Messages the carrier simulator has accepted and will report on (receipt due at due_at).
 simulator_deliveries = Table(
     "simulator_deliveries",

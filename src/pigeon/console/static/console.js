@@ -203,3 +203,49 @@
     setInterval(refresh, 1500);
   });
 })();
+
+// -- Batch Sending (console/batch.py) -------------------------------------------------------
+(function () {
+  // Upload form: the chosen template's columns and the link to its sample CSV.
+  document.querySelectorAll("[data-sample-select]").forEach(function (select) {
+    const link = document.querySelector("[data-sample-link]");
+    const columns = document.querySelector("[data-sample-columns]");
+    function update() {
+      const option = select.options[select.selectedIndex];
+      if (!option) return;
+      if (link) link.href = link.dataset.base + encodeURIComponent(option.value);
+      if (columns) columns.textContent = option.dataset.columns || "PhoneNumber";
+    }
+    select.addEventListener("change", update);
+    update();
+  });
+
+  // Progress: the counts refresh until the batch is done or cancelled.
+  document.querySelectorAll("[data-batch-progress]").forEach(function (panel) {
+    const bar = panel.querySelector("[data-progress-bar]");
+    let timer = null;
+    async function refresh() {
+      let state;
+      try {
+        const response = await fetch(panel.dataset.batchProgress, { credentials: "same-origin" });
+        if (!response.ok) return;
+        state = await response.json();
+      } catch (error) { return; }
+      panel.querySelectorAll("[data-progress]").forEach(function (node) {
+        const value = state[node.dataset.progress];
+        if (value !== undefined && value !== null) node.textContent = String(value);
+      });
+      if (bar) { bar.value = state.percent; bar.textContent = state.percent + " %"; }
+      const badge = document.querySelector("[data-test=status] .badge");
+      if (badge) { badge.textContent = state.status_text; badge.className = "badge " + (state.status_kind || ""); }
+      panel.dataset.status = state.status;
+      if (state.finished) {
+        panel.querySelectorAll("[data-while-running]").forEach(function (node) { node.hidden = true; });
+        // Delivery receipts still arrive after the last row is sent: slow down, then stop.
+        if (!state.waiting) { clearInterval(timer); panel.dataset.finished = "true"; }
+      }
+    }
+    timer = setInterval(refresh, 1500);
+    refresh();
+  });
+})();
