@@ -113,3 +113,27 @@ def test_the_report_worker_under_public_records_the_refusal_and_sends_nothing(pi
     assert receiver.received == []
     [attempt] = pigeon.db.read_sync(reports.recent_attempts, account_id)
     assert not attempt["ok"] and "not a public address" in attempt["error"]
+
+
+def test_an_alert_webhook_under_public_is_undelivered_and_nothing_is_sent(pigeon, receiver,
+                                                                         monkeypatch):
+    from dataclasses import replace
+
+    from pigeon.alerts.channels import Context, SmtpSettings, Undelivered, post_json
+    from pigeon.workers.alerts import Evaluator
+
+    monkeypatch.setattr(pigeon, "settings", replace(pigeon.settings, push_targets="public"))
+    evaluator = Evaluator.for_pigeon(pigeon)  # the alert worker's client follows the setting
+    assert isinstance(evaluator.http._transport._pool._network_backend,
+                      push_targets.GuardedBackend)
+
+    async def post():
+        async with push_targets.client("public") as http:
+            ctx = Context(http=http, smtp=SmtpSettings(host="127.0.0.1"), db=pigeon.db,
+                          now=NOW)
+            await post_json(ctx, f"http://localhost:{receiver.port}/hook", b"{}", {})
+
+    with pytest.raises(Undelivered, match="not a public address"):
+        asyncio.run(post())
+    assert receiver.received == []
+    asyncio.run(evaluator.aclose())

@@ -78,7 +78,8 @@ def _print_alerts(rows: list[dict], as_json: bool) -> None:
         _emit(rows, True)
         return
     shown = [{**r, "state": "open" if r["open"] else "resolved",
-              "told": "; ".join(f"{n['channel']} {n['target'] or ''} {n['state']}"
+              "told": "; ".join(("resolved: " if n.get("event") == "resolved" else "")
+                                + f"{n['channel']} {n['target'] or ''} {n['state']}"
                                 + (f" ({n['last_error']})" if n["last_error"] else "")
                                 for n in r["notifications"]) or "nobody"} for r in rows]
     _emit(shown, False, ["id", "fired_at", "kind", "subject", "title", "state",

@@ -269,6 +269,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIGEON_ALERT_CONNECTOR_GRACE", "alert_connector_grace", parse_duration, "2m",
             "Platform alert \"connector down\": how long an enabled connector must be seen "
             "down (or not run by any dispatcher) before operators are told."),
+    Setting("PIGEON_ALERT_SMS_SIGNATURE", "alert_sms_signature", str, "Pigeon",
+            "Signature (签名) of alert SMS, which Pigeon sends as its own platform account "
+            "through the dispatcher and the routes like any message; register it with the "
+            "carriers your connectors reach."),
     Setting("PIGEON_SMTP_HOST", "smtp_host", str, None,
             "Mail server for alert emails. Unset: email channels cannot deliver (each attempt "
             "is recorded as failed with that reason)."),
@@ -330,6 +334,7 @@ class Settings:
     alert_backlog_messages: int = 100
     alert_report_failures: int = 50
     alert_connector_grace: timedelta = timedelta(minutes=2)
+    alert_sms_signature: str = "Pigeon"
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None

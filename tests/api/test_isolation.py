@@ -93,6 +93,10 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
              "PageIndex": "1", "PageSize": "10", "SignName": sign},
             {"IsGlobe": "1", "StartDate": own["sent_on"], "EndDate": own["sent_on"],
              "PageIndex": "1", "PageSize": "10", "SignName": "无此签名"}),
+        # A conversion for another tenant's message is refused like one for no message
+        # (tests/api/test_conversions.py checks nothing was recorded).
+        "SmsConversionIntl": ({"MessageId": own["biz_id"], "Delivered": "true"},
+                              {"MessageId": "1^0", "Delivered": "true"}),
     }
 
 

@@ -163,6 +163,30 @@ def test_subjects_are_separate_incidents():
     assert [a for a, _f in plan.ongoing] == [7]
 
 
+@pytest.mark.parametrize("resolved_ago, fires", [(timedelta(minutes=9), False),
+                                                 (timedelta(minutes=10), True)])
+def test_a_finding_before_the_incident_settled_reopens_it_whatever_the_quiet_period(
+        resolved_ago, fires):
+    latest = {"balance": Incident(7, NOW - timedelta(hours=5), resolved=True,
+                                  resolved_at=NOW - resolved_ago)}
+    plan = rules.plan_incidents([finding()], latest, timedelta(0), NOW,
+                                settle=timedelta(minutes=10))
+    assert bool(plan.fire) is fires
+    assert plan.reopen == ([] if fires else [(7, finding())])
+
+
+@pytest.mark.parametrize("kind, params, seconds", [
+    ("balance", {"below": 1000}, 0),
+    ("volume", {"above": 10, "per": "day"}, 0),
+    ("spike", {"window": 300, "baseline": 7200}, 300),
+    ("success_rate", {"window": 3600}, 3600),
+    ("otp_pumping", {"window": 600, "follow_up": 1800}, 600),
+])
+def test_window_rules_settle_for_their_window_before_a_resolution_is_told(kind, params,
+                                                                          seconds):
+    assert rules.settle_seconds(kind, params) == seconds
+
+
 # -- platform -----------------------------------------------------------------------------------
 
 

@@ -121,3 +121,33 @@ def test_the_caller_ip_and_unverified_patterns_are_off_until_given_a_threshold()
     traffic = OtpTraffic(ips={"192.0.2.1": 10**6}, followed=(10**6, 10**6))
     assert pumping.pumping_findings(traffic, defaults, NOW) == []
     assert rules.show_params("otp_pumping", defaults)["ip_numbers"] == "off"
+
+
+# -- numbers that never verify, from reported conversions ---------------------------------------
+
+
+def test_unconverted_numbers_are_counted_per_range_and_country():
+    sends = [("13800130001", 86), ("13800130001", 86), ("13800130002", 86),
+             ("13900139000", 86), ("447700900001", 44), ("447700900002", 44)]
+    counted = pumping.count_unconverted(sends, {"13800130002", "447700900001"}, prefix=7)
+    assert counted == {"range:1380013": (2, 1), "range:1390013": (1, 1),
+                       "country:44": (2, 1)}
+
+
+def test_with_conversions_a_range_that_never_verifies_is_blocked():
+    params = PUMPING | {"protect": True, "unverified_numbers": 20, "unverified_ratio": 0.9}
+    traffic = OtpTraffic(conversions=True, followed=(500, 500), unconverted={
+        "range:1380013": (30, 28), "range:1390013": (40, 3), "country:44": (19, 19)})
+    [found] = pumping.pumping_findings(traffic, params, NOW)
+    assert found.subject == "unverified:range:1380013"
+    assert found.figures["source"] == "conversions" and found.figures["unverified"] == 28
+    assert found.protect.kind == "range" and found.protect.scope == "1380013"
+    assert "by the conversions the account reports" in found.text
+
+
+def test_without_conversions_the_follow_up_approximation_applies_account_wide():
+    params = PUMPING | {"unverified_numbers": 20, "unverified_ratio": 0.9}
+    [found] = pumping.pumping_findings(OtpTraffic(followed=(30, 28)), params, NOW)
+    assert found.subject == "unverified" and found.figures["source"] == "follow_up"
+    assert pumping.pumping_findings(OtpTraffic(conversions=True, followed=(30, 28)),
+                                    params, NOW) == []

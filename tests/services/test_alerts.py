@@ -1,7 +1,8 @@
 """Alerts end to end below the API: rules evaluated at an explicit ``now`` (time travel, never
 sleeping), recorded once per incident, and told through real local stand-ins — an SMTP
-server, a DingTalk robot that checks signatures as DingTalk does, a JSON webhook receiver and
-the simulator's handsets."""
+server, a DingTalk robot that checks signatures as DingTalk does, and a JSON webhook receiver.
+SMS alerts are queued here as platform messages; tests/api/test_alert_sms.py follows them
+through the dispatcher to the simulator's handsets and to an SMSC."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
+from pigeon.app import Pigeon
 from pigeon.core.alert_rules import balance_finding
 from pigeon.core.errors import PigeonError
 from pigeon.services import (
     accounts,
     alert_config,
     alert_evaluation,
+    alert_sms,
     billing,
     connectors,
-    handsets,
     otp_protection,
 )
 from pigeon.services.alert_evaluation import PlatformLimits
@@ -39,6 +41,7 @@ from tests.support.smtp import SmtpServer
 
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -134,7 +137,7 @@ def test_a_low_balance_is_emailed_to_the_contacts_through_smtp(pigeon, passes, s
     assert alert["kind"] == "balance" and alert["figures"]["balance"] == "50.000"
     assert alert["notifications"] == [{
         "channel_id": alert["notifications"][0]["channel_id"], "channel": "email",
-        "target": "lilei@lark.test, hmm@lark.test", "state": "sent", "attempts": 1,
+        "event": "fired", "target": "lilei@lark.test, hmm@lark.test", "state": "sent", "attempts": 1,
         "last_error": None, "sent_at": NOW.isoformat(), "next_attempt_at": None}]
 
 
@@ -219,17 +222,26 @@ def test_a_webhook_gets_the_alert_as_signed_json(pigeon, passes, receiver, accou
     assert request.headers["X-Pigeon-Signature"] == f"sha256={expected}"
 
 
-def test_sms_alerts_arrive_in_the_contacts_handset_from_the_platform(pigeon, passes,
-                                                                     account_id):
+def test_sms_alerts_are_queued_as_messages_of_the_platform_account(pigeon, passes,
+                                                                   account_id):
     write(pigeon, alert_config.add_contact, account_id, "Li Lei", "+8613800138000", None, NOW)
     write(pigeon, alert_config.add_channel, pigeon.box, account_id, "sms", None, NOW)
     add_rule(pigeon, account_id, "balance", below="1")
 
     assert passes(NOW).sent == 1
 
-    [text] = pigeon.db.read_sync(handsets.inbox, "13800138000")
-    assert text["sender"] == "Pigeon"
-    assert text["text"].startswith("【Pigeon】Balance low — Lark Technology")
+    [message] = pigeon.db.read_sync(lambda conn: [dict(r) for r in conn.execute(
+        select(messages).where(messages.c.phone == "13800138000")).mappings()])
+    assert message["account_id"] == alert_sms.PLATFORM_ACCOUNT_ID != account_id
+    assert (message["status"], message["sign_name"], message["template_code"]) == \
+        ("queued", "Pigeon", "PIGEON_ALERT")
+    assert message["content"].startswith("【Pigeon】Balance low — Lark Technology")
+    assert (message["price"], message["charged"], message["template_type"]) == (0, False, 1)
+    [alert] = listed(pigeon, account_id)
+    [told] = alert["notifications"]
+    assert told["target"] == f"13800138000 (BizId {message['biz_id']})"
+    # The tenant paid nothing for it, and the platform account has no rules of its own.
+    assert pigeon.db.read_sync(billing.balance, account_id) == 0
 
 
 def test_an_alert_with_no_channel_is_still_recorded(pigeon, passes, account_id):
@@ -257,19 +269,23 @@ def test_one_incident_is_one_alert_and_a_relapse_within_the_quiet_period_is_quie
     assert len(passes(NOW).fired) == 1
     assert passes(NOW + MINUTE).fired == []  # still low: the same incident
     set_balance(pigeon, account_id, 20_000)
-    assert len(passes(NOW + 2 * MINUTE).resolved) == 1
+    assert len(passes(NOW + 2 * MINUTE).resolved) == 1  # told: it is over
     set_balance(pigeon, account_id, 5_000)
     assert passes(NOW + 30 * MINUTE).fired == []  # a relapse inside the hour: reopened
     [alert] = alert_rows(pigeon, account_id)
     assert alert["resolved_at"] is None and alert["last_seen_at"] == NOW + 30 * MINUTE
-    assert len(receiver.received) == 1
+    assert events(receiver) == [("fired", None), ("resolved", "2027-03-01T02:02:00+00:00")]
 
     set_balance(pigeon, account_id, 20_000)
-    passes(NOW + 40 * MINUTE)
+    passes(NOW + 40 * MINUTE)  # resolved again: one incident is one resolve, not told twice
     set_balance(pigeon, account_id, 5_000)
     assert len(passes(NOW + 61 * MINUTE).fired) == 1  # a new incident after the quiet hour
-    assert len(receiver.received) == 2
+    assert [event for event, _at in events(receiver)] == ["fired", "resolved", "fired"]
     assert [a["fired_at"] for a in alert_rows(pigeon, account_id)] == [NOW, NOW + 61 * MINUTE]
+
+
+def events(receiver) -> list[tuple[str, str | None]]:
+    return [(r.json["event"], r.json["resolved_at"]) for r in receiver.received]
 
 
 def test_volume_per_hour_counts_a_rolling_hour(pigeon, passes, account_id):
@@ -431,3 +447,118 @@ def test_removing_a_channel_fails_its_pending_notifications(pigeon, passes, acco
         return list(conn.scalars(select(alert_notifications.c.last_error)))
 
     assert pigeon.db.read_sync(states) == ["the channel was removed"]
+
+
+# -- resolved -----------------------------------------------------------------------------------
+
+
+def test_a_resolved_incident_is_told_once_to_the_channels_told_when_it_fired(
+        pigeon, passes, robot, receiver, account_id):
+    write(pigeon, alert_config.add_contact, account_id, "Li Lei", "13800138000", None, NOW)
+    write(pigeon, alert_config.add_channel, pigeon.box, account_id, "dingtalk", "group", NOW,
+          url=robot.url, secret=robot.secret, contact_ids=[1])
+    add_rule(pigeon, account_id, "balance", below="10")
+    write(pigeon, billing.topup, account_id, 5_000, NOW)
+    [fired] = passes(NOW).fired
+    # A channel added later was never told the alert: it is not told it is over either.
+    write(pigeon, alert_config.add_channel, pigeon.box, account_id, "webhook", None, NOW,
+          url=receiver.url)
+
+    set_balance(pigeon, account_id, 20_000)
+    result = passes(NOW + 40 * MINUTE)
+
+    assert result.resolved == [fired] and result.sent == 1 and receiver.received == []
+    first, resolved = robot.messages
+    assert first["markdown"]["title"].startswith("[Pigeon] Balance low")
+    assert resolved["markdown"]["title"].startswith("[Pigeon] Resolved: Balance low — Lark")
+    text = resolved["markdown"]["text"]
+    assert text.startswith("### ✅ [Pigeon] Resolved: Balance low")
+    assert "resolved at 2027-03-01 10:40:00 (Asia/Shanghai), 40m 00s after the alert " \
+           "fired at 2027-03-01 10:00:00" in text
+    assert "When it fired: The balance is 5.000 CNY" in text and "@13800138000" in text
+    [alert] = listed(pigeon, account_id)
+    assert [(n["event"], n["state"]) for n in alert["notifications"]] == \
+        [("fired", "sent"), ("resolved", "sent")]
+    assert passes(NOW + 41 * MINUTE).sent == 0  # told once
+
+
+def test_a_resolution_is_told_once_the_window_has_stayed_clear(pigeon, passes, receiver,
+                                                               account_id):
+    write(pigeon, alert_config.add_channel, pigeon.box, account_id, "webhook", None, NOW,
+          url=receiver.url)
+    add_rule(pigeon, account_id, "otp_pumping", quiet=timedelta(0), window="10m")
+    burst = [f"1380013{n:04d}" for n in range(20)]
+    add_messages(pigeon, account_id, burst, NOW - MINUTE)
+    [fired] = passes(NOW).fired
+
+    # The burst has left the 10-minute window: resolved, but not told before it stays clear
+    # for the window …
+    assert passes(NOW + 10 * MINUTE).resolved == [fired]
+    assert passes(NOW + 15 * MINUTE).sent == 0
+    # … and it comes back before that: the same incident, reopened, no resolution told.
+    add_messages(pigeon, account_id, burst, NOW + 15 * MINUTE)
+    assert passes(NOW + 16 * MINUTE).fired == []
+    assert [a["resolved_at"] for a in alert_rows(pigeon, account_id)] == [None]
+    assert passes(NOW + 21 * MINUTE).sent == 0
+    # Gone for good: resolved at 10:26, told at 10:36.
+    assert passes(NOW + 26 * MINUTE).resolved == [fired]
+    assert passes(NOW + 35 * MINUTE).sent == 0
+    assert passes(NOW + 36 * MINUTE).sent == 1
+    assert events(receiver) == [("fired", None), ("resolved", "2027-03-01T02:26:00+00:00")]
+    assert receiver.received[1].json["subject"] == "range:1380013"
+
+
+def test_the_connector_down_grace_period_survives_a_restart(pigeon, settings, receiver):
+    """Two Pigeons on one database: the first evaluator sees the connector go down and stops
+    (a restart, or another node taking over); the second tells once the grace period that
+    began under the first is over, not a grace period after it started."""
+    write(pigeon, alert_config.add_channel, pigeon.box, None, "webhook", "ops", NOW,
+          url=receiver.url)
+
+    def publish(now, up):
+        write(pigeon, connectors.publish_states, "node-1",
+              {"simulator": {"kind": "simulator", "up": up, "running": True}}, now)
+
+    grace = timedelta(minutes=2)
+    first = Passes(pigeon, connector_grace=grace)
+    try:
+        publish(NOW, False)
+        assert first(NOW).fired == []
+        publish(NOW + MINUTE, False)
+        assert first(NOW + MINUTE).fired == []
+    finally:
+        first.close()
+
+    other = Pigeon(settings)
+    second = Passes(other, connector_grace=grace)
+    try:
+        publish(NOW + 2 * MINUTE, False)
+        [fired] = second(NOW + 2 * MINUTE).fired
+        [request] = receiver.received
+        assert request.json["kind"] == "connector_down"
+        assert request.json["figures"]["since"] == NOW.isoformat()
+        # Back up: resolved, told once it has stayed up for the grace period.
+        publish(NOW + 3 * MINUTE, True)
+        assert second(NOW + 3 * MINUTE).resolved == [fired]
+        assert len(receiver.received) == 1
+        publish(NOW + 5 * MINUTE, True)
+        second(NOW + 5 * MINUTE)
+        assert [r.json["event"] for r in receiver.received] == ["fired", "resolved"]
+        # Down again much later: the grace period starts over.
+        publish(NOW + 3 * HOUR, False)
+        assert second(NOW + 3 * HOUR).fired == []
+    finally:
+        second.close()
+        other.close()
+
+
+def test_a_down_since_not_confirmed_for_long_is_forgotten(pigeon):
+    since = {"smsc-a": NOW}
+    write(pigeon, alert_evaluation.remember_down, since, NOW)
+    grace = timedelta(minutes=2)
+    assert pigeon.db.read_sync(alert_evaluation.remembered_down, NOW + 10 * MINUTE, grace) \
+        == since
+    assert pigeon.db.read_sync(alert_evaluation.remembered_down, NOW + 16 * MINUTE, grace) \
+        == {}
+    write(pigeon, alert_evaluation.remember_down, {}, NOW + MINUTE)  # up again
+    assert pigeon.db.read_sync(alert_evaluation.remembered_down, NOW + MINUTE, grace) == {}

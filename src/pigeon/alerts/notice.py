@@ -1,5 +1,9 @@
 """What an alert says, in each channel's form: plain text (email), markdown (DingTalk), a short
-line (SMS) and a JSON object (webhooks)."""
+line (SMS) and a JSON object (webhooks).
+
+A notice is about an ``event`` of the alert: ``fired`` (the incident began) or ``resolved``
+(its condition has cleared and stayed clear; told once, to the channels told when it fired).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,12 @@ class Notice:
     protection: dict | None = None  # the protection the alert switched on, if any
     test: bool = False  # `pigeon alerts channels test`
     extra: dict = field(default_factory=dict)
+    event: str = "fired"  # fired | resolved
+    resolved_at: datetime | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.event == "resolved"
 
     @property
     def owner(self) -> str:
@@ -32,14 +42,27 @@ class Notice:
         return f"{self.account_name} ({self.account_id})" if self.account_name \
             else str(self.account_id)
 
+    def _local(self, moment: datetime) -> str:
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
     @property
     def local_time(self) -> str:
-        return self.fired_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+        return self._local(self.fired_at)
 
     @property
     def headline(self) -> str:
         test = "[test] " if self.test else ""
-        return f"[{PRODUCT}] {test}{self.title} — {self.owner}"
+        resolved = "Resolved: " if self.resolved else ""
+        return f"[{PRODUCT}] {test}{resolved}{self.title} — {self.owner}"
+
+    def resolution(self) -> str:
+        """The sentence of a resolved notice: when it cleared, and how long it lasted."""
+        end = self.resolved_at or self.fired_at
+        lasted = max(int((end - self.fired_at).total_seconds()), 0)
+        hours, rest = divmod(lasted, 3600)
+        took = f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
+        return (f"The condition has cleared: resolved at {self._local(end)} ({self.zone}), "
+                f"{took} after the alert fired at {self.local_time}.")
 
     def protection_line(self) -> str | None:
         p = self.protection
@@ -54,8 +77,12 @@ class Notice:
                 f"`pigeon alerts protection lift {self.account_id} {p['id']}`.")
 
     def plain(self) -> str:
-        lines = [self.headline, "", self.text, ""]
-        if line := self.protection_line():
+        lines = [self.headline, ""]
+        if self.resolved:
+            lines += [self.resolution(), "", f"When it fired: {self.text}", ""]
+        else:
+            lines += [self.text, ""]
+        if not self.resolved and (line := self.protection_line()):
             lines += [line, ""]
         lines.append(f"Alert {self.alert_id}, {self.kind} ({self.subject}), fired at "
                      f"{self.local_time} ({self.zone}).")
@@ -64,8 +91,12 @@ class Notice:
         return "\n".join(lines) + "\n"
 
     def markdown(self, mentions: list[str] | None = None) -> str:
-        lines = [f"### {self.headline}", "", self.text, ""]
-        if line := self.protection_line():
+        if self.resolved:
+            lines = [f"### ✅ {self.headline}", "", f"**{self.resolution()}**", "",
+                     f"When it fired: {self.text}", ""]
+        else:
+            lines = [f"### {self.headline}", "", self.text, ""]
+        if not self.resolved and (line := self.protection_line()):
             lines += [f"**{line}**", ""]
         lines += [f"- alert: {self.alert_id}", f"- rule: {self.kind} ({self.subject})",
                   f"- time: {self.local_time}"]
@@ -76,10 +107,14 @@ class Notice:
         return "\n".join(lines)
 
     def short(self) -> str:
-        """One SMS: the platform's signature, the title, who, the figures' sentence."""
+        """One SMS (the signature is added by the sending path): the title, who, and the
+        figures' sentence — or, resolved, when it cleared."""
+        head = self.headline.removeprefix(f"[{PRODUCT}] ")
+        if self.resolved:
+            end = self._local(self.resolved_at or self.fired_at)
+            return f"{head}: cleared at {end} (alert {self.alert_id})"
         protection = " Protection on." if self.protection else ""
-        return f"【{PRODUCT}】{self.headline.removeprefix(f'[{PRODUCT}] ')}: {self.text}" \
-               f"{protection} (alert {self.alert_id})"
+        return f"{head}: {self.text}{protection} (alert {self.alert_id})"
 
     def payload(self) -> dict:
         return {"alert_id": self.alert_id, "account_id": None if self.account_id is None
@@ -87,4 +122,5 @@ class Notice:
                 "kind": self.kind, "subject": self.subject, "title": self.title,
                 "text": self.text, "figures": self.figures,
                 "fired_at": self.fired_at.isoformat(), "protection": self.protection,
-                "test": self.test}
+                "test": self.test, "event": self.event,
+                "resolved_at": self.resolved_at.isoformat() if self.resolved else None}

@@ -16,10 +16,11 @@ Rule kinds (``docs/alerts.md`` has the operator's view):
                   number range or of one foreign country, one caller IP fanning out, or many
                   numbers that never come back after their OTP.
 
-One incident is one alert (:func:`plan_incidents`): a rule's finding opens an incident under its
-``subject`` (``balance``, ``range:1380013`` …); while the finding holds nothing more is sent; once
-it is gone the incident is resolved; and a new incident within the rule's quiet period of the
-last alert reopens that alert instead of sending another.
+One incident is one alert and one resolve (:func:`plan_incidents`): a rule's finding opens an
+incident under its ``subject`` (``balance``, ``range:1380013`` …); while the finding holds nothing
+more is sent; once it is gone the incident is resolved, and told so once it has stayed clear for
+the rule's settle period (:func:`settle_seconds`); a finding within the settle period, or within
+the rule's quiet period of the last alert, reopens that alert instead of sending another.
 """
 
 from __future__ import annotations
@@ -351,11 +352,25 @@ def success_finding(delivered: int, failed: int, *, below: float,
 
 @dataclass(frozen=True)
 class Incident:
-    """The latest alert of one subject: open (``resolved``) or not, and when it fired."""
+    """The latest alert of one subject: open (``resolved``) or not, when it fired, and when it
+    was resolved."""
 
     alert_id: int
     fired_at: datetime
     resolved: bool
+    resolved_at: datetime | None = None
+
+
+SETTLING_KINDS = ("spike", "success_rate", "otp_pumping")
+
+
+def settle_seconds(kind: str, params: Mapping[str, object]) -> int:
+    """How long a rule's incident must stay clear before its resolution is told: the rule's
+    evaluation ``window`` for the kinds that judge a window of traffic (a quiet minute inside
+    an attack is not its end); none for a balance, packages or a volume count."""
+    if kind in SETTLING_KINDS:
+        return int(params.get("window") or 0)
+    return 0
 
 
 @dataclass
@@ -367,13 +382,15 @@ class IncidentPlan:
 
 
 def plan_incidents(findings: Iterable[Finding], latest: Mapping[str, Incident],
-                   quiet: timedelta, now: datetime) -> IncidentPlan:
+                   quiet: timedelta, now: datetime,
+                   settle: timedelta = timedelta(0)) -> IncidentPlan:
     """What to do with one rule's findings given the latest alert of each subject.
 
     A finding with an open alert is the same incident (nothing is sent).  A finding whose
-    last alert is resolved but fired less than ``quiet`` ago reopens it without notifying —
-    one flapping incident is one alert.  Any other finding fires a new alert.  Open alerts
-    without a finding now are resolved.
+    last alert is resolved but fired less than ``quiet`` ago, or was resolved less than
+    ``settle`` ago (it never settled), reopens it without notifying — one flapping incident
+    is one alert.  Any other finding fires a new alert.  Open alerts without a finding now
+    are resolved.
     """
     plan = IncidentPlan()
     seen: set[str] = set()
@@ -384,7 +401,8 @@ def plan_incidents(findings: Iterable[Finding], latest: Mapping[str, Incident],
         last = latest.get(finding.subject)
         if last is not None and not last.resolved:
             plan.ongoing.append((last.alert_id, finding))
-        elif last is not None and now - last.fired_at < quiet:
+        elif last is not None and (now - last.fired_at < quiet or (
+                last.resolved_at is not None and now - last.resolved_at < settle)):
             plan.reopen.append((last.alert_id, finding))
         else:
             plan.fire.append(finding)

@@ -3,7 +3,10 @@ an attack at acceptance.  Pure: the service groups the OTP traffic and counts; t
 
 Patterns (:func:`pumping_findings`): OTP sends to many distinct numbers of one mainland number
 range (the number's first ``prefix`` digits) or of one foreign country, one caller IP reaching
-many numbers, and many numbers that never come back after their OTP (:func:`count_unverified`).
+many numbers, and many numbers that never complete verification — judged per range or country
+from the conversions the tenant reports (SmsConversionIntl, :func:`count_unconverted`), or, for
+a tenant that reports none, approximated account-wide by numbers that never come back after
+their OTP (:func:`count_unverified`).
 
 Protections (:func:`check_otp`): a blocked range or country refuses an OTP request with a
 number in it; a throttle refuses one that would take the account's OTP messages of the last
@@ -29,13 +32,39 @@ class OtpTraffic:
     ``ranges``: distinct mainland numbers per range (the number's first ``prefix`` digits);
     ``countries``: distinct numbers per foreign country code; ``ips``: distinct numbers per
     caller IP; ``followed``: (numbers checked, numbers that never came back) from
-    :func:`count_unverified`.  The service may leave out groups below the smallest threshold.
+    :func:`count_unverified`; ``conversions``: the tenant reports conversions, and
+    ``unconverted`` holds, per ``range:<prefix>`` or ``country:<code>``, (numbers checked,
+    numbers without a reported conversion) from :func:`count_unconverted` — then ``followed``
+    is not used.  The service may leave out groups below the smallest threshold.
     """
 
     ranges: Mapping[str, int] = field(default_factory=dict)
     countries: Mapping[int, int] = field(default_factory=dict)
     ips: Mapping[str, int] = field(default_factory=dict)
     followed: tuple[int, int] = (0, 0)
+    conversions: bool = False
+    unconverted: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def group_of(phone: str, country_code: int, prefix: int) -> str:
+    """The group a number is judged in: ``range:<first prefix digits>`` on the mainland,
+    ``country:<code>`` abroad."""
+    if country_code == MAINLAND:
+        return f"range:{phone[:prefix]}"
+    return f"country:{country_code}"
+
+
+def count_unconverted(otp_sends: Iterable[tuple[str, int]], converted: Iterable[str],
+                      prefix: int) -> dict[str, tuple[int, int]]:
+    """Per group (:func:`group_of`), (numbers, numbers that never completed verification)
+    among the OTP sends given as (phone, country code): a number completed it when the tenant
+    reported a conversion (``Delivered=true``) for one of its messages — ``converted``.  Only
+    sends whose follow-up period is over should be given."""
+    done = set(converted)
+    groups: dict[str, set[str]] = {}
+    for phone, country_code in otp_sends:
+        groups.setdefault(group_of(phone, country_code, prefix), set()).add(phone)
+    return {group: (len(phones), len(phones - done)) for group, phones in groups.items()}
 
 
 def count_unverified(otp_sends: Iterable[tuple[str, datetime]],
@@ -98,16 +127,38 @@ def pumping_findings(traffic: OtpTraffic, params: Mapping, now: datetime) -> lis
                 {"pattern": "ip", "ip": ip, "numbers": numbers,
                  "threshold": params["ip_numbers"], "window": window},
                 plan("throttle", None, params["throttle"])))
+    def unverified(checked: int, never: int) -> bool:
+        return bool(checked and params["unverified_numbers"] is not None
+                    and never >= params["unverified_numbers"]
+                    and never / checked >= params["unverified_ratio"])
+
+    follow_up = format_duration(params["follow_up"])
+    if traffic.conversions:
+        for group, (checked, never) in sorted(traffic.unconverted.items()):
+            if not unverified(checked, never):
+                continue
+            kind, _, scope = group.partition(":")
+            where = f"range {scope}" if kind == "range" else f"country +{scope}"
+            found.append(Finding(
+                "otp_pumping", f"unverified:{group}", "OTP numbers that never verify",
+                f"{never} of {checked} numbers in {where} that got an OTP completed no "
+                f"verification within {follow_up}, by the conversions the account reports "
+                f"({100 * never / checked:.0f}%).",
+                {"pattern": "unverified", "source": "conversions", kind: scope,
+                 "numbers": checked, "unverified": never,
+                 "threshold": params["unverified_numbers"],
+                 "ratio": round(never / checked, 3), "follow_up": follow_up},
+                plan(kind, scope)))
+        return found
     checked, never = traffic.followed
-    if (checked and params["unverified_numbers"] is not None
-            and never >= params["unverified_numbers"]
-            and never / checked >= params["unverified_ratio"]):
+    if unverified(checked, never):
         found.append(Finding(
             "otp_pumping", "unverified", "OTP numbers that never come back",
             f"{never} of {checked} numbers that got an OTP had no other message within "
-            f"{format_duration(params['follow_up'])} ({100 * never / checked:.0f}%).",
-            {"pattern": "unverified", "numbers": checked, "unverified": never,
-             "threshold": params["unverified_numbers"], "ratio": round(never / checked, 3)},
+            f"{follow_up} ({100 * never / checked:.0f}%).",
+            {"pattern": "unverified", "source": "follow_up", "numbers": checked,
+             "unverified": never, "threshold": params["unverified_numbers"],
+             "ratio": round(never / checked, 3)},
             plan("throttle", None, params["throttle"])))
     return found
 

@@ -260,6 +260,17 @@ def remove_rule(conn: Connection, account_id: int, rule_id: int) -> dict:
     return _rule(row) | {"removed": True}
 
 
+def set_rule_enabled(conn: Connection, account_id: int, rule_id: int, enabled: bool) -> dict:
+    """Switch one of the account's rules on or off (off: never evaluated; its open alerts
+    stay as they are)."""
+    row = conn.execute(select(rules_table).where(
+        rules_table.c.id == rule_id, rules_table.c.account_id == account_id)).mappings().first()
+    if row is None:
+        raise _invalid(f"There is no rule {rule_id} on account {account_id}.")
+    conn.execute(update(rules_table).where(rules_table.c.id == rule_id).values(enabled=enabled))
+    return _rule(row) | {"enabled": enabled}
+
+
 def enabled_rules(conn: Connection) -> list[dict]:
     """Every enabled rule of every active tenant, for the evaluator."""
     from pigeon.store.tables import accounts

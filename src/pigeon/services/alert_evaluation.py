@@ -9,7 +9,10 @@ connection:
 2. *Recording* (one write per rule): :func:`record` plans incidents against the latest alert
    of each subject (one incident → one alert; quiet periods), inserts new alerts with one
    pending notification per channel to tell, switches on the protection an SMS-pumping finding
-   asks for, and resolves incidents whose finding is gone.
+   asks for, and resolves incidents whose finding is gone — with one pending *resolved*
+   notification per channel told when it fired, due once the incident has stayed clear for
+   the source's ``settle`` period (a relapse before that reopens the alert and withdraws it;
+   an alert's resolution is told at most once).
 3. *Notifications*: :func:`claim_notifications` leases due ones (a conditional UPDATE, so two
    evaluators never send the same one), the worker sends them, :func:`record_notification`
    keeps the outcome — ``sent`` with who was told, or the error and the next retry
@@ -24,14 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import Connection, and_, distinct, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, distinct, func, insert, or_, select, update
 
 from pigeon.alerts.channels import Channel
 from pigeon.alerts.notice import Notice
 from pigeon.core import alert_rules, pumping
 from pigeon.core.alert_rules import Finding
 from pigeon.core.limits import OTP
-from pigeon.services import alert_config, otp_protection
+from pigeon.services import alert_config, alert_conversions, otp_protection
 from pigeon.services.billing import balance
 from pigeon.store.claiming import taken_by
 from pigeon.store.secrets import SecretBox
@@ -40,6 +43,7 @@ from pigeon.store.tables import (
     alert_channels,
     alert_notifications,
     alerts,
+    connector_down_since,
     messages,
     otp_protections,
     packages,
@@ -112,10 +116,32 @@ def otp_traffic(conn: Connection, account_id: int, p: dict, now: datetime
     ips = {} if p["ip_numbers"] is None else dict(conn.execute(
         select(messages.c.source_ip, numbers).where(otp, messages.c.source_ip.is_not(None))
         .group_by(messages.c.source_ip).having(numbers >= p["ip_numbers"])).all())
-    followed = (0, 0) if p["unverified_numbers"] is None \
-        else _followed(conn, account_id, p, now)
+    followed, unconverted, conversions = (0, 0), {}, False
+    if p["unverified_numbers"] is not None:
+        conversions = alert_conversions.reports_conversions(conn, account_id, now)
+        if conversions:
+            unconverted = _unconverted(conn, account_id, p, now)
+        else:
+            followed = _followed(conn, account_id, p, now)
     return pumping.OtpTraffic(ranges=ranges, countries=countries, ips=ips,
-                              followed=followed)
+                              followed=followed, conversions=conversions,
+                              unconverted=unconverted)
+
+
+def _unconverted(conn: Connection, account_id: int, p: dict, now: datetime
+                 ) -> dict[str, tuple[int, int]]:
+    """Per range or country, (numbers, numbers with no reported conversion) among the OTP
+    sends of the window that ends ``follow_up`` ago, for an account that reports conversions."""
+    end = now - timedelta(seconds=p["follow_up"])
+    start = end - timedelta(seconds=p["window"])
+    sends = conn.execute(select(messages.c.phone, messages.c.country_code).where(
+        messages.c.account_id == account_id, messages.c.template_type == OTP,
+        messages.c.created_at > start, messages.c.created_at <= end).distinct()).all()
+    if len(sends) < p["unverified_numbers"]:
+        return {}  # too few to fire anywhere
+    done = alert_conversions.converted(conn, account_id, sorted({s[0] for s in sends}), start,
+                                       now)
+    return pumping.count_unconverted([(s[0], s[1]) for s in sends], done, p["prefix"])
 
 
 def _followed(conn: Connection, account_id: int, p: dict, now: datetime) -> tuple[int, int]:
@@ -175,6 +201,40 @@ def connector_rows(conn: Connection, now: datetime) -> dict[str, dict]:
     return {row["name"]: row for row in connectors.listing(conn, now) if row["enabled"]}
 
 
+DOWN_MEMORY = timedelta(minutes=15)
+"""A "down since" last confirmed longer ago than this (or than the grace period, if longer) is
+forgotten: Pigeon was stopped, and what happened meanwhile is unknown."""
+
+
+def remembered_down(conn: Connection, now: datetime, grace: timedelta) -> dict[str, datetime]:
+    """Since when each connector has been seen down, as the evaluators (this one before a
+    restart, or another node's) recorded it."""
+    forget = now - max(grace, DOWN_MEMORY)
+    return {row.connector: row.since for row in conn.execute(select(connector_down_since))
+            if row.seen_at >= forget}
+
+
+def remember_down(conn: Connection, since: dict[str, datetime], now: datetime) -> None:
+    """Keep ``since`` (connector → down since) for the next pass, whichever evaluator makes it;
+    connectors not in it are up again.  A connector already recorded keeps its earlier
+    "since" (two evaluators may both record it)."""
+    gone = delete(connector_down_since)
+    if since:
+        gone = gone.where(connector_down_since.c.connector.not_in(list(since)))
+    conn.execute(gone)
+    if not since:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(connector_down_since)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=[connector_down_since.c.connector],
+        set_={"seen_at": statement.excluded.seen_at}),
+        [{"connector": name, "since": at, "seen_at": now} for name, at in since.items()])
+
+
 # -- recording --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -187,6 +247,7 @@ class Source:
     kind: str
     quiet: timedelta
     channels: list[int] | None = None  # a rule's chosen channels; None: all the owner's
+    settle: timedelta = timedelta(0)  # how long an incident stays clear before it is told over
 
 
 @dataclass
@@ -201,24 +262,33 @@ def _latest(conn: Connection, source: Source, now: datetime) -> dict[str, alert_
         alerts.c.rule_id.is_(None), alerts.c.kind == source.kind)
     rows = conn.execute(select(alerts.c.id, alerts.c.subject, alerts.c.fired_at,
                                alerts.c.resolved_at).where(
-        mine, or_(alerts.c.resolved_at.is_(None), alerts.c.fired_at >= now - source.quiet))
+        mine, or_(alerts.c.resolved_at.is_(None), alerts.c.fired_at >= now - source.quiet,
+                  alerts.c.resolved_at >= now - source.settle))
         .order_by(alerts.c.id)).all()
-    return {r.subject: alert_rules.Incident(r.id, r.fired_at, r.resolved_at is not None)
+    return {r.subject: alert_rules.Incident(r.id, r.fired_at, r.resolved_at is not None,
+                                            r.resolved_at)
             for r in rows}  # the newest row of each subject wins
 
 
 def record(conn: Connection, source: Source, findings: list[Finding],
            now: datetime) -> Recorded:
     """Turn one source's findings into alerts, protections and pending notifications."""
-    plan = alert_rules.plan_incidents(findings, _latest(conn, source, now), source.quiet, now)
+    plan = alert_rules.plan_incidents(findings, _latest(conn, source, now), source.quiet, now,
+                                      settle=source.settle)
     done = Recorded([], plan.resolve, [])
     for alert_id, _finding in plan.ongoing:
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(last_seen_at=now))
     for alert_id, _finding in plan.reopen:
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
             last_seen_at=now, resolved_at=None))
+    if plan.reopen:  # back before it settled: "resolved" was never true, so never told
+        conn.execute(delete(alert_notifications).where(
+            alert_notifications.c.alert_id.in_([a for a, _f in plan.reopen]),
+            alert_notifications.c.event == "resolved",
+            alert_notifications.c.state == "pending"))
     if plan.resolve:
         conn.execute(update(alerts).where(alerts.c.id.in_(plan.resolve)).values(resolved_at=now))
+        _queue_resolved(conn, plan.resolve, now + source.settle, now)
     tell = alert_config.channels_to_tell(conn, source.account_id, source.channels) \
         if plan.fire else []
     for finding in plan.fire:
@@ -236,10 +306,31 @@ def record(conn: Connection, source: Source, findings: list[Finding],
         if tell:
             conn.execute(insert(alert_notifications), [
                 {"alert_id": alert_id, "channel_id": channel_id,
-                 "channel_kind": kind, "state": "pending", "attempts": 0,
+                 "channel_kind": kind, "event": "fired", "state": "pending", "attempts": 0,
                  "next_attempt_at": now, "created_at": now}
                 for channel_id, kind in _kinds(conn, tell)])
     return done
+
+
+def _queue_resolved(conn: Connection, alert_ids: list[int], due: datetime,
+                    now: datetime) -> None:
+    """One pending "resolved" notification per channel each alert was told through when it
+    fired, due at ``due``; an alert whose resolution was told (or is pending) already gets
+    none — one incident, one alert and one resolve."""
+    told_before = set(conn.scalars(select(alert_notifications.c.alert_id).where(
+        alert_notifications.c.alert_id.in_(alert_ids),
+        alert_notifications.c.event == "resolved").distinct()))
+    fired = conn.execute(select(alert_notifications.c.alert_id, alert_notifications.c.channel_id,
+                                alert_notifications.c.channel_kind).where(
+        alert_notifications.c.alert_id.in_(alert_ids),
+        alert_notifications.c.event == "fired").order_by(alert_notifications.c.id)).all()
+    rows = {(alert_id, channel_id): kind for alert_id, channel_id, kind in fired
+            if alert_id not in told_before}
+    if rows:
+        conn.execute(insert(alert_notifications), [
+            {"alert_id": alert_id, "channel_id": channel_id, "channel_kind": kind,
+             "event": "resolved", "state": "pending", "attempts": 0, "next_attempt_at": due,
+             "created_at": now} for (alert_id, channel_id), kind in rows.items()])
 
 
 def _kinds(conn: Connection, channel_ids: list[int]) -> list[tuple[int, str]]:
@@ -258,7 +349,7 @@ class Due:
     notice: Notice
 
 
-def notice_of(conn: Connection, alert_id: int, zone: tzinfo) -> Notice:
+def notice_of(conn: Connection, alert_id: int, zone: tzinfo, event: str = "fired") -> Notice:
     row = conn.execute(select(alerts, accounts.c.name.label("account_name")).outerjoin(
         accounts, accounts.c.id == alerts.c.account_id).where(alerts.c.id == alert_id)
     ).mappings().one()
@@ -275,33 +366,37 @@ def notice_of(conn: Connection, alert_id: int, zone: tzinfo) -> Notice:
                   account_name=row["account_name"], kind=row["kind"], subject=row["subject"],
                   title=row["title"], text=row["text"], figures=row["figures"] or {},
                   fired_at=row["fired_at"], zone=zone, protection=protection,
-                  test=row["kind"] == "test")
+                  test=row["kind"] == "test", event=event, resolved_at=row["resolved_at"])
 
 
 def claim_notifications(conn: Connection, box: SecretBox, zone: tzinfo, now: datetime,
-                        lease: timedelta, limit: int = NOTIFY_BATCH) -> list[Due]:
+                        lease: timedelta, limit: int = NOTIFY_BATCH,
+                        alert_id: int | None = None) -> list[Due]:
     """Lease up to ``limit`` due pending notifications (their next attempt moves ``lease``
     ahead: if this evaluator dies mid-send another sends them then) and return them ready to
-    send."""
+    send; only those of ``alert_id`` when given (a channel test sent at once)."""
     due = (select(alert_notifications.c.id)
            .where(alert_notifications.c.state == "pending",
                   alert_notifications.c.next_attempt_at <= now)
            .order_by(alert_notifications.c.id).limit(limit))
+    if alert_id is not None:
+        due = due.where(alert_notifications.c.alert_id == alert_id)
     rows = conn.execute(update(alert_notifications).where(
         taken_by(conn, due, alert_notifications.c.id),
         alert_notifications.c.state == "pending").values(next_attempt_at=now + lease)
         .returning(alert_notifications.c.id, alert_notifications.c.alert_id,
-                   alert_notifications.c.channel_id, alert_notifications.c.attempts)).all()
-    notices: dict[int, Notice] = {}
+                   alert_notifications.c.channel_id, alert_notifications.c.attempts,
+                   alert_notifications.c.event)).all()
+    notices: dict[tuple[int, str], Notice] = {}
     claimed = []
-    for notification_id, alert_id, channel_id, attempts in sorted(rows):
-        if alert_id not in notices:
-            notices[alert_id] = notice_of(conn, alert_id, zone)
+    for notification_id, alert, channel_id, attempts, event in sorted(rows):
+        if (alert, event) not in notices:
+            notices[alert, event] = notice_of(conn, alert, zone, event)
         try:
             channel = alert_config.channel_spec(conn, box, channel_id)
         except Exception:  # removed since (or its secret unreadable): recorded as failed
             channel = None
-        claimed.append(Due(notification_id, attempts, channel, notices[alert_id]))
+        claimed.append(Due(notification_id, attempts, channel, notices[alert, event]))
     return claimed
 
 
@@ -338,7 +433,7 @@ def _listed(conn: Connection, rows: list, zone: tzinfo | None) -> list[dict]:
                 .order_by(alert_notifications.c.id)).mappings():
             told.setdefault(n["alert_id"], []).append({
                 "channel_id": n["channel_id"], "channel": n["channel_kind"],
-                "target": n["target"], "state": n["state"], "attempts": n["attempts"],
+                "event": n["event"], "target": n["target"], "state": n["state"], "attempts": n["attempts"],
                 "last_error": n["last_error"],
                 "sent_at": n["sent_at"].astimezone(zone).isoformat() if n["sent_at"] else None,
                 "next_attempt_at": n["next_attempt_at"].astimezone(zone).isoformat()

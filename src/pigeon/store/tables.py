@@ -725,6 +725,8 @@ alert_notifications = Table(
            index=True),
     Column("channel_id", BigInteger, nullable=False),
     Column("channel_kind", String(16), nullable=False),
+    # fired: the alert itself; resolved: "it is over", told once the incident has settled.
+    Column("event", String(12), nullable=False, default="fired", server_default="fired"),
     Column("target", Text, nullable=True),  # who was told: addresses, numbers, the URL
     Column("state", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -752,4 +754,31 @@ otp_protections = Table(
     Column("lifted_by", String(100), nullable=True),
     _created(),
     Index("ix_otp_protections_active", "account_id", "lifted_at"),
+)
+
+# SmsConversionIntl: a tenant's word that the user of a message completed (Delivered true) or
+# did not complete its verification.  One row per message (the latest report wins); the
+# otp_pumping rule's "never verified" pattern reads them (core/pumping.py).
+message_conversions = Table(
+    "message_conversions",
+    metadata,
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("message_at", UTCDateTime(), nullable=False),  # when the message was accepted
+    Column("delivered", Boolean, nullable=False),  # converted: the code was verified
+    Column("conversion_time", UTCDateTime(), nullable=True),  # ConversionTime, if given
+    _created(),  # reported (the first report)
+    Column("updated_at", UTCDateTime(), nullable=False),  # the latest report
+    Index("ix_message_conversions_account", "account_id", "message_at"),
+)
+
+# Since when the alert evaluator has seen each enabled connector down, kept across restarts
+# and shared by every evaluator on the database (the "connector down" grace period).
+connector_down_since = Table(
+    "connector_down_since",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),  # the last pass that saw it down
 )

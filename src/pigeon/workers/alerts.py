@@ -2,10 +2,10 @@
 the platform's checks, records what fired, and sends the notifications that are due (retrying
 failed ones on ``PIGEON_ALERT_RETRY_SCHEDULE``).
 
-Everything durable is in the database — alerts, notifications and their leases — so a restart
-loses nothing.  Only "since when has this connector been down" lives in memory: a restarted
-evaluator waits ``PIGEON_ALERT_CONNECTOR_GRACE`` again before telling.  Tests call
-:meth:`Evaluator.run_pass` with an explicit ``now`` instead of sleeping.
+Everything is in the database — alerts, notifications and their leases, and since when each
+connector has been seen down — so a restart loses nothing, and a restarted evaluator (or
+another node's) carries on the connector-down grace period where the last pass left it.  Tests
+call :meth:`Evaluator.run_pass` with an explicit ``now`` instead of sleeping.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from pigeon import push_targets
 from pigeon.alerts import channels
 from pigeon.alerts.channels import SmtpSettings, Undelivered
 from pigeon.core import alert_rules
@@ -51,7 +52,9 @@ class Evaluator:
     def __init__(self, db: Database, box: SecretBox, *, zone: tzinfo, quiet: timedelta,
                  schedule: tuple[timedelta, ...], timeout: timedelta, smtp: SmtpSettings,
                  limits: PlatformLimits, connector_grace: timedelta,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, sms_signature: str = "Pigeon",
+                 wake: Callable[[], None] | None = None,
+                 targets: str = push_targets.ANY) -> None:
         self.db = db
         self.box = box
         self.zone = zone
@@ -62,9 +65,11 @@ class Evaluator:
         self.limits = limits
         self.connector_grace = connector_grace
         self.wall = wall
-        self.http = httpx.AsyncClient(follow_redirects=False,
-                                      timeout=httpx.Timeout(self.timeout))
-        self._down_since: dict[str, datetime] = {}
+        self.sms_signature = sms_signature
+        self.wake = wake
+        # Webhooks and DingTalk robots are tenants' URLs: PIGEON_PUSH_TARGETS applies.
+        self.http = push_targets.client(targets, follow_redirects=False,
+                                        timeout=httpx.Timeout(self.timeout))
 
     @classmethod
     def for_pigeon(cls, pigeon: Pigeon) -> Evaluator:
@@ -77,7 +82,9 @@ class Evaluator:
                    limits=PlatformLimits(backlog_age=s.alert_backlog_age,
                                          backlog_messages=s.alert_backlog_messages,
                                          report_failures=s.alert_report_failures),
-                   connector_grace=s.alert_connector_grace)
+                   connector_grace=s.alert_connector_grace,
+                   sms_signature=s.alert_sms_signature, wake=pigeon.wake_dispatcher,
+                   targets=s.push_targets)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -96,7 +103,9 @@ class Evaluator:
         for rule in await self.db.read(alert_config.enabled_rules):
             result.rules += 1
             source = Source(rule["account_id"], rule["id"], rule["kind"],
-                            timedelta(seconds=rule["quiet_seconds"]), rule["channels"])
+                            timedelta(seconds=rule["quiet_seconds"]), rule["channels"],
+                            timedelta(seconds=alert_rules.settle_seconds(rule["kind"],
+                                                                         rule["params"])))
             try:
                 findings = await self.db.read(alert_evaluation.evaluate_rule, rule, now)
                 self._merge(result, await self.db.write(alert_evaluation.record, source,
@@ -114,14 +123,19 @@ class Evaluator:
             checks = {}
         try:
             rows = await self.db.read(alert_evaluation.connector_rows, now)
+            remembered = await self.db.read(alert_evaluation.remembered_down, now,
+                                            self.connector_grace)
+            found, since = alert_rules.connector_findings(rows, remembered, now,
+                                                          self.connector_grace)
+            await self.db.write(alert_evaluation.remember_down, since, now)
         except Exception:
-            log.exception("alerts: reading connector states failed")
+            log.exception("alerts: checking connector states failed")
         else:
-            found, self._down_since = alert_rules.connector_findings(
-                rows, self._down_since, now, self.connector_grace)
             checks["connector_down"] = found
         for kind, findings in checks.items():
-            source = Source(None, None, kind, self.quiet)
+            # A connector back up must stay up for the grace period before "resolved" is told.
+            settle = self.connector_grace if kind == "connector_down" else timedelta(0)
+            source = Source(None, None, kind, self.quiet, settle=settle)
             try:
                 self._merge(result, await self.db.write(alert_evaluation.record, source,
                                                         findings, now))
@@ -136,14 +150,17 @@ class Evaluator:
 
     # -- notifications ----------------------------------------------------------------------
 
-    async def notify(self, now: datetime, result: PassResult | None = None) -> PassResult:
-        """Send every due notification (batch after batch), recording each outcome."""
+    async def notify(self, now: datetime, result: PassResult | None = None, *,
+                     alert_id: int | None = None) -> PassResult:
+        """Send every due notification (batch after batch) — only ``alert_id``'s when given —
+        recording each outcome."""
         result = result or PassResult()
         lease = timedelta(seconds=self.timeout * 3 + 30)
         slots = asyncio.Semaphore(CONCURRENCY)
         while True:
             due = await self.db.write(alert_evaluation.claim_notifications, self.box,
-                                      self.zone, now, lease)
+                                      self.zone, now, lease, alert_evaluation.NOTIFY_BATCH,
+                                      alert_id)
             if not due:
                 return result
 
@@ -168,7 +185,8 @@ class Evaluator:
         else:
             module = channels.KINDS[item.channel.kind]
             ctx = channels.Context(http=self.http, smtp=self.smtp, db=self.db, now=now,
-                                   timeout=self.timeout, wall=self.wall)
+                                   timeout=self.timeout, wall=self.wall,
+                                   sms_signature=self.sms_signature, wake=self.wake)
             try:
                 target = await module.send(ctx, item.channel, item.notice)
             except Undelivered as exc:

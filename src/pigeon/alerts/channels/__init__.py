@@ -64,9 +64,10 @@ class SmtpSettings:
 
 @dataclass
 class Context:
-    """What channels may use: one HTTP client, the SMTP settings, the database (SMS goes to
-    the simulator's handsets), the wall clock (DingTalk's signature carries real time), and
-    the alert's ``now``."""
+    """What channels may use: one HTTP client, the SMTP settings, the database (SMS is queued
+    there for the dispatcher), the platform's SMS signature and a nudge for this process's
+    dispatcher, the wall clock (DingTalk's signature carries real time), and the alert's
+    ``now``."""
 
     http: httpx.AsyncClient
     smtp: SmtpSettings
@@ -74,6 +75,8 @@ class Context:
     now: datetime
     timeout: float = 10.0
     wall: Callable[[], float] = field(default=time.time)
+    sms_signature: str = "Pigeon"
+    wake: Callable[[], None] | None = None
 
 
 def check_url(url: str | None, what: str) -> str:
@@ -87,11 +90,26 @@ def check_url(url: str | None, what: str) -> str:
     return text
 
 
+def _secretish(segment: str) -> bool:
+    """A path segment that may be a token: long, or letters mixed with digits."""
+    return len(segment) >= 20 or (len(segment) >= 8 and any(c.isdigit() for c in segment)
+                                  and any(c.isalpha() for c in segment))
+
+
 def masked(url: str) -> str:
-    """The URL without its query's values (DingTalk's access_token is the robot's password)."""
+    """The URL without what may be a password: its query's values (DingTalk's access_token is
+    the robot's password), token-like path segments (``/hooks/T0123ABCD/…``) and any
+    ``user:password@``.  What listings and the console show; the full URL is never shown
+    again."""
     parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    path = "/".join("…" if _secretish(segment) else segment
+                    for segment in parts.path.split("/"))
     query = "&".join(f"{pair.split('=', 1)[0]}=…" for pair in parts.query.split("&") if pair)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
 def no_url(url: str | None, secret: str | None, kind: str) -> None:

@@ -1,20 +1,21 @@
-"""SMS through Pigeon itself, the way Pigeon texts its own verification codes
-(RequiredPhoneCode): a platform notice from sender ``Pigeon`` with the signature 【Pigeon】,
-delivered by the carrier simulator into each contact's virtual handset (``pigeon handset
-inbox``, the console's inbox).  No tenant is charged and no report is made.
+"""SMS through Pigeon itself: the alert as a message of the platform account
+(:mod:`pigeon.services.alert_sms`), signed with ``PIGEON_ALERT_SMS_SIGNATURE`` (【Pigeon】),
+queued for the dispatcher, and routed like any message — to an SMPP carrier when a route
+says so, else to the carrier simulator (the contact's virtual handset).  No tenant is charged
+and no report is made.
 
-Platform notices do not travel over operator-configured carrier connectors yet: on a
-deployment that delivers through real carriers, use email, DingTalk or a webhook for alerts
-(docs/alerts.md).
+"Sent" here means queued for the dispatcher: the notification keeps the numbers and the
+BizId, and the message's own status (``pigeon`` records of the platform account) says whether
+the carrier delivered it.
 """
 
 from __future__ import annotations
 
 from pigeon.alerts.channels import Channel, Context, Undelivered, no_url
 from pigeon.alerts.notice import Notice
+from pigeon.core.errors import PigeonError
 
 NEEDS = "phone"
-SENDER = "Pigeon"
 
 
 def configure(*, url: str | None, secret: str | None) -> dict:
@@ -28,12 +29,16 @@ def describe(config: dict) -> str:
 
 
 async def send(ctx: Context, channel: Channel, notice: Notice) -> str:
-    from pigeon.services import handsets
+    from pigeon.services import alert_sms
 
     phones = list(dict.fromkeys(c.phone for c in channel.contacts if c.phone))
     if not phones:
         raise Undelivered("no contact of this channel has a phone number")
-    text = notice.short()
-    await ctx.db.write(handsets.deliver_many, [(phone, SENDER, text) for phone in phones],
-                       ctx.now)
-    return ", ".join(phones)
+    try:
+        queued = await ctx.db.write(alert_sms.queue, phones, notice.short(), ctx.sms_signature,
+                                    ctx.now)
+    except PigeonError as exc:
+        raise Undelivered(f"{exc.code}: {exc.message}") from None
+    if ctx.wake is not None:
+        ctx.wake()
+    return f"{', '.join(phone for phone, _id in queued['messages'])} (BizId {queued['BizId']})"

@@ -249,3 +249,36 @@
     refresh();
   });
 })();
+
+// -- Contacts, Alerts & protection, Platform alerts (console/alerts_pages.py) ---------------
+(function () {
+  // The add-rule form shows the parameters of the kind chosen (all of them without script).
+  document.querySelectorAll("select[data-rule-kind]").forEach(function (select) {
+    const form = select.form;
+    function show() {
+      form.querySelectorAll("[data-rule-params]").forEach(function (set) {
+        set.hidden = set.dataset.ruleParams !== select.value;
+      });
+    }
+    select.addEventListener("change", show);
+    show();
+  });
+  // The add-channel form asks for a URL and a secret only for DingTalk and webhooks.
+  document.querySelectorAll("select[data-channel-kind]").forEach(function (select) {
+    const form = select.form;
+    function show() {
+      form.querySelectorAll("[data-for-kinds]").forEach(function (node) {
+        node.hidden = node.dataset.forKinds.split(" ").indexOf(select.value) < 0;
+      });
+    }
+    select.addEventListener("change", show);
+    show();
+  });
+  // A test notification waits for the mail server, the robot or the webhook: say so.
+  document.querySelectorAll("form[data-busy]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      const button = form.querySelector("button[type=submit]");
+      if (button) { button.disabled = true; button.textContent = form.dataset.busy; }
+    });
+  });
+})();
