@@ -171,6 +171,9 @@ def test_the_history_shows_figures_who_was_told_and_protections_can_be_lifted(
                                    ProtectionPlan("range", "1380013", None, None), None,
                                    "2000 numbers in range 1380013", now)
 
+    overview = client.get("/console/").text
+    assert 'data-test="open-alerts">1<' in overview and "1 protection(s) in force" in overview
+
     page = client.get("/console/alerts").text
     assert "Balance low" in page and "The balance is 0.000 CNY" in page
     assert "<dt>threshold</dt><dd>10.000</dd>" in page
@@ -183,6 +186,7 @@ def test_the_history_shows_figures_who_was_told_and_protections_can_be_lifted(
                                   include_inactive=True)
     assert not shown["active"] and shown["lifted_by"] == "console:dev@lark.example"
     assert "No protection is active" in client.get("/console/alerts").text
+    assert "protection(s) in force" not in client.get("/console/").text
     # Lifting it again: nothing active by that id.
     assert post(client, "/console/alerts/protections/lift",
                 {"protection": str(blocked["id"])}).status_code == 404

@@ -10,9 +10,15 @@ from sqlalchemy import Connection, func, select
 
 from pigeon.core import timeline
 from pigeon.core.schedule import Calendar
-from pigeon.services import billing, records
+from pigeon.services import billing, otp_protection, records
 from pigeon.services import signatures as signatures_service
-from pigeon.store.tables import qualifications, sign_registrations, signatures, templates
+from pigeon.store.tables import (
+    alerts,
+    qualifications,
+    sign_registrations,
+    signatures,
+    templates,
+)
 
 _REVIEW_STATES = {0: "reviewing", 1: "approved", 2: "rejected"}
 _QUALIFICATION_STATES = {"INIT": "reviewing", "PASS": "approved", "NOT_PASS": "rejected",
@@ -88,6 +94,15 @@ def under_review(conn: Connection, account_id: int) -> dict:
     return {"signatures": count(signatures), "templates": count(templates)}
 
 
+def open_alerts(conn: Connection, account_id: int, now: datetime) -> dict:
+    """``open``: the account's alerts not resolved yet; ``protections``: SMS-pumping
+    protections in force (docs/alerts.md)."""
+    open_count = conn.scalar(select(func.count()).select_from(alerts).where(
+        alerts.c.account_id == account_id, alerts.c.resolved_at.is_(None)))
+    return {"open": open_count,
+            "protections": len(otp_protection.listing(conn, account_id, now))}
+
+
 def tenant_overview(conn: Connection, account_id: int, now: datetime,
                     calendar: Calendar) -> dict:
     """Everything the overview page shows.
@@ -95,8 +110,9 @@ def tenant_overview(conn: Connection, account_id: int, now: datetime,
     ``today``: messages' billing segments accepted today (platform day) — ``total``,
     ``delivered``, ``failed``, ``waiting`` — and ``success_rate`` (delivered among the final
     ones, None before any is final); ``billing``: :func:`pigeon.services.billing.overview`;
-    ``quota_left``: segments left in usable packages; ``under_review``; ``timeline``: the
-    steps of :func:`pigeon.core.timeline.timeline`.
+    ``quota_left``: segments left in usable packages; ``under_review``; ``alerts``: alerts
+    not yet resolved and SMS-pumping protections in force; ``timeline``: the steps of
+    :func:`pigeon.core.timeline.timeline`.
     """
     today = calendar.local_date(now)
     totals = {"total": 0, "delivered": 0, "failed": 0, "waiting": 0}
@@ -113,5 +129,6 @@ def tenant_overview(conn: Connection, account_id: int, now: datetime,
         "billing": money,
         "quota_left": quota_left,
         "under_review": under_review(conn, account_id),
+        "alerts": open_alerts(conn, account_id, now),
         "timeline": timeline.timeline(progress(conn, account_id, calendar), today, calendar),
     }
