@@ -504,7 +504,7 @@ def _short_file(path: str) -> str:
 _WAITS = ("Condition.wait ", "Event.wait ", "Queue.get ", "SimpleQueue.get ", "sleep ")
 # Frames that are on (almost) every stack of their thread: no information.
 _ROOTS = ("typer/", "click/", "threading.py", "uvicorn/main.py", "uvicorn/server.py",
-          "uvicorn/_compat.py", "pigeon/cli.py", "<module> (")
+          "uvicorn/_compat.py", "pigeon/cli/", "<module> (")
 
 
 # The frames of pigeon.store.database that call a unit of work ``fn(conn, ...)``.

@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
-    # As src/pigeon/cli.py `serve` does: uvicorn.run(app, host, port, log_level, access_log=False,
-    # proxy_headers=False)
+    # As src/pigeon/cli/server.py `serve` does: uvicorn.run(app, host, port, log_level,
+    # access_log=False, proxy_headers=False)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
                 proxy_headers=False)
 

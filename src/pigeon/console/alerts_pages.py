@@ -4,7 +4,7 @@ Tenant pages: **Contacts** (``/console/contacts``) — who is told and how; **Al
 protection** (``/console/alerts``) — rules, what fired and who was told, SMS-pumping
 protections with their "lift" button.  Operator page: **Platform alerts** (``…/alerts``) —
 the platform alerts and the operators' own contacts and channels.  The same services as
-``pigeon alerts`` (cli_alerts.py): contacts and channels belong to an *owner*, the session's
+``pigeon alerts`` (cli/alerts.py): contacts and channels belong to an *owner*, the session's
 tenant or ``None`` for the operators; a tenant's ids never reach another tenant's rows (the
 services filter by owner, and a miss is the 404 page).
 

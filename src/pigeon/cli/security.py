@@ -1,8 +1,7 @@
 """``pigeon security``: a tenant's IP allow-list for API calls, and its sending caps shown.
 
-The same service as the console's Security page (:mod:`pigeon.services.ip_allow_list`).
-Registered on the main command by ``pigeon.cli``.  The caps themselves are set with
-``pigeon limits set --day-limit/--month-limit``.
+The same service as the console's Security page (:mod:`pigeon.services.ip_allow_list`).  The
+caps themselves are set with ``pigeon limits set --day-limit/--month-limit``.
 """
 
 from __future__ import annotations
@@ -11,19 +10,10 @@ from typing import Annotated
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-AccountArg = Annotated[int, typer.Argument(help="Account id.")]
+from pigeon.cli.common import AccountArg, JsonOpt, call, emit, out, run
+
 EntryArg = Annotated[str, typer.Argument(
     metavar="CIDR", help="An IPv4/IPv6 address or CIDR range, e.g. 203.0.113.0/24.")]
-
-
-def _cli():
-    """The main command's helpers, imported when a command runs (``pigeon.cli`` imports this
-    module while it is being built)."""
-    from pigeon import cli
-
-    return cli
-
 
 security_app = typer.Typer(
     help="IP allow-list for API calls (empty: any address) and the sending caps.",
@@ -35,8 +25,6 @@ def security_show(account_id: AccountArg, as_json: JsonOpt = False) -> None:
     """The account's IP allow-list and its daily and monthly caps."""
     from pigeon.services import ip_allow_list, sending_settings
 
-    cli = _cli()
-
     def read(pigeon):
         def both(conn):
             return (ip_allow_list.entries(conn, account_id),
@@ -45,19 +33,19 @@ def security_show(account_id: AccountArg, as_json: JsonOpt = False) -> None:
 
         return pigeon.db.read_sync(both)
 
-    allowed, caps = cli._call(read)
+    allowed, caps = call(read)
     shown = {**allowed, "day_limit": caps["day_limit"], "month_limit": caps["month_limit"],
              "sent_today": caps["sent_today"], "sent_this_month": caps["sent_this_month"]}
     if as_json:
-        cli._emit(shown, True)
+        emit(shown, True)
         return
     if allowed["allow_all"]:
-        cli.out.print("IP allow-list: empty — API calls are accepted from any address.")
+        out.print("IP allow-list: empty — API calls are accepted from any address.")
     else:
-        cli._emit(allowed["entries"], False, ["entry", "added_at"])
-    cli.out.print(f"daily cap: {shown['day_limit'] or 'none'} (sent today: "
-                  f"{shown['sent_today']}), monthly cap: {shown['month_limit'] or 'none'} "
-                  f"(sent this month: {shown['sent_this_month']})")
+        emit(allowed["entries"], False, ["entry", "added_at"])
+    out.print(f"daily cap: {shown['day_limit'] or 'none'} (sent today: "
+              f"{shown['sent_today']}), monthly cap: {shown['month_limit'] or 'none'} "
+              f"(sent this month: {shown['sent_this_month']})")
 
 
 @security_app.command("allow")
@@ -65,9 +53,8 @@ def security_allow(account_id: AccountArg, entry: EntryArg, as_json: JsonOpt = F
     """Allow API calls from an address or range (the list is no longer 'any address')."""
     from pigeon.services import ip_allow_list
 
-    cli = _cli()
-    cli._emit(cli._call(lambda p: p.db.write_sync(ip_allow_list.allow, account_id, entry,
-                                                  p.now())), as_json)
+    emit(call(lambda p: p.db.write_sync(ip_allow_list.allow, account_id, entry,
+                                        p.now())), as_json)
 
 
 @security_app.command("deny")
@@ -75,5 +62,4 @@ def security_deny(account_id: AccountArg, entry: EntryArg, as_json: JsonOpt = Fa
     """Take an address or range off the list (an emptied list allows any address)."""
     from pigeon.services import ip_allow_list
 
-    cli = _cli()
-    cli._emit(cli._run(ip_allow_list.deny, account_id, entry), as_json)
+    emit(run(ip_allow_list.deny, account_id, entry), as_json)

@@ -1,7 +1,7 @@
 """``pigeon alerts``: contacts, channels, rules, protections and the alerts themselves.
 
 OWNER arguments take a tenant's account id, or ``platform`` for the operators' contacts and
-channels (they receive platform alerts).  Registered on the main command by ``pigeon.cli``.
+channels (they receive platform alerts).
 """
 
 from __future__ import annotations
@@ -10,27 +10,7 @@ from typing import Annotated
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _cli():
-    """The main command's helpers, imported when a command runs: ``pigeon.cli`` imports this
-    module while it is being built (and may be running as ``__main__``)."""
-    from pigeon import cli
-
-    return cli
-
-
-def _call(work):
-    return _cli()._call(work)
-
-
-def _emit(data, as_json: bool, columns: list[str] | None = None) -> None:
-    _cli()._emit(data, as_json, columns)
-
-
-def _run(fn, *args, write: bool = True):
-    return _cli()._run(fn, *args, write=write)
+from pigeon.cli.common import AccountArg, JsonOpt, call, emit, err, operator_name, run
 
 alerts_app = typer.Typer(help="Alerts: contacts, channels, rules, SMS-pumping protection.",
                          no_args_is_help=True)
@@ -48,7 +28,6 @@ alerts_app.add_typer(protection_app, name="protection")
 
 OwnerArg = Annotated[str, typer.Argument(
     metavar="OWNER", help="Account id, or `platform` for the operators'.")]
-AccountArg = Annotated[int, typer.Argument(help="Account id.")]
 LimitOpt = Annotated[int, typer.Option(help="At most this many, newest first.")]
 
 
@@ -75,15 +54,15 @@ def _run_async(make):
 
 def _print_alerts(rows: list[dict], as_json: bool) -> None:
     if as_json:
-        _emit(rows, True)
+        emit(rows, True)
         return
     shown = [{**r, "state": "open" if r["open"] else "resolved",
               "told": "; ".join(("resolved: " if n.get("event") == "resolved" else "")
                                 + f"{n['channel']} {n['target'] or ''} {n['state']}"
                                 + (f" ({n['last_error']})" if n["last_error"] else "")
                                 for n in r["notifications"]) or "nobody"} for r in rows]
-    _emit(shown, False, ["id", "fired_at", "kind", "subject", "title", "state",
-                         "protection_id", "told"])
+    emit(shown, False, ["id", "fired_at", "kind", "subject", "title", "state",
+                        "protection_id", "told"])
 
 
 @alerts_app.command("list")
@@ -91,8 +70,8 @@ def alerts_list(account_id: AccountArg, limit: LimitOpt = 50, as_json: JsonOpt =
     """A tenant's alerts: what fired, the figures, who was told and whether it worked."""
     from pigeon.services import alert_evaluation
 
-    rows = _call(lambda p: p.db.read_sync(alert_evaluation.list_alerts, account_id, limit,
-                                          p.settings.timezone))
+    rows = call(lambda p: p.db.read_sync(alert_evaluation.list_alerts, account_id, limit,
+                                         p.settings.timezone))
     _print_alerts(rows, as_json)
 
 
@@ -101,8 +80,8 @@ def alerts_platform(limit: LimitOpt = 50, as_json: JsonOpt = False) -> None:
     """Platform alerts for operators: connector down, queue backlog, report pushes failing."""
     from pigeon.services import alert_evaluation
 
-    rows = _call(lambda p: p.db.read_sync(alert_evaluation.platform_alerts, limit,
-                                          p.settings.timezone))
+    rows = call(lambda p: p.db.read_sync(alert_evaluation.platform_alerts, limit,
+                                         p.settings.timezone))
     _print_alerts(rows, as_json)
 
 
@@ -122,10 +101,10 @@ def alerts_evaluate(as_json: JsonOpt = False) -> None:
 
         return _run_async(once)
 
-    result = _call(work)
-    _emit({"rules": result.rules, "fired": result.fired, "resolved": result.resolved,
-           "protections": result.protections, "sent": result.sent,
-           "retrying": result.retrying, "failed": result.failed}, as_json)
+    result = call(work)
+    emit({"rules": result.rules, "fired": result.fired, "resolved": result.resolved,
+          "protections": result.protections, "sent": result.sent,
+          "retrying": result.retrying, "failed": result.failed}, as_json)
 
 
 # -- contacts -----------------------------------------------------------------------------
@@ -139,24 +118,24 @@ def contacts_add(owner: OwnerArg,
     """Add a contact (a phone and/or an email)."""
     from pigeon.services import alert_config
 
-    _emit(_call(lambda p: p.db.write_sync(alert_config.add_contact, _owner(owner), name, phone,
-                                          email, p.now())), as_json)
+    emit(call(lambda p: p.db.write_sync(alert_config.add_contact, _owner(owner), name, phone,
+                                        email, p.now())), as_json)
 
 
 @contacts_app.command("list")
 def contacts_list(owner: OwnerArg, as_json: JsonOpt = False) -> None:
     from pigeon.services import alert_config
 
-    _emit(_call(lambda p: p.db.read_sync(alert_config.contacts, _owner(owner))), as_json,
-          ["id", "name", "phone", "email"])
+    emit(call(lambda p: p.db.read_sync(alert_config.contacts, _owner(owner))), as_json,
+         ["id", "name", "phone", "email"])
 
 
 @contacts_app.command("remove")
 def contacts_remove(owner: OwnerArg, contact_id: int, as_json: JsonOpt = False) -> None:
     from pigeon.services import alert_config
 
-    _emit(_call(lambda p: p.db.write_sync(alert_config.remove_contact, _owner(owner),
-                                          contact_id)), as_json)
+    emit(call(lambda p: p.db.write_sync(alert_config.remove_contact, _owner(owner),
+                                        contact_id)), as_json)
 
 
 # -- channels -----------------------------------------------------------------------------
@@ -177,25 +156,25 @@ def channels_add(
     """Add a notification channel."""
     from pigeon.services import alert_config
 
-    _emit(_call(lambda p: p.db.write_sync(alert_config.add_channel, p.box, _owner(owner), kind,
-                                          name, p.now(), url=url, secret=secret,
-                                          contact_ids=contact)), as_json)
+    emit(call(lambda p: p.db.write_sync(alert_config.add_channel, p.box, _owner(owner), kind,
+                                        name, p.now(), url=url, secret=secret,
+                                        contact_ids=contact)), as_json)
 
 
 @channels_app.command("list")
 def channels_list(owner: OwnerArg, as_json: JsonOpt = False) -> None:
     from pigeon.services import alert_config
 
-    _emit(_call(lambda p: p.db.read_sync(alert_config.channels, _owner(owner))), as_json,
-          ["id", "kind", "name", "target", "signed", "contacts", "enabled"])
+    emit(call(lambda p: p.db.read_sync(alert_config.channels, _owner(owner))), as_json,
+         ["id", "kind", "name", "target", "signed", "contacts", "enabled"])
 
 
 @channels_app.command("remove")
 def channels_remove(owner: OwnerArg, channel_id: int, as_json: JsonOpt = False) -> None:
     from pigeon.services import alert_config
 
-    _emit(_call(lambda p: p.db.write_sync(alert_config.remove_channel, _owner(owner),
-                                          channel_id)), as_json)
+    emit(call(lambda p: p.db.write_sync(alert_config.remove_channel, _owner(owner),
+                                        channel_id)), as_json)
 
 
 @channels_app.command("test")
@@ -223,8 +202,8 @@ def channels_test(owner: OwnerArg, channel_id: int, as_json: JsonOpt = False) ->
                                    pigeon.settings.timezone)
         return next(r for r in rows if r["id"] == alert_id)["notifications"][0]
 
-    told = _call(work)
-    _emit(told, as_json, ["channel", "target", "state", "last_error"])
+    told = call(work)
+    emit(told, as_json, ["channel", "target", "state", "last_error"])
     if told["state"] != "sent":
         raise typer.Exit(1)
 
@@ -274,26 +253,26 @@ def rules_add(
         return p.db.write_sync(alert_config.add_rule, account_id, kind, _params(param), period,
                                channel, p.now())
 
-    _emit(_call(work), as_json)
+    emit(call(work), as_json)
 
 
 @rules_app.command("list")
 def rules_list(account_id: AccountArg, as_json: JsonOpt = False) -> None:
     from pigeon.services import alert_config
 
-    rows = _run(alert_config.rules, account_id, write=False)
+    rows = run(alert_config.rules, account_id, write=False)
     if as_json:
-        _emit(rows, True)
+        emit(rows, True)
         return
-    _emit([r | {"params": " ".join(f"{k}={v}" for k, v in r["params"].items())} for r in rows],
-          False, ["id", "kind", "params", "quiet", "channels", "enabled"])
+    emit([r | {"params": " ".join(f"{k}={v}" for k, v in r["params"].items())} for r in rows],
+         False, ["id", "kind", "params", "quiet", "channels", "enabled"])
 
 
 @rules_app.command("remove")
 def rules_remove(account_id: AccountArg, rule_id: int, as_json: JsonOpt = False) -> None:
     from pigeon.services import alert_config
 
-    _emit(_run(alert_config.remove_rule, account_id, rule_id), as_json)
+    emit(run(alert_config.remove_rule, account_id, rule_id), as_json)
 
 
 # -- protections ----------------------------------------------------------------------------
@@ -306,10 +285,10 @@ def protection_list(account_id: AccountArg,
     """A tenant's SMS-pumping protections (active ones unless --all)."""
     from pigeon.services import otp_protection
 
-    _emit(_call(lambda p: p.db.read_sync(otp_protection.listing, account_id, p.now(),
-                                         include_inactive=all_)), as_json,
-          ["id", "kind", "scope", "per_minute", "active", "created_at", "expires_at",
-           "lifted_at", "alert_id"])
+    emit(call(lambda p: p.db.read_sync(otp_protection.listing, account_id, p.now(),
+                                       include_inactive=all_)), as_json,
+         ["id", "kind", "scope", "per_minute", "active", "created_at", "expires_at",
+          "lifted_at", "alert_id"])
 
 
 @protection_app.command("lift")
@@ -328,10 +307,9 @@ def protection_lift(account_id: AccountArg,
             raise PigeonError("isv.INVALID_PARAMETERS",
                               "Give a PROTECTION_ID or --all (not both).")
         return p.db.write_sync(otp_protection.lift, account_id, protection_id,
-                               _cli()._operator(), p.now())
+                               operator_name(), p.now())
 
-    lifted = _call(work)
-    _emit(lifted, as_json, ["id", "kind", "scope", "per_minute", "lifted_at", "lifted_by"])
+    lifted = call(work)
+    emit(lifted, as_json, ["id", "kind", "scope", "per_minute", "lifted_at", "lifted_by"])
     if not as_json and not lifted:
-        _cli().err.print("nothing was active")
-
+        err.print("nothing was active")
