@@ -12,6 +12,7 @@ and queue an ``SmsUp``; replies that match nobody are kept for operators.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, delete, insert, select, update
 
 from pigeon.carriers.base import Inbound, Receipt
-from pigeon.services.review import emit_report, emit_reports
+from pigeon.services import reports
+from pigeon.services.review import emit_report
+from pigeon.store.database import Driver
 from pigeon.store.tables import (
     balances,
     early_receipts,
@@ -47,7 +50,9 @@ PARTS_KEEP = timedelta(days=7)
 (SMSCs give up on a message after its validity period, 72 hours at most in practice)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def _local(ts: datetime | None, zone: ZoneInfo) -> str:
+    # Cached: a batch of reports shares a few times (its receipts' second, its submission).
     return ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
@@ -106,6 +111,16 @@ _FINISHED = tuple(messages.c[name] for name in (
     "content", "charged", "connector", "carrier_message_id"))
 
 
+_FINISHED_NAMES = tuple(column.name for column in _FINISHED)
+# The final status of the messages (a list of ids) that have none yet, on the driver
+# (store.database.Driver): SQLAlchemy's processing of the 1,000 ids and of the returned rows'
+# times was most of this statement's cost.
+_FINISH_SQL = (
+    "UPDATE messages SET status = ?, err_code = ?, err_msg = ?, done_at = ? "
+    "WHERE id {ids} AND status NOT IN ('delivered', 'failed') "
+    "RETURNING " + ", ".join(_FINISHED_NAMES))
+
+
 @dataclass(frozen=True)
 class Final:
     """A message's final status, as :func:`finish_many` takes it."""
@@ -131,19 +146,27 @@ def finish_many(conn: Connection, finals: Iterable[Final], zone: ZoneInfo,
     for final in finals:
         outcomes[(final.delivered, final.err_code, final.err_msg)].append(final.message_id)
     finished: list[dict] = []
+    driver = Driver.of(conn)
+    text = _FINISH_SQL.format(ids=driver.in_ids)
+    done_at = driver.time(now)
+    read_time = driver.read_time
     for (delivered, err_code, err_msg), ids in outcomes.items():
-        finished.extend(dict(row) for row in conn.execute(
-            update(messages).where(messages.c.id.in_(ids), messages.c.status.not_in(FINAL))
-            .values(status="delivered" if delivered else "failed", err_code=err_code,
-                    err_msg=err_msg, done_at=now)
-            .returning(*_FINISHED)).mappings())
+        for values in driver.run(conn, "messages", text, (
+                "delivered" if delivered else "failed", err_code, err_msg, done_at,
+                driver.ids(ids))):
+            row = dict(zip(_FINISHED_NAMES, values, strict=True))
+            row["created_at"] = read_time(row["created_at"])
+            row["sent_at"] = read_time(row["sent_at"])
+            row["done_at"] = read_time(row["done_at"])
+            row["charged"] = bool(row["charged"])
+            finished.append(row)
     finished.sort(key=lambda row: row["id"])
     for row in finished:
         if row["status"] == "failed":
             refund(conn, row["id"], now)
             row["charged"] = False
-    emit_reports(conn, [(row["account_id"], "SmsReport", report_payload(row, zone))
-                        for row in finished], now)
+    reports.emit_many(conn, [(row["account_id"], "SmsReport", report_payload(row, zone))
+                             for row in finished], now)
     return finished
 
 

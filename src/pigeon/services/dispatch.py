@@ -29,7 +29,8 @@ limit there; the window is one batch's round trip.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,9 +50,13 @@ from pigeon.carriers.base import Outbound, Submitted
 from pigeon.core.routing import SIMULATOR, Rule, choose
 from pigeon.services import delivery
 from pigeon.store.claiming import taken_by
+from pigeon.store.database import Driver
 from pigeon.store.tables import messages
 
-__all__ = ["SIMULATOR", "Routing", "backoff", "claim", "record", "requeue_stale", "route"]
+__all__ = ["SIMULATOR", "Routing", "backoff", "claim", "claim_and_submit", "record",
+           "requeue_stale", "route"]
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 """Messages claimed per transaction."""
@@ -76,11 +81,36 @@ _CLAIMED = (messages.c.id, messages.c.phone, messages.c.country_code, messages.c
             messages.c.extend_code, messages.c.content, messages.c.encoding,
             messages.c.segments, messages.c.signature_id, messages.c.template_type)
 
+_CLAIMED_NAMES = tuple(column.name for column in _CLAIMED)
+# claim() of every due message, on the driver; on PostgreSQL as store.claiming.taken_by
+# writes it (FOR UPDATE SKIP LOCKED in a MATERIALIZED CTE).
+_DUE = ("SELECT id FROM messages WHERE status = 'queued' "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
+_CLAIM_ALL_SQL = ("UPDATE messages SET status = 'sending', claimed_at = ? "
+                  f"WHERE id IN ({_DUE}) AND status = 'queued' "
+                  "RETURNING " + ", ".join(_CLAIMED_NAMES))
+_CLAIM_ALL_SQL_PG = (f"WITH taken AS MATERIALIZED ({_DUE} FOR UPDATE SKIP LOCKED) "
+                     "UPDATE messages SET status = 'sending', claimed_at = ? FROM taken "
+                     "WHERE messages.id = taken.id AND messages.status = 'queued' "
+                     "RETURNING " + ", ".join(f"messages.{name}" for name in _CLAIMED_NAMES))
+
 _sent = (update(messages)
          .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")
          .values(status="sent", carrier_message_id=bindparam("b_carrier_id"),
                  connector=bindparam("b_connector"), sent_at=bindparam("b_now"),
                  attempts=messages.c.attempts + 1))
+# _sent as record() runs it, on the driver (_sent is for callers off the hot path: tests).
+_SENT_SQL = ("UPDATE messages SET status = 'sent', carrier_message_id = ?, connector = ?, "
+             "sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'sending'")
+
+
+def _held_sql(driver: Driver) -> str:
+    """The rows of a list of ids still ``sending``, with their attempts; on PostgreSQL locked,
+    so that a late twin of this record() waits, then sees none."""
+    return ("SELECT id, attempts FROM messages WHERE id " + driver.in_ids
+            + " AND status = 'sending'" + ("" if driver.sqlite else " FOR UPDATE"))
+
+
 _again = (update(messages)
           .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")
           .values(status="queued", attempts=bindparam("b_attempts"),
@@ -140,16 +170,26 @@ def claim(conn: Connection, limit: int, now: datetime, access_code: str,
     claimable = routing.claimable()
     if claimable is None:
         return []
-    due = (select(messages.c.id)
-           .where(messages.c.status == "queued",
-                  or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
-                  claimable)
-           .order_by(messages.c.id).limit(limit))
-    rows = conn.execute(update(messages)
-                        .where(taken_by(conn, due, messages.c.id),
-                               messages.c.status == "queued")
-                        .values(status="sending", claimed_at=now)
-                        .returning(*_CLAIMED)).mappings().all()
+    if not routing.rules:
+        # Every message may go (the embedded setup): the statement on the driver
+        # (store.database.Driver), the same as the general one below.
+        driver = Driver.of(conn)
+        at = driver.time(now)
+        rows = [dict(zip(_CLAIMED_NAMES, values, strict=True)) for values in driver.run(
+            conn, "messages", _CLAIM_ALL_SQL if driver.sqlite else _CLAIM_ALL_SQL_PG,
+            (at, at, limit) if driver.sqlite else (at, limit, at))]
+    else:
+        due = (select(messages.c.id)
+               .where(messages.c.status == "queued",
+                      or_(messages.c.next_attempt_at.is_(None),
+                          messages.c.next_attempt_at <= now),
+                      claimable)
+               .order_by(messages.c.id).limit(limit))
+        rows = conn.execute(update(messages)
+                            .where(taken_by(conn, due, messages.c.id),
+                                   messages.c.status == "queued")
+                            .values(status="sending", claimed_at=now)
+                            .returning(*_CLAIMED)).mappings().all()
     claimed = []
     unrouted = []
     for row in sorted(rows, key=lambda r: r["id"]):
@@ -168,6 +208,44 @@ def claim(conn: Connection, limit: int, now: datetime, access_code: str,
     return claimed
 
 
+InlineSubmit = Callable[[Connection, list[Outbound], datetime], list[Submitted]]
+"""A connector that answers from the database at once (the simulator's ``submit_in``):
+submits a batch inside the transaction that claimed it."""
+
+
+def claim_and_submit(conn: Connection, limit: int, now: datetime, access_code: str,
+                     routing: Routing, inline: Mapping[str, InlineSubmit],
+                     zone: ZoneInfo) -> tuple[int, list[tuple[str, Outbound]]]:
+    """:func:`claim`, and for the messages routed to a connector in ``inline`` also the
+    submission and :func:`record`, all in this one transaction; returns how many messages
+    were claimed and those left to submit (routed to other connectors) as :func:`claim` does.
+
+    A failing ``inline`` submission is a "retry" for its batch, as a failing ``submit`` is
+    for the dispatcher.  A crash loses nothing: the claim, the answers and their effects
+    commit together or not at all.
+    """
+    claimed = claim(conn, limit, now, access_code, routing)
+    rest: list[tuple[str, Outbound]] = []
+    batches: dict[str, list[Outbound]] = {}
+    for name, message in claimed:
+        if name in inline:
+            batches.setdefault(name, []).append(message)
+        else:
+            rest.append((name, message))
+    for name, batch in batches.items():
+        try:
+            results = inline[name](conn, batch, now)
+        except Exception:
+            log.exception("dispatch: connector %s failed to submit %d message(s)", name,
+                          len(batch))
+            results = []
+        answered = {r.message_id for r in results}
+        results = [*results, *(Submitted(m.message_id, retry=True) for m in batch
+                               if m.message_id not in answered)]
+        record(conn, name, results, zone, now)
+    return len(claimed), rest
+
+
 def record(conn: Connection, connector_name: str, results: list[Submitted], zone: ZoneInfo,
            now: datetime, sent_at: datetime | None = None) -> dict[str, int]:
     """Apply one connector's answers for messages this dispatcher claimed.
@@ -182,11 +260,10 @@ def record(conn: Connection, connector_name: str, results: list[Submitted], zone
     them over after :func:`requeue_stale`) are left alone, effects included.  Returns counts.
     """
     ids = [r.message_id for r in results]
-    held = select(messages.c.id, messages.c.attempts).where(
-        messages.c.id.in_(ids), messages.c.status == "sending")
-    if conn.dialect.name == "postgresql":
-        held = held.with_for_update()  # a late twin of this record() waits, then sees none
-    attempts = dict(conn.execute(held).all()) if ids else {}
+    # The hot statements of record() run on the driver (store.database.Driver): SQLAlchemy's
+    # per-row parameter processing was most of their cost.
+    driver = Driver.of(conn)
+    attempts = dict(driver.run(conn, None, _held_sql(driver), (driver.ids(ids),))) if ids else {}
     counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
     sent, again, failed = [], [], []
     for result in results:
@@ -206,9 +283,9 @@ def record(conn: Connection, connector_name: str, results: list[Submitted], zone
             failed.append(delivery.Final(result.message_id, False, result.error or GAVE_UP,
                                          result.error_message))
     if sent:
-        conn.execute(_sent, [{"b_id": r.message_id, "b_carrier_id": r.carrier_message_id,
-                              "b_connector": connector_name, "b_now": sent_at or now}
-                             for r in sent])
+        stored_at = driver.time(sent_at or now)
+        driver.run_many(conn, "messages", _SENT_SQL, [
+            (r.carrier_message_id, connector_name, stored_at, r.message_id) for r in sent])
         delivery.store_parts(conn, connector_name, [
             (r.message_id, part_id) for r in sent for part_id in r.part_ids if part_id], now)
         ran: set[int] = set()

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, insert, or_, select
 
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import parse_number
+from pigeon.store.database import BulkInsert
 from pigeon.store.tables import handset_messages
 
 
@@ -26,12 +27,15 @@ def deliver(conn: Connection, phone: str, sender: str, text: str, now: datetime)
         phone=phone, sender=sender, text=text, received_at=now)).inserted_primary_key[0]
 
 
+_insert_many = BulkInsert(handset_messages, ("phone", "sender", "text", "received_at"))
+
+
 def deliver_many(conn: Connection, items: list[tuple[str, str, str]], now: datetime) -> None:
-    """:func:`deliver` for many (phone, sender, text) at once: one INSERT."""
-    if items:
-        conn.execute(insert(handset_messages), [
-            {"phone": phone, "sender": sender, "text": text, "received_at": now}
-            for phone, sender, text in items])
+    """:func:`deliver` for many (phone, sender, text) at once: one ``executemany`` on the
+    driver (:class:`~pigeon.store.database.BulkInsert`; the simulator delivers every message
+    through here)."""
+    _insert_many.run(conn, [{"phone": phone, "sender": sender, "text": text, "received_at": now}
+                            for phone, sender, text in items])
 
 
 def inbox(conn: Connection, phone: str, limit: int = 50) -> list[dict]:

@@ -47,6 +47,7 @@ from sqlalchemy.sql.dml import Insert
 from pigeon import push_targets
 from pigeon.core.errors import PigeonError
 from pigeon.services.accounts import require_account
+from pigeon.store.database import BulkInsert
 from pigeon.store.tables import report_attempts, report_events, report_settings
 
 TYPES = ("SmsReport", "SmsUp", "SignSmsReport", "TemplateSmsReport")
@@ -60,6 +61,7 @@ MAX_URL_LENGTH = 2000
 ROUTE_BATCH = 500
 
 events = report_events
+_NEW_REPORTS = "pigeon.new_reports"  # a connection's flag: it queued reports (see watch())
 # A list of event ids bound as one parameter (``{"ids": [...]}``): building a bound literal per
 # id costs more than the statement itself for a batch of a hundred.
 _IDS = bindparam("ids", expanding=True)
@@ -199,6 +201,23 @@ def queued(conn: Connection, account_id: int, report_type: str | None = None) ->
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+# -- queueing -----------------------------------------------------------------------------------
+
+_insert_events = BulkInsert(report_events, ("account_id", "type", "payload", "created_at"))
+
+
+def emit_many(conn: Connection, reports: list[tuple[int, str, dict]], now: datetime) -> None:
+    """Queue many reports (account id, type, payload) at once, as
+    :func:`pigeon.services.review.emit_reports` does, on the driver
+    (:class:`~pigeon.store.database.BulkInsert`): the hot path's copy — every final status
+    queues one."""
+    if reports:
+        _insert_events.run(conn, [
+            {"account_id": account_id, "type": report_type, "payload": payload,
+             "created_at": now} for account_id, report_type, payload in reports])
+        conn.info[_NEW_REPORTS] = True  # what watch() notices of a SQLAlchemy INSERT
+
+
 # -- waking the worker ---------------------------------------------------------------------------
 
 def watch(engine: Engine, notify: Callable[[], None]) -> Callable[[], None]:
@@ -212,14 +231,14 @@ def watch(engine: Engine, notify: Callable[[], None]) -> Callable[[], None]:
     """
     def executed(conn, clauseelement, *_args) -> None:
         if isinstance(clauseelement, Insert) and clauseelement.table is events:
-            conn.info["pigeon.new_reports"] = True
+            conn.info[_NEW_REPORTS] = True
 
     def committing(conn) -> None:
-        if conn.info.pop("pigeon.new_reports", False):
+        if conn.info.pop(_NEW_REPORTS, False):
             notify()
 
     def rolled_back(conn) -> None:
-        conn.info.pop("pigeon.new_reports", None)
+        conn.info.pop(_NEW_REPORTS, None)
 
     hooks = (("after_execute", executed), ("commit", committing), ("rollback", rolled_back))
     for name, hook in hooks:
@@ -339,6 +358,13 @@ def claim(conn: Connection, account_id: int, report_type: str, after_id: int, no
                   .order_by(events.c.id).limit(per_push if mode == "http" else ROUTE_BATCH))
     if conn.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    if mode == "off":
+        # Skipped in one statement: no lease, and no payload read (and decoded) for nothing.
+        skipped = conn.execute(update(events).where(events.c.id.in_(candidates))
+                               .values(state="skipped", next_attempt_at=None, delivered_at=None)
+                               .returning(events.c.id)).scalars().all()
+        return Claim(mode, None, [], routed=len(skipped),
+                     last_id=max(skipped) if skipped else None)
     taken = conn.execute(update(events).where(events.c.id.in_(candidates))
                          .values(next_attempt_at=lease_until)
                          .returning(events.c.id, events.c.payload)).all()
@@ -346,17 +372,15 @@ def claim(conn: Connection, account_id: int, report_type: str, after_id: int, no
     last_id = taken[-1].id if taken else None
     if mode == "http":
         return Claim(mode, url, [(row.id, row.payload) for row in taken], last_id=last_id)
-    taken_ids = [row.id for row in taken]
-    if mode == "queue" and taken:
+    taken_ids = [row.id for row in taken]  # mode "queue"
+    if taken:
         from pigeon.services import queues
 
         for row in taken:
             queues.enqueue(conn, account_id, report_type, delivery_payload(row.id, row.payload),
                            now)
-    if taken_ids:
         conn.execute(update(events).where(events.c.id.in_(_IDS)).values(
-            state="queued" if mode == "queue" else "skipped", next_attempt_at=None,
-            delivered_at=now if mode == "queue" else None), {"ids": taken_ids})
+            state="queued", next_attempt_at=None, delivered_at=now), {"ids": taken_ids})
     return Claim(mode, None, [], routed=len(taken_ids), last_id=last_id)
 
 

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, insert, literal, select
+from sqlalchemy import Connection, select
 
 from pigeon.carriers.base import Inbound
 from pigeon.carriers.simulator import network
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import parse_number
 from pigeon.services import delivery, handsets
-from pigeon.store.claiming import taken_by
-from pigeon.store.tables import messages, sign_registrations, simulator_deliveries
+from pigeon.store.database import BulkInsert, Driver
+from pigeon.store.tables import sign_registrations, simulator_deliveries
 
 CONNECTOR = "simulator"
 DELIVER_BATCH = 1000  # receipts per transaction; the loop comes back at once for more
@@ -66,16 +66,33 @@ def schedule(conn: Connection, entries: list[Entry]) -> int:
     # The connector in a form no index serves: compared plainly, SQLite walks the
     # (connector, carrier_message_id) index through every message the simulator ever took
     # (10 ms a batch at 65,000 messages, growing with the table) instead of looking the ids up.
-    recorded = {tuple(row) for row in conn.execute(
-        select(messages.c.id, messages.c.carrier_message_id).where(
-            messages.c.id.in_([e.message_id for e in entries]),
-            messages.c.connector.op("||")(literal("")) == CONNECTOR))}
+    # Both statements on the driver (store.database.Driver): the simulator schedules every
+    # message it accepts.
+    driver = Driver.of(conn)
+    recorded = set(driver.run(conn, None, _RECORDED_SQL.format(ids=driver.in_ids),
+                              (driver.ids([e.message_id for e in entries]), CONNECTOR)))
     rows = [{"message_id": e.message_id, "carrier_message_id": e.carrier_message_id,
              "stat": e.fate.stat, "err_code": e.fate.err_code, "due_at": e.due_at}
             for e in entries if (e.message_id, e.carrier_message_id) in recorded]
-    if rows:
-        conn.execute(insert(simulator_deliveries), rows)
+    _insert_deliveries.run(conn, rows)
     return len(rows)
+
+
+_RECORDED_SQL = ("SELECT id, carrier_message_id FROM messages "
+                 "WHERE id {ids} AND connector || '' = ?")
+_insert_deliveries = BulkInsert(simulator_deliveries, (
+    "message_id", "carrier_message_id", "stat", "err_code", "due_at"))
+
+
+# deliver_due()'s taking of the due receipts, on the driver (store.database.Driver); on
+# PostgreSQL as store.claiming.taken_by writes it (FOR UPDATE SKIP LOCKED in a CTE).
+_DUE = "SELECT message_id FROM simulator_deliveries WHERE due_at <= ? ORDER BY due_at LIMIT ?"
+_TAKE_DUE_SQL = (f"DELETE FROM simulator_deliveries WHERE message_id IN ({_DUE}) "
+                 "RETURNING message_id, err_code")
+_TAKE_DUE_SQL_PG = (f"WITH taken AS MATERIALIZED ({_DUE} FOR UPDATE SKIP LOCKED) "
+                    "DELETE FROM simulator_deliveries USING taken "
+                    "WHERE simulator_deliveries.message_id = taken.message_id "
+                    "RETURNING simulator_deliveries.message_id, simulator_deliveries.err_code")
 
 
 def deliver_due(conn: Connection, zone: ZoneInfo, now: datetime, access_code: str,
@@ -87,13 +104,10 @@ def deliver_due(conn: Connection, zone: ZoneInfo, now: datetime, access_code: st
     passes (two nodes on PostgreSQL, or a pass repeated after a crash) never handle the same
     receipt; and a message already final is neither finished nor delivered again.
     """
-    due = (select(simulator_deliveries.c.message_id)
-           .where(simulator_deliveries.c.due_at <= now)
-           .order_by(simulator_deliveries.c.due_at).limit(limit))
-    taken = conn.execute(delete(simulator_deliveries)
-                         .where(taken_by(conn, due, simulator_deliveries.c.message_id))
-                         .returning(simulator_deliveries.c.message_id,
-                                    simulator_deliveries.c.err_code)).all()
+    driver = Driver.of(conn)
+    taken = driver.run(conn, "simulator_deliveries",
+                       _TAKE_DUE_SQL if driver.sqlite else _TAKE_DUE_SQL_PG,
+                       (driver.time(now), limit))
     if not taken:
         return 0
     finished = delivery.finish_many(conn, [

@@ -22,17 +22,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
+import operator
 import queue
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.pool import NullPool
+from sqlalchemy.types import JSON
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,10 @@ class WriteLog:
         write to them in between."""
         counts = self._counts
         return (counts.get("*", 0), *(counts.get(name, 0) for name in tables))
+
+    def wrote(self, table: str) -> None:
+        """Count a write to ``table`` made past SQLAlchemy (see :class:`Driver`)."""
+        self._wrote(table)
 
     def _wrote(self, table: str) -> None:
         self._counts[table] = self._counts.get(table, 0) + 1
@@ -306,6 +314,221 @@ class _UnitFailed(Exception):
     def __init__(self, exc: BaseException) -> None:
         super().__init__(str(exc))
         self.exc = exc
+
+
+# -- hot statements on the driver -------------------------------------------------------------
+
+class Driver:
+    """Hot multi-row statements run on the DB-API cursor of a SQLAlchemy connection.
+
+    SQLAlchemy processes every parameter of every row of an ``executemany`` (type
+    processors, the ``UTCDateTime`` conversion, dict building): for the status changes and
+    inserts that every message goes through several times, that is most of their cost
+    (bench/README.md).  Here the caller writes the SQL once, with ``?`` placeholders (``%s``
+    for psycopg is substituted), and passes values already as the column types store them —
+    :meth:`time` for ``UTCDateTime`` (naive UTC; on SQLite the very text SQLAlchemy's
+    ``DATETIME`` writes), :meth:`json` for ``JSON`` — converting a value shared by all the rows
+    (the batch's ``now``) once.  What SQLAlchemy's events would have noticed is done here: the
+    write is counted in the engine's :class:`WriteLog` under ``table``.  The statement runs in
+    the connection's transaction (begun if it was not) and driver errors are raised as
+    SQLAlchemy's.  Only for statements whose SQL is plain on both databases.
+    """
+
+    def __init__(self, dialect_name: str) -> None:
+        self.sqlite = dialect_name == "sqlite"
+        # A list of ids as one parameter (:meth:`ids`): ``id`` + this.
+        self.in_ids = "IN (SELECT value FROM json_each(?))" if self.sqlite else "= ANY(?)"
+        self._sql: dict[str, str] = {}
+
+    @staticmethod
+    def of(conn: Connection) -> Driver:
+        name = conn.dialect.name
+        driver = _DRIVERS.get(name)
+        if driver is None:
+            driver = _DRIVERS[name] = Driver(name)
+        return driver
+
+    # -- values as stored ---------------------------------------------------------------------
+
+    def time(self, value: datetime | None) -> Any:
+        """An aware datetime as ``UTCDateTime`` stores it: naive UTC (SQLite: its text)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
+
+    def read_time(self, value: Any) -> datetime | None:
+        """A stored ``UTCDateTime`` as read from the driver, aware UTC again."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+    @staticmethod
+    def json(value: Any) -> str:
+        """A value for a ``JSON`` column as SQLAlchemy writes it (``None`` too: JSON null)."""
+        return json.dumps(value)
+
+    def ids(self, ids: Iterable[int]) -> Any:
+        """A list of ids as the one parameter of :attr:`in_ids`."""
+        return json.dumps(list(ids)) if self.sqlite else list(ids)
+
+    def sql(self, text: str) -> str:
+        """``text`` with the driver's placeholders."""
+        found = self._sql.get(text)
+        if found is None:
+            if "%" in text:
+                raise ValueError("driver SQL must not contain '%'")
+            found = self._sql[text] = text if self.sqlite else text.replace("?", "%s")
+        return found
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run_many(self, conn: Connection, table: str, text: str,
+                 rows: Sequence[Sequence]) -> None:
+        """``executemany`` of a write to ``table``."""
+        if rows:
+            self._run(conn, table, text, rows, many=True)
+
+    def run(self, conn: Connection, table: str | None, text: str,
+            params: Sequence = ()) -> list[tuple]:
+        """One statement (a write to ``table``, or a read: None); the rows it returned."""
+        return self._run(conn, table, text, params, many=False)
+
+    def _run(self, conn: Connection, table: str | None, text: str, params, *, many: bool):
+        sql = self.sql(text)
+        if not conn.in_transaction():
+            conn.begin()  # what SQLAlchemy's autobegin would do at the first execute
+        cursor = conn.connection.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, params)
+                rows = []
+            else:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall() if cursor.description is not None else []
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
+                                          dialect=conn.dialect) from error
+        finally:
+            cursor.close()
+        if table is not None:
+            log_ = WriteLog.of(conn)
+            if log_ is not None:
+                log_.wrote(table)
+        return rows
+
+
+_DRIVERS: dict[str, Driver] = {}
+
+
+class BulkInsert:
+    """A multi-row INSERT of dicts into ``table`` on the driver (:class:`Driver`).
+
+    The columns are the ``columns`` given plus every column with a constant Python default
+    (as SQLAlchemy's ``insert()`` would fill them); values are converted by the column's type
+    (``UTCDateTime``, ``JSON``; a value repeated across rows — the batch's ``now`` — is
+    converted once).  :meth:`returning_ids` gives the new rows' ids in the rows' order.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        from pigeon.store.tables import UTCDateTime
+
+        self.table = table
+        given = list(columns)
+        self.defaults = {c.name: c.default.arg for c in table.columns
+                         if c.name not in given and c.default is not None
+                         and c.default.is_scalar}
+        self.columns = given + list(self.defaults)
+        self.kinds = ["time" if isinstance(table.c[name].type, UTCDateTime) else
+                      "json" if isinstance(table.c[name].type, JSON) else None
+                      for name in self.columns]
+        picked = operator.itemgetter(*self.columns)
+        self._pick = picked if len(self.columns) > 1 else lambda row: (picked(row),)
+        names = ", ".join(self.columns)
+        self.values = "(" + ", ".join("?" for _ in self.columns) + ")"
+        self.text = f"INSERT INTO {table.name} ({names}) VALUES {self.values}"
+        self._multi: dict[int, str] = {}
+
+    def _tuples(self, driver: Driver, rows: Sequence[dict]) -> list[tuple]:
+        converting = [(i, _memo(driver.time) if kind == "time" else driver.json)
+                      for i, kind in enumerate(self.kinds) if kind is not None]
+        pick = self._pick
+        defaults = self.defaults
+        out = []
+        for row in rows:
+            values = pick({**defaults, **row} if defaults else row)
+            if converting:
+                values = list(values)
+                for i, convert in converting:
+                    values[i] = convert(values[i])
+                values = tuple(values)
+            out.append(values)
+        return out
+
+    def run(self, conn: Connection, rows: Sequence[dict]) -> None:
+        if rows:
+            driver = Driver.of(conn)
+            driver.run_many(conn, self.table.name, self.text, self._tuples(driver, rows))
+
+    def returning_ids(self, conn: Connection, rows: Sequence[dict]) -> list[int]:
+        """Insert ``rows``; their ids, in the rows' order."""
+        if not rows:
+            return []
+        driver = Driver.of(conn)
+        params = self._tuples(driver, rows)
+        if driver.sqlite:
+            # One multi-row INSERT: its rows are inserted in order, each taking the next rowid
+            # on the single writer, so the ids sorted are the ids in the rows' order.
+            text = self._multi.get(len(rows))
+            if text is None:
+                text = self._multi[len(rows)] = (
+                    self.text + (", " + self.values) * (len(rows) - 1) + " RETURNING id")
+            flat = [value for row in params for value in row]
+            return sorted(row[0] for row in driver.run(conn, self.table.name, text, flat))
+        return _returning_many(conn, driver, self.table.name, self.text + " RETURNING id",
+                               params)
+
+
+def _returning_many(conn: Connection, driver: Driver, table: str, text: str,
+                    params: list[tuple]) -> list[int]:
+    """psycopg's ``executemany(returning=True)``: one result per row, in the rows' order."""
+    sql = driver.sql(text)
+    if not conn.in_transaction():
+        conn.begin()
+    cursor = conn.connection.cursor()
+    ids: list[int] = []
+    try:
+        cursor.executemany(sql, params, returning=True)
+        while True:
+            ids.append(cursor.fetchone()[0])
+            if not cursor.nextset():
+                break
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
+                                      dialect=conn.dialect) from error
+    finally:
+        cursor.close()
+    log_ = WriteLog.of(conn)
+    if log_ is not None:
+        log_.wrote(table)
+    return ids
+
+
+def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` remembering its last argument: the rows of a batch share their times."""
+    last: list = [object(), None]
+
+    def memo(value: Any) -> Any:
+        if value is not last[0]:
+            last[0] = value
+            last[1] = convert(value)
+        return last[1]
+
+    return memo
 
 
 def maintenance_engine(url: str) -> Engine:
