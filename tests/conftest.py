@@ -94,3 +94,23 @@ def sdk_v1(server, tenant):
 @pytest.fixture
 def core_sdk(server, tenant):
     return CoreClient(server.endpoint, tenant)
+
+
+@pytest.fixture
+def receiver():
+    """A tenant's report endpoint (or any webhook): a real local HTTP server."""
+    from tests.support.receiver import Receiver
+
+    made = Receiver().up()
+    yield made
+    made.down()
+
+
+@pytest.fixture
+def robot():
+    """A DingTalk custom robot stand-in that checks the signature (tests/support/dingtalk.py)."""
+    from tests.support.dingtalk import DingTalkRobot
+
+    made = DingTalkRobot().start()
+    yield made
+    made.stop()

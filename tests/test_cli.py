@@ -13,8 +13,8 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from pigeon.cli import app
-from tests.conftest import TEST_SECRET_KEY
 from tests.support import workflow
+from tests.support.cli import cli_runner
 from tests.support.sdk import CoreClient, Tenant
 
 DOCS = Path(__file__).parents[1] / "docs" / "cli.md"
@@ -22,17 +22,7 @@ DOCS = Path(__file__).parents[1] / "docs" / "cli.md"
 
 @pytest.fixture
 def cli(tmp_path, database_url):
-    env = {"PIGEON_DATA_DIR": str(tmp_path / "data"), "PIGEON_DATABASE_URL": database_url,
-           "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal(), "PIGEON_REVIEW_MODE": "manual"}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.stderr)
-        return result
-
-    run.env = env
-    return run
+    return cli_runner(tmp_path / "data", database_url, PIGEON_REVIEW_MODE="manual")
 
 
 def _json(result):

@@ -7,44 +7,18 @@ import json
 from datetime import timedelta
 
 import pytest
-from typer.testing import CliRunner
 
 from pigeon.app import Pigeon
-from pigeon.cli import app
 from pigeon.config import Settings
 from pigeon.core.alert_rules import ProtectionPlan
 from pigeon.services import otp_protection
 from tests.conftest import TEST_SECRET_KEY
-from tests.support.dingtalk import DingTalkRobot
-from tests.support.receiver import Receiver
+from tests.support.cli import cli_runner
 
 
 @pytest.fixture
 def cli(tmp_path, database_url):
-    env = {"PIGEON_DATA_DIR": str(tmp_path / "data"), "PIGEON_DATABASE_URL": database_url,
-           "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal()}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.stderr)
-        return result
-
-    return run
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
-
-
-@pytest.fixture
-def robot():
-    made = DingTalkRobot().start()
-    yield made
-    made.stop()
+    return cli_runner(tmp_path / "data", database_url)
 
 
 def _json(result):

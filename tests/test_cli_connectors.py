@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from pigeon.cli import app
 from pigeon.store.tables import connectors
-from tests.conftest import TEST_SECRET_KEY
+from tests.support.cli import cli_runner
 from tests.support.smsc_thread import BackgroundSmsc
 
 PASSWORD = "s3cr3tPw"
@@ -20,17 +18,7 @@ PASSWORD = "s3cr3tPw"
 
 @pytest.fixture
 def cli(tmp_path, database_url):
-    env = {"PIGEON_DATA_DIR": str(tmp_path / "data"), "PIGEON_DATABASE_URL": database_url,
-           "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal(), "COLUMNS": "200"}
-    runner = CliRunner()
-
-    def run(*args, code: int = 0, stdin: str | None = None):
-        result = runner.invoke(app, [str(a) for a in args], env=env, input=stdin)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    run.env = env
-    return run
+    return cli_runner(tmp_path / "data", database_url, COLUMNS="200")
 
 
 def _json(result):

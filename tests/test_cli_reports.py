@@ -8,42 +8,22 @@ import json
 from datetime import timedelta
 
 import pytest
-from typer.testing import CliRunner
 
 from pigeon.app import Pigeon
-from pigeon.cli import app
 from pigeon.config import Settings
 from pigeon.services import review
 from pigeon.workers.reporter import Reporter
-from tests.conftest import TEST_SECRET_KEY
-from tests.support.receiver import Receiver
+from tests.support.cli import cli_runner
 
 
 @pytest.fixture
 def cli(tmp_path, database_url):
-    env = {"PIGEON_DATA_DIR": str(tmp_path / "data"), "PIGEON_DATABASE_URL": database_url,
-           "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal()}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.stderr)
-        return result
-
-    run.env = env
-    return run
+    return cli_runner(tmp_path / "data", database_url)
 
 
 @pytest.fixture
 def account(cli) -> str:
     return json.loads(cli("account", "create", "Lark Technology", "--json").stdout)["AccountId"]
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
 
 
 def _json(result):

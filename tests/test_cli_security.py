@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from pigeon.cli import app
-from tests.conftest import TEST_SECRET_KEY
+from tests.support.cli import cli_runner
 
 
 @pytest.fixture
 def cli(tmp_path, database_url):
-    env = {"PIGEON_DATA_DIR": str(tmp_path / "data"), "PIGEON_DATABASE_URL": database_url,
-           "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal()}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.stderr)
-        return result
-
-    return run
+    return cli_runner(tmp_path / "data", database_url)
 
 
 @pytest.fixture

@@ -7,27 +7,15 @@ import json
 from datetime import timedelta
 
 import pytest
-from typer.testing import CliRunner
 
-from pigeon.cli import app
 from pigeon.store.tables import messages
-from tests.conftest import TEST_SECRET_KEY
+from tests.support.cli import cli_runner
 from tests.support.sending import ready_to_send, rows
 
 
 @pytest.fixture
 def cli(settings, database_url):
-    env = {"PIGEON_DATA_DIR": str(settings.data_dir), "PIGEON_DATABASE_URL": database_url,
-           "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal(), "PIGEON_REVIEW_MODE": "rules",
-           "COLUMNS": "200"}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, [str(a) for a in args], env=env)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return run
+    return cli_runner(settings.data_dir, database_url, PIGEON_REVIEW_MODE="rules", COLUMNS="200")
 
 
 @pytest.fixture

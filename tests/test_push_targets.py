@@ -14,7 +14,6 @@ from pigeon import push_targets
 from pigeon.core.errors import PigeonError
 from pigeon.services import accounts, reports, review
 from pigeon.workers.reporter import Reporter
-from tests.support.receiver import Receiver
 
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -49,13 +48,6 @@ def test_the_guard_is_installed_where_httpx_connects():
         assert isinstance(backend, push_targets.GuardedBackend)
     finally:
         asyncio.run(client.aclose())
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
 
 
 def _post(client: httpx.AsyncClient, url: str):

@@ -14,7 +14,6 @@ from alibabacloud_tea_util.models import RuntimeOptions
 from pigeon.services import alert_config, alert_evaluation, otp_protection
 from pigeon.store.tables import messages
 from tests.support.alerts import Passes
-from tests.support.dingtalk import DingTalkRobot
 from tests.support.sending import ready_to_send, rows
 
 RT = RuntimeOptions()
@@ -26,13 +25,6 @@ PER_CALL = 500
 @pytest.fixture
 def sender(pigeon, server, tenant, core_sdk):
     return ready_to_send(pigeon, core_sdk, tenant.account_id, balance_cny=300)
-
-
-@pytest.fixture
-def robot():
-    made = DingTalkRobot().start()
-    yield made
-    made.stop()
 
 
 @pytest.fixture

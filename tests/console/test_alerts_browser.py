@@ -11,16 +11,8 @@ from pigeon.core.alert_rules import ProtectionPlan
 from pigeon.services import alert_config, otp_protection
 from tests.console.conftest import sign_in
 from tests.console.test_browser import expect_text
-from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
 
 
 def test_a_tenant_sets_up_alerts_and_lifts_a_protection(site, new_page, receiver):

@@ -17,8 +17,6 @@ from pigeon.services import alert_config, alert_evaluation, otp_protection
 from tests.conftest import make_tenant
 from tests.console.test_http import add_user, csrf_of, sign_in
 from tests.support.alerts import Passes
-from tests.support.dingtalk import DingTalkRobot
-from tests.support.receiver import Receiver
 
 
 @pytest.fixture
@@ -27,20 +25,6 @@ def client(server, pigeon, tenant):
     with httpx.Client(base_url=server.url, timeout=30) as c:
         sign_in(c, "dev@lark.example")
         yield c
-
-
-@pytest.fixture
-def robot():
-    made = DingTalkRobot().start()
-    yield made
-    made.stop()
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
 
 
 def post(client, path, data=None):

@@ -35,8 +35,6 @@ from pigeon.store.tables import (
     report_events,
 )
 from tests.support.alerts import Passes
-from tests.support.dingtalk import DingTalkRobot
-from tests.support.receiver import Receiver
 from tests.support.smtp import SmtpServer
 
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -49,20 +47,6 @@ def smtp():
     server = SmtpServer(user="pigeon", password="mail-password").start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def robot():
-    made = DingTalkRobot().start()
-    yield made
-    made.stop()
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
 
 
 @pytest.fixture

@@ -57,13 +57,6 @@ def passes(pigeon):
 
 
 @pytest.fixture
-def receiver():
-    made = Receiver().up()
-    yield made
-    made.down()
-
-
-@pytest.fixture
 def account_id(pigeon) -> int:
     return int(pigeon.db.write_sync(accounts.create_account, "Lark Technology", NOW)["AccountId"])
 
