@@ -3,6 +3,12 @@
 "use strict";
 
 (function () {
+  // On a narrow screen the side navigation is one row that scrolls: show the current page.
+  const here = document.querySelector("nav.side a.here");
+  if (here && window.matchMedia("(max-width: 760px)").matches) {
+    here.scrollIntoView({ block: "nearest", inline: "center" });
+  }
+
   const meta = document.querySelector('meta[name="csrf-token"]');
   const csrf = meta ? meta.content : "";
 
