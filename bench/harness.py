@@ -1,9 +1,10 @@
 """What the HTTP benchmarks share: signed requests, server processes, the compliance set-up
 through the official SDK, wrk runs with CPU accounting, py-spy profiles and the report table.
 
-Used by ``rpc_read.py`` (signed reads), ``send_sms.py`` (SendSms accepted and its latency) and
-``end_to_end.py`` (SendBatchSms through the simulator).  Nothing here measures anything by
-itself; see bench/README.md.
+Used by ``rpc_read.py`` (signed reads), ``send_sms.py`` (SendSms accepted and its latency),
+``end_to_end.py`` (SendBatchSms through the simulator) and ``query_details.py``
+(QuerySendDetails on a large table).  Nothing here measures anything by itself; see
+bench/README.md.
 """
 from __future__ import annotations
 
