@@ -228,6 +228,20 @@ def pigeon_env(tmp: Path, **settings: str) -> dict[str, str]:
     return env
 
 
+def add_wrk_options(parser) -> None:
+    """The options of the benchmarks that alternate wrk rounds between targets."""
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each run (10)")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="wrk connections kept open (32)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="wrk threads (1: leaves the most CPU to the server)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds; each round measures every target once, in alternating "
+                             "order; the median is reported (3)")
+    parser.add_argument("--warmup", type=float, default=3,
+                        help="seconds of untimed load on each target before the rounds (3)")
+
+
 def missing_tools(*, wrk: bool = True, pin: bool = False) -> str:
     """What the benchmark needs and this machine lacks, as an error message ("" if none)."""
     if pin and shutil.which("taskset") is None:

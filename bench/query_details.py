@@ -52,6 +52,7 @@ from harness import (  # noqa: E402
     BenchError,
     Run,
     Server,
+    add_wrk_options,
     in_workspace,
     machine_info,
     median,
@@ -288,14 +289,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="every N-th request also names a BizId (4; 0 = never)")
     parser.add_argument("--direct", type=int, default=20_000,
                         help="query pairs run straight in sqlite3 (20000)")
-    parser.add_argument("--seconds", type=float, default=10, help="duration of each run (10)")
-    parser.add_argument("--connections", type=int, default=32,
-                        help="wrk connections kept open (32)")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="wrk rounds, hello and Pigeon alternating; medians reported (3)")
-    parser.add_argument("--warmup", type=float, default=3,
-                        help="seconds of untimed wrk load on each target first (3)")
+    add_wrk_options(parser)
     parser.add_argument("--latency-load", type=float, default=0.5,
                         help="fixed rate as a fraction of the median QuerySendDetails rate "
                              "(0.5; 0 skips the fixed-rate runs)")

@@ -32,6 +32,7 @@ from harness import (  # noqa: E402
     BenchError,
     Run,
     Server,
+    add_wrk_options,
     approved_signature,
     in_workspace,
     machine_info,
@@ -54,16 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "stack, measured in the same run with wrk.",
         epilog="Needs wrk (Debian/Ubuntu: apt-get install -y wrk); --profile needs py-spy "
                "(pip install py-spy).")
-    parser.add_argument("--seconds", type=float, default=10, help="duration of each run (10)")
-    parser.add_argument("--connections", type=int, default=32,
-                        help="wrk connections kept open (32)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="wrk threads (1: leaves the most CPU to the server)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds; each round measures every target once, in alternating "
-                             "order; the median is reported (3)")
-    parser.add_argument("--warmup", type=float, default=3,
-                        help="seconds of untimed load on each target before the rounds (3)")
+    add_wrk_options(parser)
     parser.add_argument("--requests", type=int, default=0,
                         help="pre-signed requests per Pigeon run; 0 = sized from the warm-up "
                              "rate (3 × rate × seconds, at least 20000)")
