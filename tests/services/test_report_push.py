@@ -520,7 +520,7 @@ def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, recei
             started = time.monotonic()
             await asyncio.to_thread(emit, pigeon, account_id, 1)
             while not receiver.received:
-                assert time.monotonic() - started < 5
+                assert time.monotonic() - started < 20
                 await asyncio.sleep(0.005)
             return time.monotonic() - started
         finally:
@@ -528,7 +528,9 @@ def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, recei
             await asyncio.gather(task, return_exceptions=True)
 
     try:
-        assert worker.run(scenario()) < 1
+        # Long before the next poll: only the wake-up, sent once the commit is visible, can
+        # have started the push (a loaded machine may be slow, but not 30 s slow).
+        assert worker.run(scenario()) < 15
     finally:
         worker.close()
 

@@ -120,3 +120,34 @@ def test_one_failing_unit_of_a_group_rolls_back_alone(pigeon):
     stored = pigeon.db.read_sync(lambda conn: sorted(conn.execute(
         select(prices.c.template_type, prices.c.price)).all()))
     assert stored == [(0, 40), (1, 41)]
+
+
+def test_commit_listeners_hear_of_a_transaction_once_its_rows_are_visible(pigeon):
+    seen = []
+
+    def listener(tables):
+        # In the writer's thread, right after the commit: another connection sees the row.
+        found = pigeon.db.read_sync(lambda conn: conn.scalar(
+            select(accounts.c.name).where(accounts.c.id == 1)))
+        seen.append((tables, found))
+
+    stop = pigeon.db.writes.on_commit(listener)
+    pigeon.db.write_sync(new_account)
+    pigeon.db.write_sync(lambda conn: conn.execute(select(accounts)).all())  # writes nothing
+    stop()
+    pigeon.db.write_sync(lambda conn: conn.execute(
+        update(accounts).where(accounts.c.id == 1).values(status="suspended")))
+    assert seen == [(frozenset({"accounts"}), "Lark")]
+
+
+def test_a_transaction_that_fails_is_not_announced(pigeon):
+    seen = []
+    pigeon.db.writes.on_commit(seen.append)
+
+    def fails(conn):
+        new_account(conn)
+        raise RuntimeError("undone")
+
+    with pytest.raises(RuntimeError):
+        pigeon.db.write_sync(fails)
+    assert seen == []

@@ -30,10 +30,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Connection,
-    Engine,
     and_,
     bindparam,
-    event,
     func,
     insert,
     literal,
@@ -42,12 +40,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from pigeon import push_targets
 from pigeon.core.errors import PigeonError
 from pigeon.services.accounts import require_account
-from pigeon.store.database import BulkInsert
+from pigeon.store.database import BulkInsert, Database
 from pigeon.store.tables import report_attempts, report_events, report_settings
 
 TYPES = ("SmsReport", "SmsUp", "SignSmsReport", "TemplateSmsReport")
@@ -61,7 +58,6 @@ MAX_URL_LENGTH = 2000
 ROUTE_BATCH = 500
 
 events = report_events
-_NEW_REPORTS = "pigeon.new_reports"  # a connection's flag: it queued reports (see watch())
 # A list of event ids bound as one parameter (``{"ids": [...]}``): building a bound literal per
 # id costs more than the statement itself for a batch of a hundred.
 _IDS = bindparam("ids", expanding=True)
@@ -215,40 +211,23 @@ def emit_many(conn: Connection, reports: list[tuple[int, str, dict]], now: datet
         _insert_events.run(conn, [
             {"account_id": account_id, "type": report_type, "payload": payload,
              "created_at": now} for account_id, report_type, payload in reports])
-        conn.info[_NEW_REPORTS] = True  # what watch() notices of a SQLAlchemy INSERT
 
 
 # -- waking the worker ---------------------------------------------------------------------------
 
-def watch(engine: Engine, notify: Callable[[], None]) -> Callable[[], None]:
-    """Call ``notify()`` whenever a transaction on ``engine`` that queued reports commits, so
-    a worker in this process can push them at once instead of at its next poll.  Returns the
-    function that stops watching.
+def watch(db: Database, notify: Callable[[], None]) -> Callable[[], None]:
+    """Call ``notify()`` whenever a transaction of ``db``'s writer that queued reports has
+    committed, so that a worker in this process can push them at once instead of at its next
+    poll.  Returns the function that stops watching.
 
-    ``notify`` runs in the committing thread, just *before* the commit (SQLAlchemy announces
-    commits, it does not confirm them): it should only schedule a look a moment later.
+    ``notify`` runs in the writer's thread: it should only schedule a look elsewhere.
     Producers in other processes are not seen; workers poll for those.
     """
-    def executed(conn, clauseelement, *_args) -> None:
-        if isinstance(clauseelement, Insert) and clauseelement.table is events:
-            conn.info[_NEW_REPORTS] = True
-
-    def committing(conn) -> None:
-        if conn.info.pop(_NEW_REPORTS, False):
+    def committed(tables: frozenset[str]) -> None:
+        if events.name in tables or "*" in tables:  # "*": raw SQL, which may have
             notify()
 
-    def rolled_back(conn) -> None:
-        conn.info.pop(_NEW_REPORTS, None)
-
-    hooks = (("after_execute", executed), ("commit", committing), ("rollback", rolled_back))
-    for name, hook in hooks:
-        event.listen(engine, name, hook)
-
-    def stop() -> None:
-        for name, hook in hooks:
-            event.remove(engine, name, hook)
-
-    return stop
+    return db.writes.on_commit(committed)
 
 
 # -- delivery ----------------------------------------------------------------------------------

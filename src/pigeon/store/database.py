@@ -86,11 +86,17 @@ class WriteLog:
     the version of every table written since the last commit (rows a cache read inside it may
     have been undone).  Writes made by other processes (the CLI, other nodes) are not seen
     here: caches bound those by a time to live.
+
+    It also tells listeners (:meth:`on_commit`) which tables a transaction of the writer
+    wrote, once that transaction has committed — not when SQLAlchemy announces the commit,
+    which is before it happens: a reader woken then could look before the rows are visible.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._counts: dict[str, int] = {}
         self._uncommitted: set[str] = set()
+        self._committing: set[str] = set()  # what the commit under way wrote
+        self._listeners: list[Callable[[frozenset[str]], None]] = []
         _WRITE_LOGS[engine] = self
         event.listen(engine, "after_cursor_execute", self._after_cursor_execute)
         event.listen(engine, "commit", self._commit)
@@ -125,7 +131,25 @@ class WriteLog:
             # text() or exec_driver_sql: which table is not worth parsing; "*" moves all
             self._wrote("*")
 
+    def on_commit(self, listener: Callable[[frozenset[str]], None]) -> Callable[[], None]:
+        """Call ``listener(tables)`` in the writer's thread after each of its transactions
+        commits, with the names of the tables it wrote ("*" for raw SQL); it should only
+        schedule work elsewhere.  Returns the function that stops the calls."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def committed(self) -> None:
+        """The writer's transaction has committed: tell the listeners what it wrote."""
+        tables, self._committing = frozenset(self._committing), set()
+        if tables:
+            for listener in list(self._listeners):
+                try:
+                    listener(tables)
+                except Exception:
+                    log.exception("a commit listener failed")
+
     def _commit(self, _conn) -> None:
+        self._committing = set(self._uncommitted)
         self._uncommitted.clear()
 
     def rolled_back(self, *_args) -> None:
@@ -241,6 +265,7 @@ class Database:
                     if not future.done():
                         future.set_exception(exc)
             else:
+                self.writes.committed()
                 for (_fn, _args, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if ok:
                         future.set_result(value)

@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 # wake-up below).  A pass that finds nothing costs three indexed reads.
 POLL_SECONDS = 0.25
 PURGE_INTERVAL = timedelta(minutes=10)
-# Reports queued in this process wake the worker this long after their commit is announced.
-WAKE_DELAY = 0.002
 # How many due events a pass looks at in each of its windows (see reports.due); the next
 # pass finds the rest.  Small enough that a pass costs little whatever the backlog.
 SCAN_WINDOW = 1000
@@ -145,12 +143,7 @@ class Reporter:
         :func:`reports.watch`) and otherwise every :data:`POLL_SECONDS`.
         """
         loop = asyncio.get_running_loop()
-
-        def soon() -> None:  # the commit is announced just before it happens
-            loop.call_later(WAKE_DELAY, self._wake.set)
-
-        unwatch = reports.watch(self.db.write_engine,
-                                lambda: loop.call_soon_threadsafe(soon))
+        unwatch = reports.watch(self.db, lambda: loop.call_soon_threadsafe(self._wake.set))
         try:
             while True:
                 self._wake.clear()
