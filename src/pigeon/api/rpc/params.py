@@ -14,6 +14,7 @@ from typing import Any
 from pigeon.core.errors import PigeonError
 
 _INT = re.compile(r"^\s*[+-]?\d{1,19}\s*$")
+_EMPTY_ARRAY = re.compile(r"^\s*\[\s*\]\s*$")
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
 
@@ -32,6 +33,15 @@ class Params:
                 raise PigeonError.missing(name)
             return default
         return value
+
+    def list_text(self, name: str) -> str | None:
+        """A JSON-array parameter as its text, for a rule that decodes it itself; an empty
+        array means "not given", as for Alibaba: the Tea SDKs send ``[]`` for a list the caller
+        left at its default (``Request().from_map(...)`` makes every list ``[]``)."""
+        text = self.str(name)
+        if text is not None and _EMPTY_ARRAY.match(text):
+            return None
+        return text
 
     def int(self, name: str, *, required: bool = False, default: int | None = None,
             low: int | None = None, high: int | None = None) -> Any:

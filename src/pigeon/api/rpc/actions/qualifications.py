@@ -21,6 +21,7 @@ SINGLE_STATES = {"INIT": "INT", "NOT_PASS": "FAILED", "PASS": "PASSED",
                  "NOT_FINISH": "NOT_FINISH", "CANCEL": "CANCELED"}
 
 BOOLEANS = ("UseBySelf", "WhetherShare")
+LISTS = ("BusinessLicensePics", "OtherFiles")
 FIELDS = (
     "QualificationName", "UseBySelf", "WhetherShare", "CompanyName", "CompanyType",
     "OrganizationCode", "BussinessLicenseExpDate", "BusinessLicensePics", "LegalPersonName",
@@ -37,9 +38,11 @@ MAX_PAGE_SIZE = 50
 
 
 def _fields(params: Params) -> dict:
-    """The qualification fields of a request: text as sent (``None`` when absent or empty),
-    the two booleans parsed (``InvalidUseBySelf`` for anything but true/false)."""
-    return {name: params.bool(name) if name in BOOLEANS else params.str(name)
+    """The qualification fields of a request: text as sent (``None`` when absent or empty,
+    and the two file lists when ``[]``), the two booleans parsed (``InvalidUseBySelf`` for
+    anything but true/false)."""
+    return {name: params.bool(name) if name in BOOLEANS
+            else params.list_text(name) if name in LISTS else params.str(name)
             for name in FIELDS}
 
 
