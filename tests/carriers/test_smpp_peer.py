@@ -1,26 +1,23 @@
 """The SMPP connector against an SMSC nobody here wrote: the npm ``smpp`` package's server.
 
-``tests/peers/smpp`` pins the package with a lock file; ``npm ci`` installs it once into a
-cache directory outside the work tree.  Without Node.js or without the npm registry the test is
-skipped with the reason (``PIGEON_TEST_REQUIRE_PEERS=1`` turns that into a failure).
+``tests/peers/smpp`` pins the package with a lock file (installed as tests/support/peers.py
+says: without Node.js or the npm registry the test is skipped, or fails under
+``PIGEON_TEST_REQUIRE_PEERS=1``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from pigeon.carriers.smpp import SmppConnector
 from tests.carriers.test_smpp import Sink, outbound
+from tests.support.peers import PEERS, node_modules
 
-PEER = Path(__file__).resolve().parents[1] / "peers" / "smpp"
+PEER = PEERS / "smpp"
 
 pytestmark = pytest.mark.anyio
 
@@ -30,34 +27,8 @@ def anyio_backend():
     return "asyncio"
 
 
-def unavailable(reason: str):
-    if os.environ.get("PIGEON_TEST_REQUIRE_PEERS"):
-        pytest.fail(f"the npm smpp peer is required but {reason}")
-    pytest.skip(reason)
-
-
-def node_modules() -> Path:
-    if not shutil.which("node") or not shutil.which("npm"):
-        unavailable("Node.js/npm is not installed")
-    lock = (PEER / "package-lock.json").read_bytes()
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    target = cache / "pigeon-test-peers" / f"smpp-{hashlib.sha256(lock).hexdigest()[:16]}"
-    if not (target / "node_modules" / "smpp").is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(PEER / name, target / name)
-        try:
-            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                           cwd=target, check=True, capture_output=True, timeout=300)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            output = getattr(exc, "stderr", b"") or b""
-            unavailable(f"npm ci failed (is the npm registry reachable?): "
-                        f"{output.decode(errors='replace')[-300:]}")
-    return target / "node_modules"
-
-
 async def test_pigeon_talks_to_the_npm_smpp_server():
-    modules = node_modules()
+    modules = node_modules("smpp", "smpp")
     process = await asyncio.create_subprocess_exec(
         "node", str(PEER / "smsc.js"), "pigeon", "secret",
         stdout=asyncio.subprocess.PIPE, env={**os.environ, "NODE_PATH": str(modules)})
