@@ -332,11 +332,16 @@ def test_an_invalid_organisation_code_is_a_business_error_in_the_body(sdk, pigeo
 
 
 def test_a_page_size_outside_1_to_50_is_refused(sdk):
-    for size in (0, 51):
+    for size in (-1, 51):
         with pytest.raises(ClientException) as raised:
             records(sdk, page_size=size)
         assert (raised.value.code, raised.value.status_code) == ("InvalidPageSize", 400)
     assert records(sdk, state="DONE").code == "isv.INVALID_PARAMETERS"
+
+
+def test_a_page_size_of_0_is_not_given(sdk):
+    """What a client whose integers default to 0 sends for a page size nobody set."""
+    assert records(sdk, page_size=0, page_no=0).data.page_size == 10
 
 
 def test_a_name_is_unique_in_the_account_whatever_its_letter_case(sdk, pigeon, other_tenant,

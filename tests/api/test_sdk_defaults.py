@@ -15,6 +15,7 @@ import pytest
 from alibabacloud_dysmsapi20170525 import models
 
 from pigeon.services import billing, handsets
+from tests.support import workflow
 from tests.support.sdk import tea_client
 
 PHONE = "13800138000"
@@ -110,3 +111,37 @@ def test_the_seed_workflow_with_every_optional_field_at_its_default(
         models.QuerySendStatisticsRequest, IsGlobe=1, StartDate=today, EndDate=today,
         PageIndex=1, PageSize=10)))
     assert statistics.data.total_size == 1
+
+
+def test_the_empty_values_of_optional_fields_leave_nothing_behind(pigeon, server, tenant,
+                                                                  core_sdk):
+    """``0`` for an id, ``[]`` for a list, ``""`` for text: not given, so neither stored nor
+    shown, and a filter or a page number of 0 is no filter and the first page."""
+    sdk = tea_client(server.endpoint, tenant)
+
+    def ok(answer):
+        assert answer.body.code == "OK", answer.body.message
+        return answer.body
+
+    qualification = int(workflow.approved_qualification(core_sdk, pigeon))
+    ok(sdk.create_sms_sign(models.CreateSmsSignRequest(
+        sign_name="云雀科技", sign_source=0, qualification_id=qualification, sign_type=1,
+        authorization_letter_id=0, trademark_id=0, app_icp_record_id=0, more_data=[],
+        apply_scene_content="", remark="")))
+    sign = ok(sdk.get_sms_sign(models.GetSmsSignRequest(sign_name="云雀科技")))
+    assert (sign.authorization_letter_id, sign.trademark_id, sign.app_icp_record_id) == (
+        None, None, None)
+    assert sign.file_url_list == [] and sign.sign_status == 1
+
+    ok(sdk.create_sms_template(models.CreateSmsTemplateRequest(
+        template_name="到货通知", template_type=1, template_content="您的包裹已到驿站，请及时取件。",
+        related_sign_name="云雀科技", template_rule="", traffic_driving="[]", more_data=[],
+        apply_scene_content="", remark="")))
+    listed = ok(sdk.query_sms_template_list(models.QuerySmsTemplateListRequest(
+        page_index=0, page_size=0)))
+    assert (listed.current_page, listed.page_size) == (1, 10)
+    assert [t.traffic_driving for t in listed.sms_template_list] == [""]
+
+    records = ok(sdk.query_sms_qualification_record(models.QuerySmsQualificationRecordRequest(
+        page_no=0, page_size=0, work_order_id=0, company_name="", state="")))
+    assert [r.group_id for r in records.data.list] == [qualification]

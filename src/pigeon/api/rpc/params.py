@@ -3,6 +3,13 @@
 A required parameter that is absent (or empty) is ``Missing<Name>`` (HTTP 400); a value of the
 wrong type is ``Invalid<Name>`` (HTTP 400), as the gateway answers (spec/dysmsapi.md §4.2).
 Business rules on well-typed values are the services' job and answer ``isv.*`` codes.
+
+What an SDK sends for an optional field its caller never set means "not given", for every
+action, as it does for Alibaba: an empty string (``OutId=``), an empty JSON array
+(``OtherFiles=[]``: the Python Tea SDK's ``Request().from_map({...})`` makes every list it is
+not given ``[]``), and ``0`` for a number that only has positive values (a page number, an
+id: what a client whose integers default to 0 sends).  The rule lives here and nowhere else:
+handlers read parameters only through these methods.
 """
 
 from __future__ import annotations
@@ -35,9 +42,8 @@ class Params:
         return value
 
     def list_text(self, name: str) -> str | None:
-        """A JSON-array parameter as its text, for a rule that decodes it itself; an empty
-        array means "not given", as for Alibaba: the Tea SDKs send ``[]`` for a list the caller
-        left at its default (``Request().from_map(...)`` makes every list ``[]``)."""
+        """An optional JSON-array parameter as its text, for a rule that decodes it itself (or
+        keeps it as text); an empty array is not given, like an empty string."""
         text = self.str(name)
         if text is not None and _EMPTY_ARRAY.match(text):
             return None
@@ -45,12 +51,16 @@ class Params:
 
     def int(self, name: str, *, required: bool = False, default: int | None = None,
             low: int | None = None, high: int | None = None) -> Any:
+        """A whole number (a Long).  ``0`` for an optional parameter whose ``low`` bound is
+        positive is not given: ``default``."""
         text = self.str(name, required=required)
         if text is None:
             return default
         if not _INT.match(text):
             raise PigeonError.invalid(name, "It must be a whole number.")
         value = int(text)
+        if value == 0 and not required and low is not None and low > 0:
+            return default
         if not -(2**63) <= value < 2**63:  # what a Long holds (and a BIGINT column)
             raise PigeonError.invalid(name, "It is out of range.")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -74,9 +84,11 @@ class Params:
         """A JSON-text parameter (``MoreData=["a.png"]``) of the given top-level ``kind``.
 
         ``code`` picks a business code for bad JSON (``isv.INVALID_JSON_PARAM`` for
-        TemplateParam); by default it is the gateway's ``Invalid<Name>``.
+        TemplateParam); by default it is the gateway's ``Invalid<Name>``.  An empty array for
+        an optional parameter is not given, whatever ``kind``; a required one is decoded, for
+        the action's own rule on it (``PhoneNumberJson=[]`` holds no number).
         """
-        text = self.str(name, required=required)
+        text = self.str(name, required=True) if required else self.list_text(name)
         if text is None:
             return default
         try:

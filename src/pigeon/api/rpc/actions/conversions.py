@@ -22,7 +22,7 @@ async def sms_conversion_intl(call: Call) -> dict:
     p = call.params
     message_id = p.str("MessageId", required=True)
     delivered = p.bool("Delivered", required=True)
-    converted_at = alert_conversions.conversion_time(p.int("ConversionTime"))
+    converted_at = alert_conversions.conversion_time(p.int("ConversionTime", low=1))
     await call.pigeon.db.write(alert_conversions.record, call.account_id, message_id,
                                delivered, converted_at, call.now)
     return {}

@@ -108,7 +108,7 @@ async def query_sms_qualification_record(call: Call) -> dict:
         page_size=page_size, company_name=p.str("CompanyName"),
         legal_person_name=p.str("LegalPersonName"), name=p.str("QualificationGroupName"),
         state=p.str("State"), use_by_self=p.bool("UseBySelf"),
-        work_order_id=p.int("WorkOrderId")))
+        work_order_id=p.int("WorkOrderId", low=1)))
     items = [_present({
         "GroupId": row["id"],
         "QualificationGroupName": row["name"],
@@ -140,7 +140,7 @@ def _pictures(items: list[dict] | None, *, typed: bool) -> list[dict]:
 async def query_single_sms_qualification(call: Call) -> dict:
     p = call.params
     qualification_id = p.int("QualificationGroupId", required=True)
-    order_id = p.int("OrderId")
+    order_id = p.int("OrderId", low=1)
     row = await call.pigeon.db.read(qualifications.get_single, call.account_id,
                                     qualification_id, order_id)
     details = row["details"]

@@ -21,9 +21,9 @@ def _current_fields(call: Call) -> dict:
         "sign_type": p.int("SignType", default=1),
         "remark": p.str("Remark"),
         "third_party": p.bool("ThirdParty", default=False),
-        "authorization_letter_id": p.int("AuthorizationLetterId"),
-        "trademark_id": p.int("TrademarkId"),
-        "app_icp_record_id": p.int("AppIcpRecordId"),
+        "authorization_letter_id": p.int("AuthorizationLetterId", low=1),
+        "trademark_id": p.int("TrademarkId", low=1),
+        "app_icp_record_id": p.int("AppIcpRecordId", low=1),
         "apply_scene": p.str("ApplySceneContent"),
         "more_data": p.json("MoreData", list),
     }

@@ -26,7 +26,7 @@ def _current_fields(call: Call) -> dict:
         "remark": p.str("Remark"),
         "intl_type": p.int("IntlType"),
         "apply_scene": p.str("ApplySceneContent"),
-        "traffic_driving": p.str("TrafficDriving"),
+        "traffic_driving": p.list_text("TrafficDriving"),  # a JSON array, kept as text
         "more_data": p.json("MoreData", list),
     }
 
