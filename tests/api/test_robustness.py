@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +47,17 @@ def test_no_parameters_make_the_server_fail(server, tenant, action, params):
     body = response.json()
     assert isinstance(body.get("Code"), str) and body["Code"] != "InternalError", body
     assert "Traceback" not in response.text
+
+
+LAST_LONG_PAGE = str(2**62)  # a Long, but (page - 1) × PageSize is past what a BIGINT holds
+
+
+@pytest.mark.parametrize(("action", "page", "items"), [
+    ("QuerySmsSignList", "PageIndex", "SmsSignList"),
+    ("QuerySmsTemplateList", "PageIndex", "SmsTemplateList"),
+    ("QuerySmsQualificationRecord", "PageNo", "Data"),
+])
+def test_a_page_far_past_the_end_is_an_empty_page(core_sdk, action, page, items):
+    answer = core_sdk.common(action, {page: LAST_LONG_PAGE, "PageSize": "50"})
+    assert answer["Code"] == "OK", answer
+    assert (answer[items]["List"] if items == "Data" else answer[items]) == []

@@ -307,6 +307,8 @@ def query_records(conn: Connection, account_id: int, *, page_no: int = 1, page_s
     if work_order_id is not None:
         where.append(qualifications.c.order_id == work_order_id)
     total = conn.scalar(select(func.count()).select_from(qualifications).where(*where))
+    if (page_no - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
+        return total, []
     rows = conn.execute(select(qualifications).where(*where)
                         .order_by(qualifications.c.id.desc())
                         .limit(page_size).offset((page_no - 1) * page_size)).mappings()

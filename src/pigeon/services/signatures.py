@@ -218,6 +218,8 @@ def get_by_id(conn: Connection, account_id: int, signature_id: int) -> dict:
 def page(conn: Connection, account_id: int, page_index: int, page_size: int):
     where = signatures.c.account_id == account_id
     total = conn.scalar(select(func.count()).select_from(signatures).where(where))
+    if (page_index - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
+        return total, []
     rows = conn.execute(select(signatures).where(where).order_by(signatures.c.id.desc())
                         .limit(page_size).offset((page_index - 1) * page_size)).mappings()
     return total, [dict(r) for r in rows]

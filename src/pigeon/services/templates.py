@@ -138,6 +138,8 @@ def get(conn: Connection, account_id: int, code: str) -> dict:
 def page(conn: Connection, account_id: int, page_index: int, page_size: int):
     where = templates.c.account_id == account_id
     total = conn.scalar(select(func.count()).select_from(templates).where(where))
+    if (page_index - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
+        return total, []
     rows = conn.execute(select(templates).where(where).order_by(templates.c.id.desc())
                         .limit(page_size).offset((page_index - 1) * page_size)).mappings()
     return total, [dict(r) for r in rows]
