@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -30,10 +31,10 @@ def postgres():
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path, postgres) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pigeon.db'}"
+def fresh_database_url(kind: str, directory: Path, postgres: PostgresServer | None) -> str:
+    """A new empty database of ``kind`` (``sqlite`` in ``directory``, or ``postgresql``)."""
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'pigeon.db'}"
     if postgres is None:
         if os.environ.get("PIGEON_TEST_REQUIRE_POSTGRES"):
             pytest.fail("PostgreSQL is required (PIGEON_TEST_REQUIRE_POSTGRES) but not found")
@@ -41,10 +42,20 @@ def database_url(request, tmp_path, postgres) -> str:
     return postgres.fresh_database()
 
 
+def suite_settings(directory: Path, database_url: str) -> Settings:
+    """The suite's settings: reviews decided at once by the rules, carrier registration done."""
+    return Settings(data_dir=directory / "data", database_url=database_url, review_mode="rules",
+                    registration_delay=timedelta(0), secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, postgres) -> str:
+    return fresh_database_url(request.param, tmp_path, postgres)
+
+
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, review_mode="rules",
-                    registration_delay=timedelta(0), secret_key=TEST_SECRET_KEY)
+    return suite_settings(tmp_path, database_url)
 
 
 @pytest.fixture
