@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from pigeon.store.tables import connectors
+from pigeon.store.tables import connector_states, connectors
 from tests.support.cli import cli_runner
 from tests.support.smsc_thread import BackgroundSmsc
+from tests.support.waiting import wait_until
 
 PASSWORD = "s3cr3tPw"
 
@@ -156,12 +156,11 @@ def test_the_list_shows_what_the_running_server_is_doing(cli):
     from pigeon.config import Settings
     from tests.support.server import LiveServer
 
-    def wait_for(check, what: str, timeout: float = 20.0):
-        deadline = time.monotonic() + timeout
-        while not (found := check()):
-            assert time.monotonic() < deadline, f"still waiting for {what}"
-            time.sleep(0.1)
-        return found
+    def published(pigeon) -> object:
+        """When the dispatcher last wrote its connectors' state."""
+        return pigeon.db.read_sync(lambda conn: conn.scalar(
+            select(connector_states.c.updated_at)
+            .where(connector_states.c.connector == "simulator")))
 
     with BackgroundSmsc(password=PASSWORD) as smsc:
         pigeon = Pigeon(Settings.from_env(cli.env))
@@ -171,8 +170,8 @@ def test_the_list_shows_what_the_running_server_is_doing(cli):
             add(cli, "smsc-b", port=smsc.port)
             cli("connector", "disable", "smsc-b")
 
-            row = wait_for(lambda: (r := listed(cli)["smsc-a"])["state"] == "up"
-                           and r["bound"] == "2/2" and r, "smsc-a bound twice")
+            row = wait_until(lambda: (r := listed(cli)["smsc-a"])["state"] == "up"
+                             and r["bound"] == "2/2" and r, what="smsc-a bound twice")
             assert (row["queue"], row["outstanding"], row["nodes"]) == (0, 0, 1)
             assert row["detail"][0]["address"] == f"127.0.0.1:{smsc.port}"
             assert listed(cli)["simulator"]["state"] == "up"
@@ -182,22 +181,27 @@ def test_the_list_shows_what_the_running_server_is_doing(cli):
 
             smsc.smsc.bind_status = 0x0D  # the SMSC refuses binds from now on
             smsc.drop_all()
-            row = wait_for(lambda: (r := listed(cli)["smsc-a"])["state"] == "down" and r,
-                           "smsc-a down")
+            row = wait_until(lambda: (r := listed(cli)["smsc-a"])["state"] == "down" and r,
+                             what="smsc-a down")
             assert row["bound"] == "0/2" and "ESME_RBINDFAIL" in (row["last_error"] or "")
 
             # Disabled: the dispatcher stops it within seconds, and it stops trying to bind.
             smsc.smsc.bind_status = 0
             cli("connector", "disable", "smsc-a")
-            wait_for(lambda: listed(cli)["smsc-a"]["state"] == "disabled"
-                     and not smsc.smsc.sessions, "smsc-a stopped")
             # The CLI shows "disabled" from the database at once; the dispatcher stops the
-            # connector at its next reload (every 2 s), and a bind already on the wire may
-            # still land before that.  After it, nothing more may come.
-            time.sleep(3.0)
+            # connector at its next reload.  Stopped means its state is no longer published
+            # (the stop is awaited before the next publication) and the SMSC holds no session
+            # of it: every bind it ever sent has landed by then.
+            wait_until(lambda: (r := listed(cli)["smsc-a"])["state"] == "disabled"
+                       and r["detail"] == [] and not smsc.smsc.sessions, what="smsc-a stopped")
             binds = len(smsc.smsc.binds)
-            time.sleep(1.0)
-            assert len(smsc.smsc.binds) == binds
+            # Nothing more comes: checked after two more publications (a full reload cycle,
+            # which would start a connector the dispatcher still thought enabled).
+            for _ in range(2):
+                last = published(pigeon)
+                wait_until(lambda last=last: published(pigeon) != last,
+                           what="the dispatcher's next state publication")
+            assert len(smsc.smsc.binds) == binds and not smsc.smsc.sessions
         finally:
             live.stop()
             pigeon.close()

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from pigeon.app import Pigeon
 from pigeon.services import accounts, alert_config, alert_sms, billing, handsets
 from pigeon.store.tables import messages
-from tests.api.test_delivery import wait_for
 from tests.api.test_smpp_delivery import add_connector, add_route
 from tests.support.alerts import Passes
 from tests.support.server import LiveServer
 from tests.support.smsc_thread import BackgroundSmsc
+from tests.support.waiting import wait_until
 
 PHONE = "13800138000"
 
@@ -74,7 +74,7 @@ def final_alert_message(pigeon) -> dict:
             else None
 
     check.__doc__ = "the alert SMS has its final status"
-    return wait_for(check)
+    return wait_until(check)
 
 
 def test_an_sms_alert_reaches_the_contacts_handset_through_the_dispatcher(running):

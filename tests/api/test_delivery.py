@@ -4,7 +4,6 @@ and replies."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from pigeon.store.tables import ledger, messages
 from tests.support.sdk import CoreClient, tea_client
 from tests.support.sending import ready_to_send
 from tests.support.server import LiveServer
+from tests.support.waiting import wait_until
 
 RT = RuntimeOptions()
 PHONE = "13700137000"
@@ -42,18 +42,6 @@ def start(settings):
         pigeon.close()
 
 
-def wait_for(check, timeout: float = 15.0):
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {timeout} s: {check.__doc__ or check}")
-        time.sleep(0.02)
-
-
 def final_messages(pigeon, biz_id: str, count: int = 1) -> list[dict]:
     def check():
         rows = pigeon.db.read_sync(lambda conn: [dict(r) for r in conn.execute(
@@ -64,7 +52,7 @@ def final_messages(pigeon, biz_id: str, count: int = 1) -> list[dict]:
         return None
 
     check.__doc__ = f"{count} final message(s) of BizId {biz_id}"
-    return wait_for(check)
+    return wait_until(check)
 
 
 def send(sdk, phones: str, sign: str, template: str, param: str, **extra) -> str:

@@ -5,7 +5,6 @@ number)."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import httpx
@@ -23,6 +22,7 @@ from tests.support import signer
 from tests.support.sdk import CoreClient, tea_client
 from tests.support.sending import ready_to_send, rows, tomorrow_at
 from tests.support.server import LiveServer
+from tests.support.waiting import wait_until
 
 RT = RuntimeOptions()
 A, B = "13800138000", "13900139000"
@@ -217,12 +217,12 @@ def test_the_status_moves_from_waiting_to_delivered(pigeon, tenant, sender):
     try:
         sdk = tea_client(live.endpoint, tenant)
         notify(sdk, sender)
-        deadline = time.monotonic() + 20
-        while True:
+
+        def final():
             [item] = details(sdk, A, today(pigeon)).sms_send_detail_dtos.sms_send_detail_dto
-            if item.send_status != 1 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+            return item if item.send_status != 1 else None
+
+        item = wait_until(final, interval=0.2, what="a final SendStatus")
     finally:
         live.stop()
     assert (item.send_status, item.err_code) == (3, "DELIVERED")

@@ -5,7 +5,6 @@ SDK as the tenant's client.  What the SMSC received is checked PDU field by PDU 
 from __future__ import annotations
 
 import socket
-import time
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
@@ -18,11 +17,12 @@ from sqlalchemy import select
 from pigeon.app import Pigeon
 from pigeon.services import billing, connectors, reports, routes
 from pigeon.store.tables import messages
-from tests.api.test_delivery import send, wait_for
+from tests.api.test_delivery import send
 from tests.support.sdk import CoreClient, tea_client
 from tests.support.sending import ready_to_send
 from tests.support.server import LiveServer
 from tests.support.smsc_thread import BackgroundSmsc
+from tests.support.waiting import wait_until
 
 RT = RuntimeOptions()
 MOBILE = "13700137000"
@@ -77,14 +77,14 @@ def rows_of(pigeon, biz_ids) -> list[dict]:
         .mappings()])
 
 
-def final_messages(pigeon, biz_id: str, count: int = 1, timeout: float = 15.0) -> list[dict]:
+def final_messages(pigeon, biz_id: str, count: int = 1, timeout: float = 30.0) -> list[dict]:
     def check():
         found = rows_of(pigeon, [biz_id])
         return found if len(found) == count and all(
             r["status"] in ("delivered", "failed") for r in found) else None
 
     check.__doc__ = f"{count} final message(s) of BizId {biz_id}"
-    return wait_for(check, timeout)
+    return wait_until(check, timeout=timeout)
 
 
 def connector_up(pigeon, name: str):
@@ -94,7 +94,7 @@ def connector_up(pigeon, name: str):
         return row if row["state"] == "up" else None
 
     check.__doc__ = f"connector {name} reported up"
-    return wait_for(check)
+    return wait_until(check)
 
 
 def test_a_message_goes_out_over_smpp_and_its_receipt_delivers_it(start, tenant, smsc):
@@ -196,7 +196,8 @@ def test_a_reply_from_the_smsc_becomes_an_sms_up_for_the_signature_owner(start, 
     status = smsc.inject_mo("86" + MOBILE, smsc.smsc.submits[0].source_addr, "收到，谢谢")
 
     assert status == 0
-    [event] = wait_for(lambda: pigeon.db.read_sync(reports.queued, tenant.account_id, "SmsUp"))
+    [event] = wait_until(lambda: pigeon.db.read_sync(reports.queued, tenant.account_id, "SmsUp"),
+                         what="the SmsUp report")
     assert {k: event["payload"][k] for k in ("phone_number", "content", "dest_code",
                                              "sign_name")} == {
         "phone_number": MOBILE, "content": "收到，谢谢", "dest_code": message["extend_code"],
@@ -243,11 +244,15 @@ def test_messages_wait_queued_while_no_connector_can_take_them(start, tenant, sm
     sender = ready_to_send(pigeon, core, tenant.account_id)
 
     biz_id = send(sdk, MOBILE, sender.sign, sender.notice, '{"order":"1"}')
-    time.sleep(2.5)
+    # The barrier: the connector kept trying, and the SMSC refused it again after the
+    # message was accepted — no bind, no way for the message to have left.  (Its retries back
+    # off up to 30 s apart.)
+    binds_before = len(smsc.smsc.binds)
+    wait_until(lambda: len(smsc.smsc.binds) >= max(2, binds_before + 1), timeout=45,
+               what="another refused bind")
     [waiting] = rows_of(pigeon, [biz_id])
     assert (waiting["status"], waiting["attempts"], waiting["connector"]) == ("queued", 0, None)
     assert smsc.smsc.submits == []
-    assert len(smsc.smsc.binds) >= 2  # the connector kept trying
 
     smsc.smsc.bind_status = 0
     [message] = final_messages(pigeon, biz_id, timeout=40)
@@ -283,7 +288,7 @@ def test_no_message_is_lost_when_the_smsc_drops_the_connection_mid_load(start, t
             r["status"] in ("delivered", "failed") for r in found) else None
 
     all_final.__doc__ = "200 final messages"
-    final = wait_for(all_final, timeout=60)
+    final = wait_until(all_final, timeout=60)
 
     assert {r["status"] for r in final} == {"delivered"}
     assert len(smsc.smsc.binds) >= 2  # it bound again after the drop

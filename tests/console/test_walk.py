@@ -13,6 +13,7 @@ import pytest
 
 from tests.console.conftest import sign_in
 from tests.console.test_browser import PNG, expect_text, submit_qualification
+from tests.support.waiting import DEADLINE
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def approve(ops, kind: str) -> None:
     expect_text(ops, "p.notice", "Approved")
 
 
-def eventually(page, path: str, selector: str, pattern: str, seconds: float = 20) -> None:
+def eventually(page, path: str, selector: str, pattern: str, seconds: float = DEADLINE) -> None:
     """Reload ``path`` until ``selector`` matches ``pattern`` (work a background worker does
     on its own time, such as carrier registration)."""
     deadline = time.monotonic() + seconds

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import uvicorn
 
 from pigeon.app import Pigeon, create_app
+from tests.support.waiting import wait_until
 
 
 class LiveServer:
@@ -36,11 +36,13 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
+
+        def started() -> bool:
+            if not self.thread.is_alive():
+                raise RuntimeError("the test server stopped before it started")
+            return self.server.started
+
+        wait_until(started, interval=0.01, what="the test server to start")
         return self
 
     def stop(self) -> None:

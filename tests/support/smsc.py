@@ -25,11 +25,17 @@ Switches, all plain attributes that a test may flip while the server runs:
 What it saw is kept in ``submits`` (every ``submit_sm`` decoded), ``binds``,
 ``deliver_sm_resps``, ``enquire_links_received``, ``max_outstanding`` (the most ``submit_sm``
 one session had taken and not yet answered) and ``sessions`` (live connections).
+:meth:`FakeSmsc.settled` is the barrier before checking that nothing more arrives: every
+receipt it owes has been sent and every ``deliver_sm`` it sent has been answered.
+
+An exception in the SMSC's own code (asyncio would only log it from a protocol callback) is
+kept in ``failures`` and raised again by :meth:`FakeSmsc.stop`, so the test fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import struct
 from dataclasses import dataclass
@@ -174,6 +180,19 @@ def receipt_text(message_id: str, stat: str, err: str, when: datetime, text: str
             f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:{text[:20]}")
 
 
+def _kept(method):
+    """Keep an exception of ``method`` (of a session or the SMSC) in ``FakeSmsc.failures``,
+    then raise it on."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            getattr(self, "smsc", self).failures.append(exc)
+            raise
+    return run
+
+
 @dataclass
 class Bind:
     session: int
@@ -234,6 +253,7 @@ class _Session(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    @_kept
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= 16:
@@ -315,6 +335,7 @@ class _Session(asyncio.Protocol):
         else:
             self.answer(submit, count)
 
+    @_kept
     def answer(self, submit: ReceivedSubmit, count: int) -> None:
         smsc = self.smsc
         self.outstanding -= 1
@@ -364,6 +385,9 @@ class FakeSmsc:
         self.deliver_sm_resps: dict[tuple[int, int], int] = {}
         self.enquire_links_received = 0
         self.max_outstanding = 0
+        self.deliver_sms_sent = 0
+        self.receipts_scheduled = 0  # receipts waiting for their receipt_delay
+        self.failures: list[Exception] = []
         self.sessions: set[_Session] = set()
         self.ids = itertools.count(1)
         self._numbers = itertools.count(1)
@@ -378,12 +402,16 @@ class FakeSmsc:
         return self
 
     async def stop(self) -> None:
+        """Close the port and every session; raise the first of ``failures``."""
         if self._server is not None:
             self._server.close()
             for session in list(self.sessions):
                 session.drop()
             await self._server.wait_closed()
             self._server = None
+        if self.failures:
+            raise AssertionError(f"the test SMSC failed {len(self.failures)} time(s)") \
+                from self.failures[0]
 
     async def __aenter__(self) -> FakeSmsc:
         return await self.start()
@@ -408,15 +436,28 @@ class FakeSmsc:
         if now or not self.receipt_delay:
             self._deliver(body, submit.session)
         else:
-            asyncio.get_running_loop().call_later(self.receipt_delay, self._deliver, body,
-                                                  submit.session)
+            self.receipts_scheduled += 1
+            asyncio.get_running_loop().call_later(self.receipt_delay, self._deliver_later,
+                                                  body, submit.session)
 
+    def _deliver_later(self, body: bytes, prefer: int) -> None:
+        self.receipts_scheduled -= 1
+        self._deliver(body, prefer)
+
+    @_kept
     def _deliver(self, body: bytes, prefer: int | None = None) -> asyncio.Future | None:
         receivers = self.receivers()
         if not receivers:
             return None
         session = next((s for s in receivers if s.number == prefer), receivers[0])
+        self.deliver_sms_sent += 1
         return session.request(DELIVER_SM, body)
+
+    def settled(self) -> bool:
+        """Every receipt owed is sent and every ``deliver_sm`` sent is answered (the connector
+        answers one once its sink has taken what it carried)."""
+        return self.receipts_scheduled == 0 and len(self.deliver_sm_resps) == \
+            self.deliver_sms_sent
 
     async def inject_mo(self, source: str, destination: str, text: str) -> int:
         """Send an MO ``deliver_sm`` (UCS-2 unless the text is ASCII); the deliver_sm_resp

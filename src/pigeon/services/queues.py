@@ -135,6 +135,11 @@ class Doorbell:
                     if not waiting:
                         del self._waiters[queue]
 
+    def listeners(self, queue: str) -> int:
+        """How many long polls of this process listen on ``queue`` now."""
+        with self._lock:
+            return len(self._waiters.get(queue, ()))
+
     def ring(self, queue: str) -> None:
         with self._lock:
             waiting = list(self._waiters.get(queue, ()))
