@@ -14,8 +14,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from alibabacloud_dysmsapi20170525 import models
 from alibabacloud_tea_util.models import RuntimeOptions
@@ -27,6 +27,7 @@ from pigeon.store.tables import handset_messages, messages, report_events
 from tests.conftest import TEST_SECRET_KEY, make_tenant
 from tests.support.sdk import CoreClient, tea_client
 from tests.support.sending import ready_to_send
+from tests.support.waiting import wait_until
 
 THREADS = 8
 KILL_AFTER = 300  # acknowledged messages before the kill
@@ -50,16 +51,19 @@ class Server:
         self.process = subprocess.Popen([sys.executable, "-m", "pigeon.cli", "serve"],
                                         env=self.env, stdout=log, stderr=log)
         log.close()
-        deadline = time.monotonic() + 30
-        while True:
+
+        def listening() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pigeon serve exited; see {self.log_path}")
             try:
                 socket.create_connection(("127.0.0.1", int(self.env["PIGEON_PORT"])),
                                          timeout=0.2).close()
-                return self
             except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"pigeon serve did not start; see {self.log_path}") from None
-                time.sleep(0.05)
+                return False
+            return True
+
+        wait_until(listening, what=f"pigeon serve to listen (log: {self.log_path})")
+        return self
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -95,11 +99,11 @@ def test_a_killed_server_loses_no_acknowledged_message_and_delivers_none_twice(t
         acknowledged: list[str] = []
         lock = threading.Lock()
         counter = iter(range(10**6))
-        stop = threading.Event()
+        killed = threading.Event()
 
         def load() -> None:
             sdk = tea_client(endpoint, tenant)
-            while not stop.is_set():
+            while not killed.is_set():
                 with lock:
                     n = next(counter)
                 try:
@@ -109,22 +113,28 @@ def test_a_killed_server_loses_no_acknowledged_message_and_delivers_none_twice(t
                         template_code=sender.notice, template_param=f'{{"order":"{n}"}}'),
                         RuntimeOptions(read_timeout=5000, connect_timeout=1000)).body
                 except Exception:
-                    return  # the server is gone
+                    if killed.is_set():
+                        return  # the server is gone, as planned
+                    raise  # before the kill nothing may fail
                 assert answer.code == "OK", answer.message
                 with lock:
                     acknowledged.append(answer.biz_id)
 
-        threads = [threading.Thread(target=load) for _ in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 60
-        while len(acknowledged) < KILL_AFTER and time.monotonic() < deadline:
-            time.sleep(0.01)
-        server.kill()
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert len(acknowledged) >= KILL_AFTER
+        with ThreadPoolExecutor(THREADS) as pool:
+            loads = [pool.submit(load) for _ in range(THREADS)]
+
+            def enough() -> bool:
+                for done in (f for f in loads if f.done()):
+                    done.result()  # a load that failed ends the wait with its exception
+                return len(acknowledged) >= KILL_AFTER
+
+            try:
+                wait_until(enough, timeout=60, what=f"{KILL_AFTER} acknowledged messages")
+            finally:
+                killed.set()  # before the kill: from now on a failed request is expected
+            server.kill()
+            for load_done in loads:
+                load_done.result(timeout=30)
         at_kill = local.db.read_sync(lambda conn: dict(conn.execute(
             select(messages.c.status, func.count()).group_by(messages.c.status)).all()))
         # The kill caught messages on their way (queued, sending or waiting for a receipt).
@@ -137,9 +147,8 @@ def test_a_killed_server_loses_no_acknowledged_message_and_delivers_none_twice(t
                 select(func.count()).select_from(messages)
                 .where(messages.c.status.not_in(FINAL))))
 
-        deadline = time.monotonic() + 60
-        while unfinished() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: not unfinished(), timeout=60, interval=0.1,
+                   what="every message final after the restart")
 
         rows = local.db.read_sync(lambda conn: conn.execute(
             select(messages.c.biz_id, messages.c.phone, messages.c.status,

@@ -4,7 +4,7 @@ recovery, and the simulator's exactly-once delivery."""
 from __future__ import annotations
 
 import functools
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,12 +103,10 @@ def test_two_dispatchers_on_two_connections_never_claim_the_same_message(pigeon,
             got[name].extend(m.message_id for _, m in batch)
 
     try:
-        threads = [threading.Thread(target=drain, args=("one", pigeon.db)),
-                   threading.Thread(target=drain, args=("two", other))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        with ThreadPoolExecutor(2) as pool:
+            drains = [pool.submit(drain, "one", pigeon.db), pool.submit(drain, "two", other)]
+            for one_drain in drains:
+                one_drain.result(timeout=60)  # a drain's exception fails the test here
     finally:
         other.close()
     assert not set(got["one"]) & set(got["two"])
@@ -304,12 +302,11 @@ def test_two_delivery_passes_at_once_deliver_each_message_once(pigeon, account_i
                                   limit=5))
 
     try:
-        for _ in range(10):
-            threads = [threading.Thread(target=run, args=(db,)) for db in (pigeon.db, other)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=60)
+        with ThreadPoolExecutor(2) as pool:
+            for _ in range(10):
+                passes = [pool.submit(run, db) for db in (pigeon.db, other)]
+                for one_pass in passes:
+                    one_pass.result(timeout=60)  # a pass's exception fails the test here
     finally:
         other.close()
     assert sum(done) == 50

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pigeon.app import Pigeon
 from pigeon.config import Settings
-from pigeon.services import number_lists, qualifications, review
+from pigeon.services import batches, number_lists, qualifications, review
 from tests.console.conftest import ConsoleSite, ConsoleUser
 from tests.support import workflow
 from tests.support.sdk import CoreClient
@@ -92,31 +92,22 @@ def seed(site: ConsoleSite, *, wait_seconds: float = 20.0) -> Seeded:
             "TemplateParam": json.dumps(params, ensure_ascii=False)})
         if answer.get("Code") != "OK":
             seeded.warnings.append(f"SendSms to {phone}: {answer.get('Message')}")
-    seeded.batch_id = _batch(pigeon, sender, seeded.warnings)
+    seeded.batch_id = _batch(pigeon, sender)
     _under_review(pigeon, core, tenant.account_id, seeded.warnings)
     _wait_for_receipts(pigeon, core, wait_seconds, seeded.warnings)
     return seeded
 
 
-def _batch(pigeon: Pigeon, sender: Sender, warnings: list[str]) -> int | None:
-    try:
-        from pigeon.services import batches
-    except ImportError:
-        warnings.append("no Batch Sending in this version: no batch seeded")
-        return None
+def _batch(pigeon: Pigeon, sender: Sender) -> int:
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["PhoneNumber", "order"])
     writer.writerows(BATCH_ROWS)
-    try:
-        batch_id = pigeon.db.write_sync(batches.upload, sender.account_id, sender.sign,
-                                        sender.notice, "发货通知-6月.csv",
-                                        text.getvalue().encode(), pigeon.now())
-        pigeon.db.write_sync(batches.send, pigeon.send_policy, sender.account_id, batch_id,
-                             None, pigeon.now())
-    except Exception as exc:  # a page in progress: the rest of the seed is still useful
-        warnings.append(f"the batch could not be seeded: {exc}")
-        return None
+    batch_id = pigeon.db.write_sync(batches.upload, sender.account_id, sender.sign,
+                                    sender.notice, "发货通知-6月.csv",
+                                    text.getvalue().encode(), pigeon.now())
+    pigeon.db.write_sync(batches.send, pigeon.send_policy, sender.account_id, batch_id,
+                         None, pigeon.now())
     return batch_id
 
 

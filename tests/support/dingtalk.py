@@ -19,8 +19,10 @@ import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.http_server import StrictHTTPServer
 
 MSGTYPES = {"text", "link", "markdown", "actionCard", "feedCard"}
 
@@ -48,7 +50,7 @@ class DingTalkRobot:
         self.messages: list[dict] = []
         self.refused: list[tuple[int, str]] = []
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = StrictHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.robot = self  # type: ignore[attr-defined]
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -19,7 +19,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import StrictHTTPServer
 
 OK_BODY = json.dumps({"code": 0, "msg": "成功"}, ensure_ascii=False).encode("utf-8")
 
@@ -71,8 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(answer)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(StrictHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address, receiver: Receiver) -> None:
