@@ -98,6 +98,10 @@ class _LimitedBody:
                     break
                 continue
             yield chunk
+        if self.too_large:
+            # Fail the parse rather than end it early: a parse that ends normally leaves the
+            # file it was spooling (the unfinished last part) open; a failed one closes it.
+            raise MultiPartException("the body is too large")
 
 
 def _too_large() -> OssError:

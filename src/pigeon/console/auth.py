@@ -167,6 +167,9 @@ def _guard(pages, *, operator: bool) -> Callable[[Handler], Callable]:
                 return ctx.render(request, "error.html", status=403,
                                   message="The form was stale or forged (CSRF token missing or "
                                           "wrong). Reload the page and try again.")
+            finally:
+                if ctx.form is not None:
+                    await ctx.form.close()  # uploads spool to temporary files: close them
 
         endpoint.__name__ = handler.__name__
         return endpoint
