@@ -315,6 +315,36 @@ def test_a_signature_under_review_cannot_be_deleted(pigeon, tenant, core, client
 
 # -- templates ---------------------------------------------------------------------------------
 
+def test_a_rejected_template_is_edited_and_sent_to_review_again(pigeon, tenant, core, client):
+    approved_signature(core, pigeon)
+    code = workflow.create_template(core, "云雀科技")["TemplateCode"]
+    decide(pigeon, "template", code, approved=False, reason="请说明验证码用途")
+    path = f"/console/templates/{code}/edit"
+    assert path in client.get(f"/console/templates/{code}").text
+
+    form = client.get(path)
+    assert form.status_code == 200 and "您的验证码为" in form.text
+    values = edit_form_values(form)
+    assert values == {"csrf": values["csrf"], "name": "登录验证码", "type": "0",
+                      "related_sign_name": "云雀科技", "rule": '{"code": "numberCaptcha"}'}
+    content = "您正在注册云雀会员，验证码为${code}，10分钟内有效。"
+    changed = client.post(path, data={**values, "name": "注册验证码", "content": content,
+                                      "remark": "新用户注册"})
+
+    assert changed.status_code == 303, changed.text
+    assert changed.headers["location"] == f"/console/templates/{code}?notice=template"
+    api = core.common("GetSmsTemplate", {"TemplateCode": code})
+    assert (api["TemplateName"], api["TemplateContent"], api["Remark"]) == \
+        ("注册验证码", content, "新用户注册")
+    assert (api["TemplateStatus"], api["AuditInfo"]["RejectInfo"]) == ("0", "")
+    history = pigeon.db.read_sync(review.describe, "template", code)["history"]
+    assert [h["status"] for h in history] == ["rejected", "pending"]
+    assert "Under review" in client.get(changed.headers["location"]).text
+    # Under review: no more editing, refused as UpdateSmsTemplate refuses it.
+    again = client.post(path, data={**values, "content": content, "remark": "再改一次"})
+    assert again.status_code == 400 and "only a rejected template" in error_of(again)
+
+
 def test_a_template_is_deleted_after_confirmation_but_not_while_under_review(
         pigeon, tenant, core, client):
     approved_signature(core, pigeon)

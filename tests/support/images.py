@@ -6,10 +6,12 @@ import struct
 import zlib
 
 
-def png_bytes() -> bytes:
-    """A valid 1×1 PNG."""
+def png_bytes(width: int = 1, height: int = 1) -> bytes:
+    """A valid transparent PNG, 1×1 unless told."""
     def chunk(kind, data):
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + chunk(b"IEND", b""))
+    rows = (b"\x00" + b"\x00\x00\x00\x00" * width) * height  # filter byte, RGBA pixels
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
