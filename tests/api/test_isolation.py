@@ -20,8 +20,10 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
     qual_update = {"AdminPhoneNo": own["phone"], "CertifyCode": own["certify_code"],
                    "CompanyName": "别人的公司"}
     sign_fields = {"SignSource": "0", "Remark": "x", "SignType": "1"}
+    # Valid in every other respect, so that what is refused is the name or id.
     template_fields = {"TemplateName": "n", "TemplateType": "1", "Remark": "r",
-                       "TemplateContent": "您的订单${order}已发货。"}
+                       "TemplateContent": "您的订单${order}已发货。",
+                       "TemplateRule": '{"order":"characterWithNumber"}'}
     files = {"SignFileList.1.FileContents": PNG, "SignFileList.1.FileSuffix": "png"}
     return {
         "GetSmsSign": ({"SignName": sign}, {"SignName": "无此签名"}),
@@ -33,8 +35,6 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
                           {"SignName": "无此签名", **sign_fields, **files}),
         "CreateSmsSign": ({"SignName": "借用资质", "QualificationId": q, **sign_fields},
                           {"SignName": "借用资质", "QualificationId": "999999", **sign_fields}),
-        "AddSmsSign": ({"SignName": sign, **sign_fields, **files},
-                       {"SignName": "无此签名", **sign_fields, **files}),
         "GetSmsTemplate": ({"TemplateCode": code}, {"TemplateCode": "SMS_000000001"}),
         "QuerySmsTemplate": ({"TemplateCode": code}, {"TemplateCode": "SMS_000000001"}),
         "DeleteSmsTemplate": ({"TemplateCode": code}, {"TemplateCode": "SMS_000000001"}),
@@ -45,7 +45,6 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
                               {"TemplateCode": "SMS_000000001", **template_fields}),
         "CreateSmsTemplate": ({"RelatedSignName": sign, **template_fields},
                               {"RelatedSignName": "无此签名", **template_fields}),
-        "AddSmsTemplate": (template_fields, template_fields),
         "QuerySingleSmsQualification": ({"QualificationGroupId": q},
                                         {"QualificationGroupId": "999999"}),
         "UpdateSmsQualification": ({"QualificationGroupId": q, "OrderId": order, **qual_update},
@@ -97,7 +96,39 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
         # (tests/api/test_conversions.py checks nothing was recorded).
         "SmsConversionIntl": ({"MessageId": own["biz_id"], "Delivered": "true"},
                               {"MessageId": "1^0", "Delivered": "true"}),
+        # Last, as they succeed: from AddSmsSign on, the stranger has a signature of its own
+        # named like the owner's.  Before it, the stranger has no approved signature at all.
+        "AddSmsTemplate": (template_fields, template_fields),
+        "AddSmsSign": ({"SignName": sign, **sign_fields, **files},
+                       {"SignName": "无此签名", **sign_fields, **files}),
     }
+
+
+SIGN_UNKNOWN, TEMPLATE_UNKNOWN = "isv.SMS_SIGNATURE_ILLEGAL", "isv.SMS_TEMPLATE_ILLEGAL"
+INVALID = "isv.INVALID_PARAMETERS"
+ANSWERS = {
+    "GetSmsSign": SIGN_UNKNOWN, "QuerySmsSign": SIGN_UNKNOWN, "DeleteSmsSign": SIGN_UNKNOWN,
+    "UpdateSmsSign": SIGN_UNKNOWN, "ModifySmsSign": SIGN_UNKNOWN,
+    "CreateSmsSign": INVALID,  # QualificationId … does not exist in this account
+    "GetSmsTemplate": TEMPLATE_UNKNOWN, "QuerySmsTemplate": TEMPLATE_UNKNOWN,
+    "DeleteSmsTemplate": TEMPLATE_UNKNOWN, "UpdateSmsTemplate": TEMPLATE_UNKNOWN,
+    "ModifySmsTemplate": TEMPLATE_UNKNOWN,
+    "CreateSmsTemplate": SIGN_UNKNOWN, "AddSmsTemplate": SIGN_UNKNOWN,
+    "QuerySingleSmsQualification": INVALID, "UpdateSmsQualification": INVALID,
+    "DeleteSmsQualification": INVALID,
+    "ValidPhoneCode": "OK",  # with Data false
+    "QuerySmsSignList": "OK", "QuerySmsTemplateList": "OK", "QuerySmsQualificationRecord": "OK",
+    "RequiredPhoneCode": "OK",
+    "SubmitSmsQualification": INVALID,  # the stranger was sent no code
+    "GetQualificationOssInfo": "OK", "GetOSSInfoForUploadFile": "OK",
+    "QueryTokenForMnsQueue": "InvalidQueueName",
+    "SendSms": TEMPLATE_UNKNOWN, "SendBatchSms": TEMPLATE_UNKNOWN,
+    "QuerySendDetails": "OK", "QuerySendStatistics": "OK",
+    "SmsConversionIntl": INVALID,
+    "AddSmsSign": "OK",  # a name of its own: names are per account
+}
+"""What the stranger is answered, with the owner's names and ids and with made-up ones alike:
+the refusal of a name or id that does not exist, or OK where nothing is named."""
 
 
 @pytest.fixture
@@ -133,6 +164,7 @@ def _answer(core, action, params):
 
 def test_every_action_is_covered_by_the_isolation_table(owned):
     assert set(load()) <= set(attempts(owned)), "add new actions to the isolation table"
+    assert set(attempts(owned)) == set(ANSWERS)
 
 
 def test_another_tenants_names_and_ids_are_as_good_as_nonexistent(server, other_tenant, owned):
@@ -150,7 +182,8 @@ def test_another_tenants_names_and_ids_are_as_good_as_nonexistent(server, other_
     for action, (theirs, nothing) in attempts(owned).items():
         with_theirs = _answer(stranger, action, theirs)
         with_nothing = _answer(stranger, action, nothing)
-        assert with_theirs["Code"] == with_nothing["Code"], (action, with_theirs, with_nothing)
+        assert with_theirs["Code"] == ANSWERS[action], (action, with_theirs)
+        assert with_nothing["Code"] == ANSWERS[action], (action, with_nothing)
         if action in reads:
             assert with_theirs["Code"] != "OK", (action, with_theirs)
             assert workflow.COMPANY not in str(with_theirs)
