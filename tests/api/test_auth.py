@@ -18,10 +18,11 @@ from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 from aliyunsdkcore.auth.composer import rpc_signature_composer
 from darabonba.request import DaraRequest
 
-from pigeon.api.rpc.auth import Authenticator, KeyRecord, NonceCache, parse_timestamp
+from pigeon.api.rpc.auth import Authenticator, DatabaseNonces, KeyRecord, parse_timestamp
 from pigeon.api.rpc.request import RpcRequest
 from pigeon.api.rpc.signing import v1_string_to_sign, v3_canonical_request, v3_string_to_sign
 from pigeon.core.errors import PigeonError
+from tests.support.nonces import MemoryNonces
 
 NOW = datetime(2026, 11, 24, 19, 31, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=15)
@@ -102,7 +103,13 @@ def lookups() -> Lookups:
 
 @pytest.fixture
 def authenticator(lookups) -> Authenticator:
-    return Authenticator(lookups, WINDOW)
+    return Authenticator(lookups, WINDOW, MemoryNonces())
+
+
+@pytest.fixture
+def db_authenticator(lookups, pigeon) -> Authenticator:
+    """What a running Pigeon uses: nonces in the database (SQLite and PostgreSQL)."""
+    return Authenticator(lookups, WINDOW, DatabaseNonces(pigeon.db))
 
 
 def authenticate(authenticator: Authenticator, request: RpcRequest,
@@ -200,92 +207,79 @@ def test_it_reads_timestamps_as_utc():
 # --- nonces -----------------------------------------------------------------------------------
 
 @both_schemes
-def test_it_rejects_a_replayed_nonce(authenticator, build):
+def test_it_rejects_a_replayed_nonce(db_authenticator, build):
     request = build(nonce="a8e4024da1f3e78cf89d07a60dc7e9a8")
-    authenticate(authenticator, request)
+    authenticate(db_authenticator, request)
 
-    error = rejection(authenticator, request, NOW + timedelta(seconds=5))
+    error = rejection(db_authenticator, request, NOW + timedelta(seconds=5))
 
     assert error.code == "SignatureNonceUsed"
     assert error.http_status == 400
 
 
 @both_schemes
-def test_it_rejects_a_reused_nonce_in_a_new_request_of_the_same_key(authenticator, build):
-    authenticate(authenticator, build(nonce="same-nonce"))
+def test_it_rejects_a_reused_nonce_in_a_new_request_of_the_same_key(db_authenticator, build):
+    authenticate(db_authenticator, build(nonce="same-nonce"))
 
     later = build(nonce="same-nonce", at=NOW + timedelta(minutes=1))
-    assert rejection(authenticator, later, NOW + timedelta(minutes=1)).code == "SignatureNonceUsed"
+    assert rejection(db_authenticator, later,
+                     NOW + timedelta(minutes=1)).code == "SignatureNonceUsed"
 
 
 @both_schemes
-def test_it_lets_two_keys_use_the_same_nonce(authenticator, build):
-    authenticate(authenticator, build(nonce="shared-nonce"))
+def test_it_lets_two_keys_use_the_same_nonce(db_authenticator, build):
+    authenticate(db_authenticator, build(nonce="shared-nonce"))
 
-    assert authenticate(authenticator, build(key=OTHER_KEY, nonce="shared-nonce")) == OTHER_KEY
+    assert authenticate(db_authenticator, build(key=OTHER_KEY, nonce="shared-nonce")) == OTHER_KEY
 
 
 @both_schemes
-def test_a_request_with_a_bad_signature_does_not_burn_its_nonce(authenticator, build):
+def test_a_request_with_a_bad_signature_does_not_burn_its_nonce(db_authenticator, build):
     forged = build(nonce="victim-nonce", secret="guessed-secret")
-    assert rejection(authenticator, forged).code == "SignatureDoesNotMatch"
+    assert rejection(db_authenticator, forged).code == "SignatureDoesNotMatch"
 
-    assert authenticate(authenticator, build(nonce="victim-nonce")) == KEY
+    assert authenticate(db_authenticator, build(nonce="victim-nonce")) == KEY
 
 
 @both_schemes
-def test_a_request_with_an_expired_timestamp_does_not_burn_its_nonce(authenticator, build):
+def test_a_request_with_an_expired_timestamp_does_not_burn_its_nonce(db_authenticator, build):
     stale = build(nonce="victim-nonce", at=NOW - timedelta(hours=1))
-    assert rejection(authenticator, stale).code == "InvalidTimeStamp.Expired"
+    assert rejection(db_authenticator, stale).code == "InvalidTimeStamp.Expired"
 
-    assert authenticate(authenticator, build(nonce="victim-nonce")) == KEY
-
-
-def test_the_nonce_cache_forgets_a_nonce_after_the_window():
-    nonces = NonceCache(WINDOW)
-    assert nonces.remember("key", "n", NOW)
-
-    assert not nonces.remember("key", "n", NOW + WINDOW)
-    assert nonces.remember("key", "n", NOW + WINDOW + timedelta(seconds=1))
+    assert authenticate(db_authenticator, build(nonce="victim-nonce")) == KEY
 
 
-def test_the_nonce_cache_keeps_a_nonce_while_its_future_timestamp_is_acceptable():
-    # Signed 10 minutes ahead of the server clock: the timestamp stays acceptable until
-    # signed_at + window, 25 minutes from now, and the nonce must stay known as long.
-    nonces = NonceCache(WINDOW)
-    signed_at = NOW + timedelta(minutes=10)
-    assert nonces.remember("key", "n", NOW, signed_at=signed_at)
+def test_a_nonce_is_forgotten_once_the_window_has_passed(db_authenticator):
+    authenticate(db_authenticator, v1_request(nonce="n"))
 
-    assert not nonces.remember("key", "n", NOW + timedelta(minutes=24), signed_at=signed_at)
-    assert not nonces.remember("key", "n", signed_at + WINDOW, signed_at=signed_at)
+    at_the_edge = NOW + WINDOW
+    assert rejection(db_authenticator, v1_request(nonce="n", at=at_the_edge),
+                     at_the_edge).code == "SignatureNonceUsed"
+    later = NOW + WINDOW + timedelta(seconds=1)
+    assert authenticate(db_authenticator, v1_request(nonce="n", at=later), later) == KEY
 
 
-def test_a_request_signed_ahead_of_the_clock_cannot_be_replayed_after_the_window(authenticator):
+def test_a_request_signed_ahead_of_the_clock_cannot_be_replayed_after_the_window(
+        db_authenticator):
+    # Signed 14 minutes ahead of the server clock: the timestamp stays acceptable until
+    # signed_at + window, and the nonce must stay known as long.
     request = v1_request(nonce="early-bird", at=NOW + timedelta(minutes=14))
-    authenticate(authenticator, request)
+    authenticate(db_authenticator, request)
 
-    replay_at = NOW + timedelta(minutes=20)  # the timestamp is still within the window
-    assert rejection(authenticator, request, replay_at).code == "SignatureNonceUsed"
-
-
-def test_the_nonce_cache_purges_expired_entries_as_it_goes():
-    nonces = NonceCache(WINDOW)
-    for number in range(100):
-        nonces.remember("key", f"n{number}", NOW)
-
-    nonces.remember("key", "fresh", NOW + WINDOW + timedelta(seconds=1))
-
-    assert len(nonces) == 1
+    replay_at = NOW + timedelta(minutes=28)  # the timestamp is still within the window
+    assert rejection(db_authenticator, request, replay_at).code == "SignatureNonceUsed"
 
 
-def test_the_nonce_cache_is_bounded_and_forgets_the_closest_to_expiry_first():
-    nonces = NonceCache(WINDOW, max_entries=3)
-    for minute in range(5):
-        assert nonces.remember("key", f"n{minute}", NOW + timedelta(minutes=minute))
+@both_schemes
+def test_a_nonce_longer_than_255_characters_is_refused_before_the_key_is_looked_up(
+        authenticator, lookups, build):
+    assert authenticate(authenticator, build(nonce="n" * 255)) == KEY
+    lookups.asked.clear()
 
-    assert len(nonces) == 3
-    assert nonces.remember("key", "n0", NOW + timedelta(minutes=5))  # evicted, so new again
-    assert not nonces.remember("key", "n4", NOW + timedelta(minutes=5))
+    error = rejection(authenticator, build(nonce="n" * 256))
+
+    assert (error.code, error.http_status) == ("InvalidSignatureNonce", 400)
+    assert lookups.asked == []
 
 
 # --- V1 required parts ------------------------------------------------------------------------

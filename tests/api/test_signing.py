@@ -39,6 +39,7 @@ from pigeon.api.rpc.signing import (
     v3_string_to_sign,
 )
 from pigeon.core.errors import PigeonError
+from tests.support.nonces import MemoryNonces
 
 WINDOW = timedelta(minutes=15)
 
@@ -51,7 +52,7 @@ def authenticator_for(key: KeyRecord) -> Authenticator:
     async def lookup(access_key_id: str) -> KeyRecord | None:
         return key if access_key_id == key.access_key_id else None
 
-    return Authenticator(lookup, WINDOW)
+    return Authenticator(lookup, WINDOW, MemoryNonces())
 
 
 def rejection(request: RpcRequest, key: KeyRecord, now: datetime) -> PigeonError:

@@ -89,3 +89,31 @@ def test_route_rules_are_validated(pigeon):
                                   template_type="otp")
     assert (first["priority"], first["country"]) == (10, 852)
     assert [r["id"] for r in pigeon.db.read_sync(routes.listing)] == [second["id"], first["id"]]
+
+
+def test_a_node_claims_only_what_routes_to_its_own_connectors(pigeon, account_id):
+    for name in ("cm", "catchall"):
+        add_smpp(pigeon, name)
+    table = rules(pigeon, {"connector": "cm", "carrier": "mobile", "priority": 1},
+                  {"connector": "catchall", "priority": 2})
+    mobile = queue(pigeon, account_id, 1, carrier="mobile")[0]
+    unicom = queue(pigeon, account_id, 1, carrier="unicom", phone="18612345678")[0]
+    up = frozenset({"cm", "catchall"})
+
+    # This node runs the catch-all; cm runs on another node: the mobile message is that
+    # node's, although the catch-all rule matches it too.
+    assert claim(pigeon, Routing(table, up, frozenset({"catchall"}))) == [("catchall", unicom)]
+    assert row(pigeon, mobile)["status"] == "queued"
+    assert claim(pigeon, Routing(table, up, frozenset({"cm"}))) == [("cm", mobile)]
+
+
+def test_a_message_follows_its_rule_to_a_fallback_on_another_node(pigeon, account_id):
+    for name in ("cm", "backup"):
+        add_smpp(pigeon, name)
+    table = rules(pigeon, {"connector": "cm", "fallback": "backup"})
+    message = queue(pigeon, account_id, 1)[0]
+
+    # cm is down everywhere; backup is up on another node: not this node's to take.
+    assert claim(pigeon, Routing(table, frozenset({"backup"}), frozenset({"cm"}))) == []
+    assert claim(pigeon, Routing(table, frozenset({"backup"}), frozenset({"backup"}))) == \
+        [("backup", message)]

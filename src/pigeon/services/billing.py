@@ -17,6 +17,7 @@ from pigeon.core import pricing
 from pigeon.core.errors import PigeonError
 from pigeon.core.limits import INTERNATIONAL, NOTIFICATION, OTP, PROMOTIONAL
 from pigeon.services.accounts import require_account
+from pigeon.store import locks
 from pigeon.store.tables import balances, ledger, packages, prices
 
 TEMPLATE_TYPE_NAMES: dict[str, int] = {
@@ -35,6 +36,19 @@ def _invalid(message: str) -> PigeonError:
     return PigeonError("isv.INVALID_PARAMETERS", message)
 
 
+def lock_account(conn: Connection, account_id: int) -> None:
+    """Hold the account's lock until the transaction ends: every change to its balance and
+    packages, and every decision SendSms makes from its counts, happens under it, so that two
+    nodes never both spend the same money or both pass the same limit
+    (:mod:`pigeon.store.locks`; on SQLite the writer's transaction already serialises them)."""
+    locks.lock(conn, locks.ACCOUNT, account_id)
+
+
+def lock_accounts(conn: Connection, account_ids) -> None:
+    """:func:`lock_account` for several accounts, in an order that cannot deadlock."""
+    locks.lock_all(conn, locks.ACCOUNT, account_ids)
+
+
 def balance(conn: Connection, account_id: int) -> int:
     """The account's balance in milli-CNY (0 before the first top-up)."""
     return conn.scalar(select(balances.c.amount).where(balances.c.account_id == account_id)) or 0
@@ -44,6 +58,7 @@ def topup(conn: Connection, account_id: int, amount_milli: int, now: datetime,
           note: str | None = None) -> dict:
     """Add ``amount_milli`` (> 0) to the account's balance; returns the new balance."""
     require_account(conn, account_id)
+    lock_account(conn, account_id)
     if isinstance(amount_milli, bool) or not isinstance(amount_milli, int) \
             or not 0 < amount_milli <= MAX_TOPUP:
         raise _invalid(f"A top-up must be more than 0 CNY and at most "
@@ -73,6 +88,7 @@ def add_package(conn: Connection, account_id: int, kind: str, count: int,
     if expires_at <= now:
         raise _invalid(f"The package would expire at {expires_at.isoformat()}, which is "
                        "already past.")
+    lock_account(conn, account_id)
     package_id = conn.execute(insert(packages).values(
         account_id=account_id, kind=kind, total=count, remaining=count,
         expires_at=expires_at, created_at=now)).inserted_primary_key[0]

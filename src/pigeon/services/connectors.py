@@ -233,6 +233,18 @@ def publish_states(conn: Connection, node: str, states: dict[str, dict],
             for name, state in states.items()])
 
 
+def up_elsewhere(conn: Connection, node: str, now: datetime) -> frozenset[str]:
+    """The connectors other live nodes say are up: where routing may send messages that
+    this node does not carry itself (another node holds their binds)."""
+    up = set()
+    for name, state in conn.execute(select(connector_states.c.connector,
+                                           connector_states.c.state).where(
+            connector_states.c.node != node, connector_states.c.updated_at >= now - LIVE_FOR)):
+        if (state or {}).get("up"):
+            up.add(name)
+    return frozenset(up)
+
+
 def clear_states(conn: Connection, node: str) -> None:
     conn.execute(delete(connector_states).where(connector_states.c.node == node))
 

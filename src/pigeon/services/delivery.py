@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, delete, insert, select, update
 
 from pigeon.carriers.base import Inbound, Receipt
-from pigeon.services import reports
+from pigeon.services import billing, reports
 from pigeon.services.review import emit_report
 from pigeon.store.database import Driver
 from pigeon.store.tables import (
@@ -82,7 +82,9 @@ def queue_report_for(conn: Connection, message_id: int, zone: ZoneInfo, now: dat
 
 
 def refund(conn: Connection, message_id: int, now: datetime) -> int:
-    """Give back what a message was charged (package units and money); returns the amount."""
+    """Give back what a message was charged (package units and money); returns the amount.
+    The caller holds the account's lock (:func:`pigeon.services.billing.lock_account`) and
+    makes sure it refunds a message once (the status change to ``failed`` is conditional)."""
     parts = conn.execute(select(ledger).where(ledger.c.message_id == message_id,
                                               ledger.c.kind == "charge")).mappings().all()
     returned = 0
@@ -161,6 +163,8 @@ def finish_many(conn: Connection, finals: Iterable[Final], zone: ZoneInfo,
             row["charged"] = bool(row["charged"])
             finished.append(row)
     finished.sort(key=lambda row: row["id"])
+    billing.lock_accounts(conn, {row["account_id"] for row in finished
+                                 if row["status"] == "failed"})
     for row in finished:
         if row["status"] == "failed":
             refund(conn, row["id"], now)

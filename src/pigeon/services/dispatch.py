@@ -15,8 +15,10 @@ A message row is the only state, and every step is one conditional transaction o
   runs each accepted submission's ``effect`` in the same transaction; it stores the part ids
   of multipart messages and applies the receipts that arrived before it (kept in
   ``early_receipts`` by :func:`pigeon.services.delivery.apply_receipts`).
-* :func:`requeue_stale` gives back rows a dispatcher claimed and never recorded (it crashed,
-  or lost its database connection) after :data:`STALE_AFTER`.
+* Every claim names the node that made it (``claimed_by``).  When a node dies its claims go
+  back to the queue (:func:`pigeon.services.nodes.reap`); :func:`record` only records a
+  node's own claims.  :func:`requeue_stale` gives back claims made outside any node (tests,
+  tools) after :data:`STALE_AFTER`.
 
 What a crash can cost.  For the simulator nothing: its submission *is* the ``effect`` that
 commits with the ``sent`` status, so a message requeued after a crash was never in the
@@ -40,6 +42,7 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
+    not_,
     or_,
     select,
     true,
@@ -86,11 +89,12 @@ _CLAIMED_NAMES = tuple(column.name for column in _CLAIMED)
 # writes it (FOR UPDATE SKIP LOCKED in a MATERIALIZED CTE).
 _DUE = ("SELECT id FROM messages WHERE status = 'queued' "
         "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
-_CLAIM_ALL_SQL = ("UPDATE messages SET status = 'sending', claimed_at = ? "
+_CLAIM_ALL_SQL = ("UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
                   f"WHERE id IN ({_DUE}) AND status = 'queued' "
                   "RETURNING " + ", ".join(_CLAIMED_NAMES))
 _CLAIM_ALL_SQL_PG = (f"WITH taken AS MATERIALIZED ({_DUE} FOR UPDATE SKIP LOCKED) "
-                     "UPDATE messages SET status = 'sending', claimed_at = ? FROM taken "
+                     "UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
+                     "FROM taken "
                      "WHERE messages.id = taken.id AND messages.status = 'queued' "
                      "RETURNING " + ", ".join(f"messages.{name}" for name in _CLAIMED_NAMES))
 
@@ -105,45 +109,58 @@ _SENT_SQL = ("UPDATE messages SET status = 'sent', carrier_message_id = ?, conne
 
 
 def _held_sql(driver: Driver) -> str:
-    """The rows of a list of ids still ``sending``, with their attempts; on PostgreSQL locked,
-    so that a late twin of this record() waits, then sees none."""
+    """The rows of a list of ids still ``sending`` and claimed by a given node, with their
+    attempts; on PostgreSQL locked, so that a late twin of this record() waits, then sees
+    none."""
     return ("SELECT id, attempts FROM messages WHERE id " + driver.in_ids
-            + " AND status = 'sending'" + ("" if driver.sqlite else " FOR UPDATE"))
+            + " AND status = 'sending' AND claimed_by IS NOT DISTINCT FROM ?"
+            + ("" if driver.sqlite else " FOR UPDATE"))
 
 
 _again = (update(messages)
           .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")
-          .values(status="queued", attempts=bindparam("b_attempts"),
+          .values(status="queued", claimed_by=None, attempts=bindparam("b_attempts"),
                   next_attempt_at=bindparam("b_next")))
 
 
 @dataclass(frozen=True)
 class Routing:
     """What one claim routes by: the rules in the order they are tried
-    (:func:`pigeon.core.routing.ordered`) and the names of the connectors that are up.  An
-    immutable snapshot, taken once per pass, so the claim (on the database's writer thread)
-    and the routing of what it claimed agree.  The default is the embedded setup: no rules,
-    the simulator up."""
+    (:func:`pigeon.core.routing.ordered`), the names of the connectors that are up anywhere in
+    the cluster, and of those, the ones this node runs (``local``; ``None``: all of them).
+    An immutable snapshot, taken once per pass, so the claim (on the database's writer
+    thread) and the routing of what it claimed agree.  The default is the embedded setup: no
+    rules, the simulator up here."""
 
     rules: tuple[Rule, ...] = ()
     up: frozenset[str] = frozenset({SIMULATOR})
+    local: frozenset[str] | None = None
+
+    def runs_here(self, name: str) -> bool:
+        return self.local is None or name in self.local
 
     def claimable(self) -> ColumnElement[bool] | None:
-        """The messages some usable rule takes, as a condition on ``messages`` (``None``:
-        none).  The claim leaves the others queued without touching them: no attempt is spent
-        on a message that has nowhere to go, and it flows as soon as a connector for it is
-        up."""
+        """The messages whose route leads to a connector of this node, as a condition on
+        ``messages`` (``None``: none).  The claim leaves the others queued without touching
+        them: no attempt is spent on a message that has nowhere to go (it flows as soon as a
+        connector for it is up), and a message routed to a connector another node runs is
+        that node's to claim."""
         if not self.rules:
-            return true() if SIMULATOR in self.up else None
+            return true() if SIMULATOR in self.up and self.runs_here(SIMULATOR) else None
         alternatives = []
+        earlier: list[ColumnElement[bool]] = []  # messages a usable rule before took
         for rule in self.rules:
-            if rule.usable(self.up) is None:
+            target = rule.usable(self.up)
+            if target is None:
                 continue
             conditions = rule.conditions
+            matches = (and_(*(messages.c[name] == value for name, value in conditions.items()))
+                       if conditions else true())
+            if self.runs_here(target):
+                alternatives.append(and_(matches, not_(or_(*earlier))) if earlier else matches)
             if not conditions:
-                return true()
-            alternatives.append(and_(*(messages.c[name] == value
-                                       for name, value in conditions.items())))
+                break  # every later rule's messages are this one's
+            earlier.append(matches)
         return or_(*alternatives) if alternatives else None
 
 
@@ -163,10 +180,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def claim(conn: Connection, limit: int, now: datetime, access_code: str,
-          routing: Routing = EMBEDDED) -> list[tuple[str, Outbound]]:
-    """Claim up to ``limit`` due queued messages that ``routing`` can send somewhere, oldest
-    first; returns them routed, as (connector name, :class:`Outbound`).  ``access_code`` is the
-    platform's sender number, to which each message's extension code is appended."""
+          routing: Routing = EMBEDDED, node: int | None = None) -> list[tuple[str, Outbound]]:
+    """Claim up to ``limit`` due queued messages that ``routing`` sends through a connector
+    of this node, oldest first, for ``node`` (:mod:`pigeon.services.nodes`); returns them
+    routed, as (connector name, :class:`Outbound`).  ``access_code`` is the platform's sender
+    number, to which each message's extension code is appended."""
     claimable = routing.claimable()
     if claimable is None:
         return []
@@ -177,7 +195,7 @@ def claim(conn: Connection, limit: int, now: datetime, access_code: str,
         at = driver.time(now)
         rows = [dict(zip(_CLAIMED_NAMES, values, strict=True)) for values in driver.run(
             conn, "messages", _CLAIM_ALL_SQL if driver.sqlite else _CLAIM_ALL_SQL_PG,
-            (at, at, limit) if driver.sqlite else (at, limit, at))]
+            (at, node, at, limit) if driver.sqlite else (at, limit, at, node))]
     else:
         due = (select(messages.c.id)
                .where(messages.c.status == "queued",
@@ -188,13 +206,14 @@ def claim(conn: Connection, limit: int, now: datetime, access_code: str,
         rows = conn.execute(update(messages)
                             .where(taken_by(conn, due, messages.c.id),
                                    messages.c.status == "queued")
-                            .values(status="sending", claimed_at=now)
+                            .values(status="sending", claimed_at=now, claimed_by=node)
                             .returning(*_CLAIMED)).mappings().all()
     claimed = []
     unrouted = []
     for row in sorted(rows, key=lambda r: r["id"]):
         name = route(row, routing)
-        if name is None:  # cannot happen with one snapshot for both; never lose a message
+        if name is None or not routing.runs_here(name):
+            # Cannot happen with one snapshot for both; never lose a message.
             unrouted.append(row["id"])
             continue
         claimed.append((name, Outbound(
@@ -204,7 +223,7 @@ def claim(conn: Connection, limit: int, now: datetime, access_code: str,
             signature_id=row["signature_id"], template_type=row["template_type"])))
     if unrouted:
         conn.execute(update(messages).where(messages.c.id.in_(unrouted))
-                     .values(status="queued"))
+                     .values(status="queued", claimed_by=None))
     return claimed
 
 
@@ -215,7 +234,8 @@ submits a batch inside the transaction that claimed it."""
 
 def claim_and_submit(conn: Connection, limit: int, now: datetime, access_code: str,
                      routing: Routing, inline: Mapping[str, InlineSubmit],
-                     zone: ZoneInfo) -> tuple[int, list[tuple[str, Outbound]]]:
+                     zone: ZoneInfo, node: int | None = None
+                     ) -> tuple[int, list[tuple[str, Outbound]]]:
     """:func:`claim`, and for the messages routed to a connector in ``inline`` also the
     submission and :func:`record`, all in this one transaction; returns how many messages
     were claimed and those left to submit (routed to other connectors) as :func:`claim` does.
@@ -224,7 +244,7 @@ def claim_and_submit(conn: Connection, limit: int, now: datetime, access_code: s
     for the dispatcher.  A crash loses nothing: the claim, the answers and their effects
     commit together or not at all.
     """
-    claimed = claim(conn, limit, now, access_code, routing)
+    claimed = claim(conn, limit, now, access_code, routing, node)
     rest: list[tuple[str, Outbound]] = []
     batches: dict[str, list[Outbound]] = {}
     for name, message in claimed:
@@ -242,13 +262,14 @@ def claim_and_submit(conn: Connection, limit: int, now: datetime, access_code: s
         answered = {r.message_id for r in results}
         results = [*results, *(Submitted(m.message_id, retry=True) for m in batch
                                if m.message_id not in answered)]
-        record(conn, name, results, zone, now)
+        record(conn, name, results, zone, now, node=node)
     return len(claimed), rest
 
 
 def record(conn: Connection, connector_name: str, results: list[Submitted], zone: ZoneInfo,
-           now: datetime, sent_at: datetime | None = None) -> dict[str, int]:
-    """Apply one connector's answers for messages this dispatcher claimed.
+           now: datetime, sent_at: datetime | None = None, *,
+           node: int | None = None) -> dict[str, int]:
+    """Apply one connector's answers for messages ``node``'s dispatcher claimed.
 
     Accepted (``carrier_message_id``): ``sent`` at ``sent_at`` (when the submission began;
     default ``now``: a receipt may come back before this runs, and ``SendDate`` must not
@@ -256,14 +277,16 @@ def record(conn: Connection, connector_name: str, results: list[Submitted], zone
     after the rows are updated (once per effect object: several results may share one).
     Refused for good (``error``): ``failed`` with that code, refunded, reported.  Refused for
     now (``retry``; ``error`` then names why): back to ``queued`` after :func:`backoff`, and
-    failed after :data:`MAX_ATTEMPTS`.  Rows no longer ``sending`` (another dispatcher took
-    them over after :func:`requeue_stale`) are left alone, effects included.  Returns counts.
+    failed after :data:`MAX_ATTEMPTS`.  Rows no longer ``sending`` by ``node`` (given back
+    after its node was declared dead while paused — :mod:`pigeon.services.nodes` — and taken
+    over by another dispatcher) are left alone, effects included.  Returns counts.
     """
     ids = [r.message_id for r in results]
     # The hot statements of record() run on the driver (store.database.Driver): SQLAlchemy's
     # per-row parameter processing was most of their cost.
     driver = Driver.of(conn)
-    attempts = dict(driver.run(conn, None, _held_sql(driver), (driver.ids(ids),))) if ids else {}
+    attempts = (dict(driver.run(conn, None, _held_sql(driver), (driver.ids(ids), node)))
+                if ids else {})
     counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
     sent, again, failed = [], [], []
     for result in results:
@@ -310,9 +333,12 @@ def record(conn: Connection, connector_name: str, results: list[Submitted], zone
 
 
 def requeue_stale(conn: Connection, now: datetime, older_than: timedelta = STALE_AFTER) -> int:
-    """Give rows claimed before ``now - older_than`` and never recorded back to the queue;
-    returns how many.  See the module's note on what this may duplicate."""
+    """Give rows claimed by no node (outside a running Pigeon's dispatcher) before ``now -
+    older_than`` and never recorded back to the queue; returns how many.  A node's claims go
+    back when the node dies (:func:`pigeon.services.nodes.reap`).  See the module's note on
+    what this may duplicate."""
     result = conn.execute(update(messages).where(
-        messages.c.status == "sending", messages.c.claimed_at <= now - older_than)
+        messages.c.status == "sending", messages.c.claimed_by.is_(None),
+        messages.c.claimed_at <= now - older_than)
         .values(status="queued"))
     return result.rowcount or 0

@@ -6,9 +6,9 @@ the numbers, the variables, length and segments, quiet hours, the account's caps
 per-number limits, and the price (packages first, then the balance).  A message is accepted
 exactly when its row commits; the dispatcher takes it from there.
 
-Counting and inserting happen in the same transaction on the single writer, so two requests
-can never both squeeze under a limit (on PostgreSQL with several API processes, two writers
-can: a race accepted on purpose, at most one message per racing process).
+Counting and inserting happen in one transaction under the account's lock
+(:func:`pigeon.services.billing.lock_account`), so two requests — on one node or on several —
+can never both squeeze under a limit, a cap, or the same money.
 
 Speed (bench/send_sms.py, bench/README.md).  What every call reads and operators rarely change
 — the account's status, sending settings, whitelist and prices, the tenant's templates and
@@ -39,7 +39,7 @@ from pigeon.core.numbers import PhoneNumber, parse_number
 from pigeon.core.review_rules import check_variable_value
 from pigeon.core.segments import check_length, count_segments, signed_text
 from pigeon.core.templates import render, variables
-from pigeon.services import otp_protection
+from pigeon.services import billing, otp_protection
 from pigeon.services import signatures as signatures_service
 from pigeon.services import templates as templates_service
 from pigeon.services.delivery import queue_report_for
@@ -187,6 +187,8 @@ def new_biz_id(now: datetime) -> str:
 def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendRequest,
            now: datetime) -> dict:
     """Decide and record one SendSms/SendBatchSms call; returns ``{"BizId": ...}``."""
+    # First: every count and sum read below must be the last committed, on every node.
+    billing.lock_account(conn, account_id)
     cache = _Cache.of(conn)
     account = cache.get(("account", account_id), lambda: _load_account(conn, account_id))
     if account.status != "active":

@@ -21,12 +21,14 @@ does; see :mod:`pigeon.services.sending`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import logging
 import operator
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -48,12 +50,17 @@ MAX_GROUP = 512
 
 _STOP = object()
 
+ANNOUNCED = ("messages", "report_events")
+"""Tables whose writes other processes learn of at once (:meth:`Database.watch_others`)."""
+_CHANNEL = "pigeon_"
+WATCH_SECONDS = 0.005
+
 _SAVEPOINT = "SAVEPOINT pigeon_unit"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT pigeon_unit"
 _RELEASE = "RELEASE SAVEPOINT pigeon_unit"
 
 
-def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> Engine:
+def _sqlite_engine(url: str, *, writer: bool, pool_size: int) -> Engine:
     engine = create_engine(url, pool_size=pool_size, max_overflow=8, pool_pre_ping=False)
 
     @event.listens_for(engine, "connect")
@@ -64,15 +71,42 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint, crash-safe
-        cur.execute("PRAGMA busy_timeout=10000")
+        # The writer waits for the write lock itself (_begin_immediate); SQLite's own busy
+        # handler sleeps 1, 2, 5 … 100 ms between tries, far longer than another process's
+        # group commit holds the lock.
+        cur.execute(f"PRAGMA busy_timeout={0 if writer else 10000}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql(begin)
+        if writer:
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+BUSY_SECONDS = 10.0
+"""How long the SQLite writer waits for another process's write transaction to end."""
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """``BEGIN IMMEDIATE``: take the database's write lock now, waiting for another process
+    (``pigeon serve --workers N``, the CLI) to finish its transaction — in steps of a fraction
+    of a millisecond at first, as long as a group commit holds the lock."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    pause = 0.0001
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except exc.OperationalError as error:
+            if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
 
 
 class WriteLog:
@@ -113,6 +147,11 @@ class WriteLog:
         write to them in between."""
         counts = self._counts
         return (counts.get("*", 0), *(counts.get(name, 0) for name in tables))
+
+    @property
+    def uncommitted(self) -> set[str]:
+        """The tables written since the last commit (the transaction under way)."""
+        return self._uncommitted
 
     def wrote(self, table: str) -> None:
         """Count a write to ``table`` made past SQLAlchemy (see :class:`Driver`)."""
@@ -170,10 +209,13 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
-            self.read_engine = _sqlite_engine(url, begin="BEGIN", pool_size=8)
+            self.write_engine = _sqlite_engine(url, writer=True, pool_size=1)
+            self.read_engine = _sqlite_engine(url, writer=False, pool_size=8)
         else:
-            self.write_engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+            # A lock wait that long is another node's stuck transaction, not a queue: the unit
+            # is undone and run again (_again).
+            self.write_engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
+                                              connect_args={"options": "-c lock_timeout=5000"})
             self.read_engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
         self.writes = WriteLog(self.write_engine)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -213,7 +255,7 @@ class Database:
         if self._writer is None:
             raise RuntimeError("Database.start() was not called")
         future: Future[T] = Future()
-        self._queue.put((functools.partial(fn, **kwargs) if kwargs else fn, args, future))
+        self._queue.put(_Unit(functools.partial(fn, **kwargs) if kwargs else fn, args, future))
         return future
 
     def write_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -224,13 +266,22 @@ class Database:
 
     def _write_loop(self) -> None:
         conn: Connection | None = None
+        # Units to run again, first, in the next transaction: those that met a lock they could
+        # not wait for (Busy) or lost a deadlock (see _again()).
+        again: collections.deque[_Unit] = collections.deque()
+        stop = False
         while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            batch = [item]
-            stop = False
-            while len(batch) < MAX_GROUP:
+            batch: list[_Unit] = []
+            while again and len(batch) < MAX_GROUP:
+                batch.append(again.popleft())
+            if not batch:
+                if stop:
+                    break
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                batch.append(item)
+            while not stop and len(batch) < MAX_GROUP:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -242,17 +293,19 @@ class Database:
             # A caller that gave up (its task was cancelled) before the writer got to its unit
             # cancelled the future: skip that unit.  A running future cannot be cancelled, so
             # setting the results below cannot fail.
-            batch = [unit for unit in batch if unit[2].set_running_or_notify_cancel()]
+            batch = [unit for unit in batch
+                     if unit.tries or unit.future.set_running_or_notify_cancel()]
             if not batch:
-                if stop:
-                    break
                 continue
             try:
                 if conn is None:
                     conn = self.write_engine.connect()
                 outcomes = self._run_group(conn, batch)
             except _UnitFailed as failed:  # a lone unit raised; its transaction is rolled back
-                batch[0][2].set_exception(failed.exc)
+                if _again(batch[0], failed.exc):
+                    again.appendleft(batch[0])
+                else:
+                    batch[0].future.set_exception(failed.exc)
             except Exception as exc:  # the commit itself failed: nothing in the group happened
                 log.exception("group commit of %d unit(s) failed", len(batch))
                 if conn is not None:
@@ -261,28 +314,30 @@ class Database:
                     except Exception:
                         pass
                     conn = None
-                for _fn, _args, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                for unit in batch:
+                    if not unit.future.done():
+                        unit.future.set_exception(exc)
             else:
                 self.writes.committed()
-                for (_fn, _args, future), (ok, value) in zip(batch, outcomes, strict=True):
+                for unit, (ok, value) in zip(batch, outcomes, strict=True):
                     if ok:
-                        future.set_result(value)
+                        unit.future.set_result(value)
+                    elif _again(unit, value):
+                        again.append(unit)
                     else:
-                        future.set_exception(value)
-            if stop:
-                break
+                        unit.future.set_exception(value)
         if conn is not None:
             conn.close()
 
-    def _run_group(self, conn: Connection, batch: list) -> list[tuple[bool, Any]]:
+    def _run_group(self, conn: Connection, batch: list[_Unit]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
+        info = conn.info
         with conn.begin():
             if len(batch) == 1:
-                fn, args, _future = batch[0]
+                unit = batch[0]
+                info[FIRST_UNIT] = True
                 try:
-                    outcomes.append((True, fn(conn, *args)))
+                    outcomes.append((True, unit.fn(conn, *unit.args)))
                 except Exception as exc:
                     # Alone in its transaction: roll the whole thing back.
                     raise _UnitFailed(exc) from exc
@@ -290,10 +345,14 @@ class Database:
                 # Each unit in a savepoint of its own, written as plain SQL: SQLAlchemy's
                 # begin_nested() costs ~70 µs a unit where these two statements cost ~20 µs
                 # (bench/README.md), and a unit's own nested transactions keep their names.
-                for fn, args, _future in batch:
+                # Only the first unit may wait for a lock (store/locks.py).
+                first = True
+                for unit in batch:
+                    info[FIRST_UNIT] = first
+                    first = False
                     conn.exec_driver_sql(_SAVEPOINT)
                     try:
-                        value = fn(conn, *args)
+                        value = unit.fn(conn, *unit.args)
                     except Exception as exc:
                         conn.exec_driver_sql(_ROLLBACK_TO)
                         conn.exec_driver_sql(_RELEASE)
@@ -302,7 +361,86 @@ class Database:
                     else:
                         conn.exec_driver_sql(_RELEASE)
                         outcomes.append((True, value))
+            info[FIRST_UNIT] = True
+            if not self.is_sqlite:
+                self._announce(conn)
         return outcomes
+
+    def _announce(self, conn: Connection) -> None:
+        """Tell the other processes listening (:meth:`watch_others`) which of the
+        :data:`ANNOUNCED` tables this transaction wrote: PostgreSQL delivers a NOTIFY at
+        commit, and not at all if the transaction rolls back."""
+        written = self.writes.uncommitted
+        if "*" in written:
+            written = ANNOUNCED
+        for table in ANNOUNCED:
+            if table in written:
+                conn.exec_driver_sql(f"NOTIFY {_CHANNEL}{table}")
+
+    # -- other processes' writes ------------------------------------------------------------
+
+    def watch_others(self, table: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify()`` (from a thread of its own) soon after a transaction of another
+        process that wrote ``table`` (one of :data:`ANNOUNCED`) commits — so that a worker
+        here (the dispatcher, the report pusher) starts at once on what an API process
+        accepted, instead of at its next poll.  Returns the function that stops watching.
+
+        PostgreSQL: ``LISTEN`` for the writers' ``NOTIFY`` (:meth:`_announce`).  SQLite has no
+        such channel; ``PRAGMA data_version``, which moves when another connection commits,
+        is read every :data:`WATCH_SECONDS` (a few microseconds each): any table's commit,
+        this process's writer's included, wakes the watcher — a spare look, never a missed
+        one.
+        """
+        if table not in ANNOUNCED:
+            raise ValueError(f"{table} is not announced (ANNOUNCED: {ANNOUNCED})")
+        stop = threading.Event()
+        target = self._poll_data_version if self.is_sqlite else self._listen
+        thread = threading.Thread(target=target, args=(table, notify, stop), daemon=True,
+                                  name=f"pigeon-watch-{table}")
+        thread.start()
+
+        def stopping() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return stopping
+
+    def _poll_data_version(self, _table: str, notify: Callable[[], None],
+                           stop: threading.Event) -> None:
+        import sqlite3
+
+        path = self.write_engine.url.database
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            seen = conn.execute("PRAGMA data_version").fetchone()[0]
+            while not stop.wait(WATCH_SECONDS):
+                now = conn.execute("PRAGMA data_version").fetchone()[0]
+                if now != seen:
+                    seen = now
+                    notify()
+        except Exception:
+            log.exception("watching the database for other processes' commits failed")
+        finally:
+            conn.close()
+
+    def _listen(self, table: str, notify: Callable[[], None], stop: threading.Event) -> None:
+        import psycopg
+
+        url = self.write_engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {_CHANNEL}{table}")
+                    notify()  # whatever was announced while nobody listened
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            notify()
+            except Exception:
+                if stop.is_set():
+                    return
+                log.warning("listening for other processes' commits failed; reconnecting")
+                stop.wait(1.0)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -331,6 +469,47 @@ class Database:
             self._inline_all.append(conn)
         with conn.begin():
             return fn(conn, *args, **kwargs)
+
+
+class _Unit:
+    """A unit of work queued for the writer, and how often it was run and undone."""
+
+    __slots__ = ("fn", "args", "future", "tries")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, future: Future) -> None:
+        self.fn = fn
+        self.args = args
+        self.future = future
+        self.tries = 0
+
+
+class Busy(Exception):
+    """Raised by a unit of work that needs a lock another transaction holds, where waiting
+    could deadlock (:mod:`pigeon.store.locks`): the writer undoes the unit and runs it again
+    first in its next transaction, where it may wait."""
+
+
+FIRST_UNIT = "pigeon.first_unit"
+"""``conn.info`` key: True while the unit running is the first of its transaction (or runs
+outside the writer), which holds no lock yet and so may wait for one."""
+
+MAX_TRIES = 20
+"""How often a unit is run again after a Busy lock or a lost deadlock before its error
+stands."""
+
+# PostgreSQL's deadlock_detected, lock_not_available (lock_timeout) and serialization_failure:
+# the unit was undone whole and may simply run again.
+_TRANSIENT = frozenset({"40P01", "55P03", "40001"})
+
+
+def _again(unit: _Unit, error: BaseException) -> bool:
+    """Whether ``unit``, undone by ``error``, should run again (and count the try)."""
+    if not isinstance(error, Busy):
+        code = getattr(getattr(error, "orig", None), "sqlstate", None)
+        if code not in _TRANSIENT:
+            return False
+    unit.tries += 1
+    return unit.tries < MAX_TRIES
 
 
 class _UnitFailed(Exception):
@@ -557,5 +736,26 @@ def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def maintenance_engine(url: str) -> Engine:
-    """An engine for one-off work (migrations) that holds no pooled connections afterwards."""
-    return create_engine(url, poolclass=NullPool)
+    """An engine for one-off work (migrations) that holds no pooled connections afterwards.
+
+    Its transactions take the database's write lock when they begin (SQLite: ``BEGIN
+    IMMEDIATE``; PostgreSQL: an advisory lock of its own), so that processes and nodes
+    starting together migrate one after the other: the second finds the work done."""
+    engine = create_engine(url, poolclass=NullPool)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # BEGIN as written below, DDL included
+            dbapi_conn.execute("PRAGMA busy_timeout=60000")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        @event.listens_for(engine, "begin")
+        def _lock(conn):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MAINTENANCE_LOCK})")
+    return engine
+
+
+MAINTENANCE_LOCK = 0x70696765_6f6e0001  # "pigeon" + 1: the advisory lock migrations hold

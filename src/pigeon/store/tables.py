@@ -352,6 +352,7 @@ messages = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime(), nullable=True),
     Column("claimed_at", UTCDateTime(), nullable=True),
+    Column("claimed_by", BigInteger, nullable=True),  # the node (nodes.id) that claimed it
     Column("price", Integer, nullable=False, default=0),  # milli-CNY per segment
     Column("charged", Boolean, nullable=False, default=True),  # False once refunded
     # The caller's IP address (the API client's; NULL for `pigeon send`): SMS-pumping
@@ -781,4 +782,43 @@ connector_down_since = Table(
     Column("connector", String(64), primary_key=True),
     Column("since", UTCDateTime(), nullable=False),
     Column("seen_at", UTCDateTime(), nullable=False),  # the last pass that saw it down
+)
+
+
+# -- the cluster -------------------------------------------------------------------------------
+
+# Every running Pigeon process (an API process, a worker, a CLI that dispatches), with its last
+# heartbeat.  A node whose heartbeat stopped is dead: what it had claimed goes back to the queue
+# (services/nodes.py).
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),  # host:pid, for people
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    # Never reuse a dead node's id (SQLite would, for the highest): its claims are fenced by it.
+    sqlite_autoincrement=True,
+)
+
+# Who runs a job that must run once in the cluster (a singleton loop, the binds of a
+# connector), and until when: renewed by its owner, taken over by another node once it has
+# expired (services/leases.py).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("owner", BigInteger, nullable=False),  # nodes.id
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# The signature nonces accepted within the signature window, so that a signed request is
+# accepted once, on whichever node and across restarts (services/nonces.py).  Keyed by a
+# digest of (AccessKeyId, nonce): a row costs the same whatever the nonce.
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("digest", LargeBinary(16), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_nonces_expires_at", "expires_at"),
 )

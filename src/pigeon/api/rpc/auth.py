@@ -11,19 +11,19 @@ A request is signed one of two ways (spec/wire.md §4; the arithmetic is in
 
 The checks run in an order chosen so that a caller learns nothing it should not and cannot spend
 somebody else's nonces: the request's own shape first (no database), then the key, then the
-timestamp, then the signature, and only a correctly signed request records its nonce.  Secrets
-are never logged and never put in a message.
+timestamp, then the signature, and only a correctly signed request records its nonce — in the
+database, so that a replay is refused by every node and after a restart.  Secrets are never
+logged and never put in a message.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import re
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from pigeon.api.rpc.request import RpcRequest
 from pigeon.api.rpc.signing import (
@@ -37,6 +37,10 @@ from pigeon.api.rpc.signing import (
     v3_string_to_sign,
 )
 from pigeon.core.errors import PigeonError
+from pigeon.services import nonces
+
+if TYPE_CHECKING:
+    from pigeon.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -74,51 +78,33 @@ def parse_timestamp(text: str) -> datetime:
     raise PigeonError("InvalidTimeStamp.Format")
 
 
-class NonceCache:
-    """The ``(AccessKeyId, nonce)`` pairs seen recently, in memory, for one process.
+MAX_NONCE_LENGTH = 255
+"""The SDKs send 32 hex digits or a UUID; a nonce is stored as a digest, but a caller still
+need not send a megabyte of one."""
 
-    A pair is remembered for ``window`` after the later of the time it was seen and the
-    request's own timestamp (``signed_at``): a request dated ahead of the server clock stays
-    acceptable until ``signed_at + window``, and so must its nonce stay known.  Expired pairs
-    are dropped as new ones arrive.  At ``max_entries`` the pair closest to expiry is forgotten
-    to make room — a deliberate trade: a flood of valid requests could then allow one old
-    request to be replayed within its last moments, rather than lock every caller out.
 
-    ``remember`` does not await, so it is atomic for asyncio; the lock covers threads too.
-    Several processes (or nodes) each keep their own cache: a replay sent to another process
-    is not caught.
-    """
+class NonceStore(Protocol):
+    """Where used nonces are kept: shared by every process and node (the database,
+    :class:`DatabaseNonces`) so that a request is accepted once, wherever it is replayed."""
 
-    def __init__(self, window: timedelta, max_entries: int = 1_000_000) -> None:
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self.window = window
-        self.max_entries = max_entries
-        self._expires: dict[tuple[str, str], datetime] = {}
-        self._heap: list[tuple[datetime, tuple[str, str]]] = []  # one entry per pair
-        self._lock = threading.Lock()
+    async def use(self, access_key_id: str, nonce: str, now: datetime,
+                  expires_at: datetime) -> bool:
+        """Record the pair until ``expires_at``; False if it is recorded already (and not
+        expired at ``now``)."""
+        ...
 
-    def __len__(self) -> int:
-        return len(self._expires)
 
-    def remember(self, access_key_id: str, nonce: str, now: datetime, *,
-                 signed_at: datetime | None = None) -> bool:
-        """Record the pair; False if it was already seen within its window."""
-        pair = (access_key_id, nonce)
-        expires = max(now, signed_at or now) + self.window
-        with self._lock:
-            # Kept while expiry >= now: a timestamp exactly `window` old is still accepted.
-            while self._heap and self._heap[0][0] < now:
-                _, old = heapq.heappop(self._heap)
-                del self._expires[old]
-            if pair in self._expires:
-                return False
-            while len(self._expires) >= self.max_entries:
-                _, old = heapq.heappop(self._heap)
-                del self._expires[old]
-            self._expires[pair] = expires
-            heapq.heappush(self._heap, (expires, pair))
-            return True
+class DatabaseNonces:
+    """The nonce store of a running Pigeon: one row per nonce (:mod:`pigeon.services.nonces`),
+    written through the database's writer."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def use(self, access_key_id: str, nonce: str, now: datetime,
+                  expires_at: datetime) -> bool:
+        return await self.db.write(nonces.use, nonces.Nonce.of(access_key_id, nonce,
+                                                                 expires_at), now)
 
 
 @dataclass(frozen=True)
@@ -136,6 +122,13 @@ class _Claim:
 def _incomplete(why: str) -> PigeonError:
     return PigeonError("IncompleteSignature",
                        f"The request signature does not conform to Aliyun standards. {why}")
+
+
+def _nonce(value: str) -> str:
+    if len(value) > MAX_NONCE_LENGTH:
+        raise PigeonError.invalid("SignatureNonce",
+                                  f"It must be at most {MAX_NONCE_LENGTH} characters.")
+    return value
 
 
 def _v3_claim(request: RpcRequest) -> _Claim:
@@ -164,7 +157,7 @@ def _v3_claim(request: RpcRequest) -> _Claim:
             f"not the SHA-256 of the body received; server string to sign is:{string_to_sign}")
     return _Claim(access_key_id=authorization.access_key_id,
                   timestamp=headers["x-acs-date"].strip(),
-                  nonce=headers["x-acs-signature-nonce"].strip(),
+                  nonce=_nonce(headers["x-acs-signature-nonce"].strip()),
                   signature=authorization.signature,
                   string_to_sign=string_to_sign, sign=v3_sign)
 
@@ -184,7 +177,7 @@ def _v1_claim(request: RpcRequest) -> _Claim:
         raise PigeonError("InvalidSignatureMethod")
     if required("SignatureVersion") != V1_SIGNATURE_VERSION:
         raise PigeonError.invalid("SignatureVersion")
-    nonce = required("SignatureNonce")
+    nonce = _nonce(required("SignatureNonce"))
     timestamp = required("Timestamp")
 
     # Every query and form parameter is signed, empty ones included; only Signature is not.
@@ -211,14 +204,16 @@ class Authenticator:
     """Verifies a request's signature and returns the key that signed it.
 
     ``window`` bounds how far the request's timestamp may be from ``now``, either way
-    (Alibaba: 15 minutes); ``nonces`` is where used nonces are remembered.
+    (Alibaba: 15 minutes); ``nonces`` is where used nonces are kept.  A nonce is kept for
+    ``window`` after the later of ``now`` and the request's own timestamp: a request dated
+    ahead of the server clock stays acceptable until its timestamp + ``window``, and its nonce
+    must stay known as long.
     """
 
-    def __init__(self, lookup: KeyLookup, window: timedelta,
-                 nonces: NonceCache | None = None) -> None:
+    def __init__(self, lookup: KeyLookup, window: timedelta, nonces: NonceStore) -> None:
         self.lookup = lookup
         self.window = window
-        self.nonces = nonces if nonces is not None else NonceCache(window)
+        self.nonces = nonces
 
     async def authenticate(self, request: RpcRequest, now: datetime) -> KeyRecord:
         """Return the signing key, or raise the gateway's error (spec/dysmsapi.md §4.2).
@@ -241,6 +236,7 @@ class Authenticator:
         if not constant_time_equal(claim.signature, expected):
             raise PigeonError.signature_mismatch(claim.string_to_sign)
 
-        if not self.nonces.remember(key.access_key_id, claim.nonce, now, signed_at=signed_at):
+        if not await self.nonces.use(key.access_key_id, claim.nonce, now,
+                                     max(now, signed_at) + self.window):
             raise PigeonError("SignatureNonceUsed")
         return key

@@ -1,0 +1,57 @@
+"""Signature nonces: a signed request is accepted once per AccessKey within the signature
+window — on any node, and after a restart.
+
+The database is the one store every node shares: a nonce is used by inserting its row, and a
+second insert of the same (AccessKeyId, nonce) finds it (the primary key decides, atomically,
+whichever node wins).  A row is a 16-byte digest of the pair and its expiry, whatever the
+nonce's length; :func:`purge` drops rows past their expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select
+
+from pigeon.store.database import Driver
+from pigeon.store.tables import nonces
+
+PURGE_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Nonce:
+    """One request's nonce, as stored: the digest of the pair, and until when it is kept."""
+
+    digest: bytes
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, access_key_id: str, nonce: str, expires_at: datetime) -> Nonce:
+        digest = hashlib.sha256(f"{access_key_id}\0{nonce}".encode()).digest()[:16]
+        return cls(digest, expires_at)
+
+
+# A row past its expiry that purge() has not reached yet counts as no row.  RETURNING tells
+# whether the statement wrote, the same way on both databases.
+_USE = ("INSERT INTO nonces (digest, expires_at) VALUES (?, ?) ON CONFLICT (digest) "
+        "DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ? "
+        "RETURNING 1")
+
+
+def use(conn: Connection, nonce: Nonce, now: datetime) -> bool:
+    """Record the nonce; False if it is recorded already and not expired at ``now`` (the
+    request is a replay)."""
+    driver = Driver.of(conn)
+    return bool(driver.run(conn, "nonces", _USE, (nonce.digest, driver.time(nonce.expires_at),
+                                                   driver.time(now))))
+
+
+def purge(conn: Connection, now: datetime, chunk: int = PURGE_CHUNK) -> int:
+    """Delete up to ``chunk`` expired nonces; how many (call again while it returns
+    ``chunk``)."""
+    expired = (select(nonces.c.digest).where(nonces.c.expires_at < now)
+               .limit(chunk).scalar_subquery())
+    return conn.execute(delete(nonces).where(nonces.c.digest.in_(expired))).rowcount or 0
