@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from pigeon import clock
 from pigeon.api.mns import MnsEndpoint
-from pigeon.api.rpc.auth import Authenticator, KeyRecord, NonceCache
+from pigeon.api.rpc.auth import Authenticator, DatabaseNonces, KeyRecord
 from pigeon.api.rpc.endpoint import RpcEndpoint
 from pigeon.api.uploads import UploadEndpoint
 from pigeon.config import Settings
@@ -55,8 +55,15 @@ class Pigeon:
         self.send_policy = SendPolicy(zone=settings.timezone, quiet_hours=settings.quiet_hours,
                                       access_code=settings.access_code)
         self.authenticator = Authenticator(self.lookup_key, settings.signature_window,
-                                           NonceCache(settings.signature_window))
+                                           DatabaseNonces(self.db))
         self._keys: dict[str, tuple[float, KeyRecord | None]] = {}
+        # This process's id as a node of the cluster (services/nodes.py), once its workers
+        # run (workers.run); None in a process that runs none.
+        self.node: int | None = None
+        # Whether workers here watch for other processes' commits (Database.watch_others):
+        # always on PostgreSQL (a LISTEN costs nothing while idle); on SQLite only where other
+        # processes accept messages (`pigeon serve --workers N`): the watch polls.
+        self.watch_others = not self.db.is_sqlite
         # The running dispatcher's wake-up (workers/dispatcher.py creates it on its loop); the
         # send path sets it so new messages are claimed at once instead of at the next poll.
         self.dispatcher_wake: asyncio.Event | None = None
@@ -85,23 +92,26 @@ class Pigeon:
         self.db.close()
 
 
-def create_app(pigeon: Pigeon, *, workers: bool | None = None) -> Starlette:
-    from pigeon.workers import all_workers
+def create_app(pigeon: Pigeon, *, workers: bool | None = None,
+               close: bool = False) -> Starlette:
+    """The ASGI app; its lifespan runs the background workers (by default as
+    ``PIGEON_WORKERS`` says) and, with ``close``, closes ``pigeon`` at shutdown."""
+    from pigeon import workers as background
 
     run_workers = pigeon.settings.workers == "on" if workers is None else workers
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        tasks = []
-        if run_workers:
-            tasks = [asyncio.create_task(worker(pigeon), name=worker.__name__)
-                     for worker in all_workers()]
+        task = asyncio.create_task(background.run(pigeon), name="workers") if run_workers \
+            else None
         try:
             yield
         finally:
-            for task in tasks:
+            if task is not None:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(task, return_exceptions=True)
+            if close:
+                pigeon.close()
 
     rpc = RpcEndpoint(pigeon)
     routes = [Route("/", rpc.handle, methods=["GET", "POST"])]

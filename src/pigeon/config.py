@@ -180,6 +180,10 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL: `postgresql+psycopg://user:password@host:5432/pigeon`."),
     Setting("PIGEON_HOST", "host", str, "127.0.0.1", "Address `pigeon serve` listens on."),
     Setting("PIGEON_PORT", "port", parse_int(1, 65535), "8080", "Port `pigeon serve` listens on."),
+    Setting("PIGEON_SERVE_WORKERS", "serve_workers", parse_int(0, 256), "0",
+            "How many API processes `pigeon serve` runs (`--workers` overrides); `0`: one per "
+            "CPU core. With more than one, they share the port and the background workers run "
+            "once, in the parent process."),
     Setting("PIGEON_TIMEZONE", "timezone", parse_zone, "Asia/Shanghai",
             "Platform time zone: review hours, quiet hours, business days and dates shown in API "
             "answers are in this zone. Timestamps are stored in UTC."),
@@ -343,6 +347,7 @@ class Settings:
     smtp_tls: str = "starttls"
     secret_key: Secret | None = None
     workers: str = "on"
+    serve_workers: int = 0
     log_level: str = "info"
 
     @property

@@ -30,8 +30,15 @@ def smsc():
 
 
 @pytest.fixture
-def running(settings):
-    """A Pigeon with its workers (dispatcher, simulator) after ``setup(pigeon)``."""
+def running(settings, monkeypatch):
+    """A Pigeon with its workers (dispatcher, simulator) after ``setup(pigeon)`` — but for
+    the alert evaluator: the test's own passes (tests/support/alerts.py) are the ones under
+    test, and a second evaluator would race them to fire the alert."""
+    from pigeon import workers
+
+    every = workers.all_workers
+    monkeypatch.setattr(workers, "all_workers", lambda: [
+        worker for worker in every() if worker.__name__ != "alert_evaluator"])
     started = []
 
     def start(setup=lambda pigeon: None):

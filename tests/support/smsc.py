@@ -38,6 +38,7 @@ import asyncio
 import functools
 import itertools
 import struct
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -316,6 +317,7 @@ class _Session(asyncio.Protocol):
             return
         submit = decode_submit(self.number, sequence, body)
         smsc.submits.append(submit)
+        smsc.submitted_at.append(time.monotonic())
         smsc.submit_count += 1
         count = smsc.submit_count
         if smsc.drop_after is not None and count >= smsc.drop_after:
@@ -380,6 +382,7 @@ class FakeSmsc:
         self.answer_delay = 0.0
         self.bind_status = 0
         self.submits: list[ReceivedSubmit] = []
+        self.submitted_at: list[float] = []  # when each of submits arrived (time.monotonic())
         self.submit_count = 0
         self.binds: list[Bind] = []
         self.deliver_sm_resps: dict[tuple[int, int], int] = {}

@@ -13,25 +13,31 @@ from pigeon.cli.common import load_settings, open_pigeon, out
 
 
 def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-          port: Annotated[int | None, typer.Option(help="Listen port.")] = None) -> None:
+          port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+          workers: Annotated[int | None, typer.Option(
+              "--workers", min=1, max=256,
+              help="API processes sharing the port (default: PIGEON_SERVE_WORKERS, else one "
+                   "per CPU core).")] = None) -> None:
     """Run the API (and the background workers unless PIGEON_WORKERS=off)."""
     import logging
 
     import uvicorn
 
+    from pigeon import serving
     from pigeon.app import Pigeon, create_app
     from pigeon.services import accounts
 
     settings = load_settings()
     host = host or settings.host
     port = port or settings.port
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    count = serving.process_count(settings, workers)
+    logging.basicConfig(level=settings.log_level.upper(), format=serving.LOG_FORMAT)
     pigeon = Pigeon(settings)
     tenants = pigeon.db.read_sync(accounts.list_accounts)
     out.print(f"Pigeon is listening on [bold]http://{host}:{port}[/bold] "
               f"(database: {'SQLite' if pigeon.db.is_sqlite else 'PostgreSQL'}, "
-              f"review mode: {settings.review_mode})")
+              f"review mode: {settings.review_mode}, "
+              f"{count} API process{'es' if count > 1 else ''})")
     out.print(f"Point the Alibaba Cloud SDK at endpoint [bold]{host}:{port}[/bold] with "
               "protocol 'http'.")
     if not tenants:
@@ -39,29 +45,41 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
                   "  pigeon account create \"My Company\"\n"
                   "  pigeon accesskey create <AccountId>")
     try:
-        # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any local
-        # peer as the client; Pigeon reads it itself, from PIGEON_TRUSTED_PROXIES only.
-        uvicorn.run(create_app(pigeon), host=host, port=port,
-                    log_level=settings.log_level, access_log=False, proxy_headers=False)
+        if count > 1:
+            serving.serve_many(settings, pigeon, host, port, count)
+        else:
+            uvicorn.run(create_app(pigeon), host=host, port=port,
+                        **serving.server_options(settings))
     finally:
         pigeon.close()
 
 
 def worker() -> None:
-    """Run only the background workers (for deployments with PIGEON_WORKERS=off on the API)."""
+    """Run only the background workers, as one more node of the cluster (for deployments with
+    PIGEON_WORKERS=off on the API nodes).  SIGTERM or Ctrl-C stops it cleanly: its leases and
+    claimed messages go to the other nodes at once."""
     import asyncio
+    import logging
+    import signal
 
-    from pigeon.workers import all_workers
+    from pigeon import serving, workers
 
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format=serving.LOG_FORMAT)
     pigeon = open_pigeon()
 
     async def main() -> None:
-        await asyncio.gather(*(w(pigeon) for w in all_workers()))
+        task = asyncio.create_task(workers.run(pigeon))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
 
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
     finally:
         pigeon.close()
 

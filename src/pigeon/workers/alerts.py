@@ -24,7 +24,7 @@ from pigeon import push_targets
 from pigeon.alerts import channels
 from pigeon.alerts.channels import SmtpSettings, Undelivered
 from pigeon.core import alert_rules
-from pigeon.services import alert_config, alert_evaluation
+from pigeon.services import alert_config, alert_evaluation, leases
 from pigeon.services.alert_evaluation import Due, PlatformLimits, Source
 from pigeon.store.database import Database
 from pigeon.store.secrets import SecretBox
@@ -35,6 +35,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 8  # notifications sent at once
+LEASE = "worker:alert-evaluator"
+
+
+class _NotLeading(Exception):
+    """Another node holds the evaluator's lease."""
+
+
+def _nothing(_conn) -> None:
+    return None
+
+
+def _done(conn, fn, *args) -> tuple:
+    """``fn``'s result, boxed: under leases.under, None means "not leading"."""
+    return (fn(conn, *args),)
 
 
 @dataclass
@@ -54,7 +68,8 @@ class Evaluator:
                  limits: PlatformLimits, connector_grace: timedelta,
                  wall: Callable[[], float] = time.time, sms_signature: str = "Pigeon",
                  wake: Callable[[], None] | None = None,
-                 targets: str = push_targets.ANY) -> None:
+                 targets: str = push_targets.ANY,
+                 node: Callable[[], int | None] = lambda: None) -> None:
         self.db = db
         self.box = box
         self.zone = zone
@@ -67,6 +82,9 @@ class Evaluator:
         self.wall = wall
         self.sms_signature = sms_signature
         self.wake = wake
+        # This process's node (None outside a cluster's worker): evaluation is recorded under
+        # the evaluator's lease, so that two nodes never record one finding twice.
+        self.node = node
         # Webhooks and DingTalk robots are tenants' URLs: PIGEON_PUSH_TARGETS applies.
         self.http = push_targets.client(targets, follow_redirects=False,
                                         timeout=httpx.Timeout(self.timeout))
@@ -84,7 +102,7 @@ class Evaluator:
                                          report_failures=s.alert_report_failures),
                    connector_grace=s.alert_connector_grace,
                    sms_signature=s.alert_sms_signature, wake=pigeon.wake_dispatcher,
-                   targets=s.push_targets)
+                   targets=s.push_targets, node=lambda: pigeon.node)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -98,8 +116,23 @@ class Evaluator:
         await self.notify(now, result)
         return result
 
+    async def _write_led(self, now: datetime, fn, *args):
+        """``fn(conn, *args)`` as a write, under the evaluator's lease when this is a node:
+        :class:`_NotLeading` where another node holds it."""
+        node = self.node()
+        if node is None:
+            return await self.db.write(fn, *args)
+        done = await self.db.write(leases.under, LEASE, node, now, _done, fn, *args)
+        if done is None:
+            raise _NotLeading
+        return done[0]
+
     async def evaluate(self, now: datetime, result: PassResult | None = None) -> PassResult:
         result = result or PassResult()
+        try:
+            await self._write_led(now, _nothing)
+        except _NotLeading:
+            return result  # another node evaluates; this one only sends what is due
         for rule in await self.db.read(alert_config.enabled_rules):
             result.rules += 1
             source = Source(rule["account_id"], rule["id"], rule["kind"],
@@ -108,8 +141,10 @@ class Evaluator:
                                                                          rule["params"])))
             try:
                 findings = await self.db.read(alert_evaluation.evaluate_rule, rule, now)
-                self._merge(result, await self.db.write(alert_evaluation.record, source,
-                                                        findings, now))
+                self._merge(result, await self._write_led(now, alert_evaluation.record, source,
+                                                          findings, now))
+            except _NotLeading:
+                return result
             except Exception:  # one broken rule must not silence the others
                 log.exception("alerts: evaluating rule %s failed", rule["id"])
         await self._platform(now, result)
@@ -127,7 +162,9 @@ class Evaluator:
                                             self.connector_grace)
             found, since = alert_rules.connector_findings(rows, remembered, now,
                                                           self.connector_grace)
-            await self.db.write(alert_evaluation.remember_down, since, now)
+            await self._write_led(now, alert_evaluation.remember_down, since, now)
+        except _NotLeading:
+            return
         except Exception:
             log.exception("alerts: checking connector states failed")
         else:
@@ -137,8 +174,10 @@ class Evaluator:
             settle = self.connector_grace if kind == "connector_down" else timedelta(0)
             source = Source(None, None, kind, self.quiet, settle=settle)
             try:
-                self._merge(result, await self.db.write(alert_evaluation.record, source,
-                                                        findings, now))
+                self._merge(result, await self._write_led(now, alert_evaluation.record, source,
+                                                          findings, now))
+            except _NotLeading:
+                return
             except Exception:
                 log.exception("alerts: recording platform check %s failed", kind)
 

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pigeon.services import batches
+from pigeon.workers import singleton_step
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -31,7 +32,10 @@ async def send_batches(pigeon: Pigeon) -> int:
     if not await pigeon.db.read(batches.any_due, pigeon.now()):
         return decided
     while True:
-        step = await pigeon.db.write(batches.send_due, pigeon.send_policy, pigeon.now())
+        # Chunk by chunk on the node holding the batch sender's lease (the lease is checked
+        # in the chunk's own transaction): two nodes never send one row.
+        step = await singleton_step(pigeon, "batch-sender", batches.send_due,
+                                    pigeon.send_policy, pigeon.now())
         if step is None:
             return decided
         decided += step["sent"] + step["failed"]

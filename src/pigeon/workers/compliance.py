@@ -1,7 +1,9 @@
 """The automatic reviewer (``realistic`` review mode) and the simulated carrier registrar.
 
 Both poll the database: the work they find is already durable there, so a crash or restart
-loses nothing — the next pass picks it up.
+loses nothing — the next pass picks it up.  Each pass runs on the node holding the loop's
+lease (:func:`pigeon.workers.singleton_step`), so a cluster decides nothing twice and carries
+on when that node dies.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from pigeon.services import review, signatures
+from pigeon.workers import singleton_step
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -23,7 +26,8 @@ POLL_SECONDS = 1.0
 async def _loop(pigeon: Pigeon, name: str, step) -> None:
     while True:
         try:
-            done = await pigeon.db.write(step, pigeon.policy, pigeon.now())
+            # On one node of the cluster at a time: a review decided twice would report twice.
+            done = await singleton_step(pigeon, name, step, pigeon.policy, pigeon.now())
             if done:
                 log.info("%s: %d done", name, done)
         except asyncio.CancelledError:

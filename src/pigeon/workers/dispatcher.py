@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -40,7 +37,8 @@ from typing import TYPE_CHECKING
 from pigeon.carriers import registry
 from pigeon.carriers.base import Connector, Inbound, Outbound, Receipt, Submitted
 from pigeon.core.routing import Rule
-from pigeon.services import connectors, delivery, dispatch, routes
+from pigeon.services import connectors, delivery, dispatch, leases, routes
+from pigeon.workers import node_name
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -50,7 +48,13 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
 SWEEP_SECONDS = 30.0
 RELOAD_SECONDS = 2.0
-"""How soon a connector or route added, changed or removed (on any node) takes effect."""
+"""How soon a connector or route added, changed or removed (on any node) takes effect, and
+how often the leases of the connectors this node runs are renewed."""
+FENCE_SHARE = 0.8
+"""A connector whose lease was last renewed this share of leases.TTL ago is stopped: well
+before another node may take the lease over."""
+SHARED = frozenset({"simulator"})
+"""Connector kinds whose network is the database itself: they run on every node."""
 EARLY_SECONDS = 1.0
 LINGER_SECONDS = 0.005
 """How long a pass waits after a wake-up for more accepts to gather (bench/README.md)."""
@@ -74,35 +78,68 @@ class DatabaseSink:
 
 class Fleet:
     """The connectors this process runs, kept in step with the ``connectors`` table, and the
-    routing rules, cached here so that routing a message costs no query."""
+    routing rules, cached here so that routing a message costs no query.
+
+    A connector whose network lives in the database (the simulator) runs on every node.  One
+    that holds binds to a carrier runs on one node at a time, the holder of its lease
+    (``connector:<name>``, :mod:`pigeon.services.leases`): its bind count and TPS cap are the
+    carrier's, not each node's.  Every reload renews the leases held; a node that cannot
+    renew one stops that connector before the lease runs out (:meth:`fence`), and another
+    node takes it over once it has.  Routing sees the connectors up on other nodes too (from
+    their published state), and a claim takes only the messages routed to a connector of this
+    node (:class:`pigeon.services.dispatch.Routing`)."""
 
     def __init__(self, pigeon: Pigeon, sink: DatabaseSink) -> None:
         self.pigeon = pigeon
         self.sink = sink
         self.running: dict[str, tuple[tuple, Connector]] = {}
         self.rules: tuple[Rule, ...] = ()
-        self.node = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.elsewhere: frozenset[str] = frozenset()  # up on other nodes
+        # Leases held, by connector: until when (monotonic) this node may run it without
+        # renewing.
+        self._held: dict[str, float] = {}
+
+    @property
+    def node(self) -> str:
+        """This node's name in ``connector_states`` (pigeon.services.nodes buries the rows
+        of a dead node by its id)."""
+        return f"{node_name()}#{self.pigeon.node}"
 
     @property
     def connectors(self) -> dict[str, Connector]:
         return {name: connector for name, (_key, connector) in self.running.items()}
 
     def routing(self) -> dispatch.Routing:
-        """This moment's routing: the cached rules and the connectors that are up."""
+        """This moment's routing: the cached rules, the connectors that are up here and
+        elsewhere, and which of them run here."""
+        here = frozenset(self.running)
         up = frozenset(name for name, (_key, connector) in self.running.items()
                        if connector.up())
-        return dispatch.Routing(self.rules, up)
+        return dispatch.Routing(self.rules, up | (self.elsewhere - here), here)
 
     async def reload(self) -> None:
-        """Bring the running connectors and the cached rules in line with the database."""
-        specs = await self.pigeon.db.read(connectors.specs, self.pigeon.box)
-        self.rules = tuple(await self.pigeon.db.read(routes.load))
+        """Bring the running connectors, their leases and the cached rules in line with the
+        database."""
+        db = self.pigeon.db
+        specs = await db.read(connectors.specs, self.pigeon.box)
+        self.rules = tuple(await db.read(routes.load))
         wanted = {spec.name: spec for spec in specs if spec.enabled}
+        leased = [name for name, spec in wanted.items() if spec.protocol not in SHARED]
+        held = set(leased)
+        if leased and self.pigeon.node is not None:
+            renewed_at = time.monotonic()
+            held = await db.write(leases.hold_each, [f"connector:{n}" for n in leased],
+                                  self.pigeon.node, self.pigeon.now())
+            held = {name.removeprefix("connector:") for name in held}
+            for name in held:
+                self._held[name] = renewed_at + leases.TTL.total_seconds() * FENCE_SHARE
+        self.elsewhere = await db.read(connectors.up_elsewhere, self.node, self.pigeon.now())
         for name, (key, _connector) in list(self.running.items()):
-            if name not in wanted or wanted[name].key != key:
+            if name not in wanted or wanted[name].key != key or (
+                    name in leased and name not in held):
                 await self._stop(name)
         for name, spec in wanted.items():
-            if name in self.running:
+            if name in self.running or (name in leased and name not in held):
                 continue
             try:
                 connector = registry.create(self.pigeon, spec)
@@ -113,8 +150,20 @@ class Fleet:
             self.running[name] = (spec.key, connector)
             log.info("dispatcher: connector %s (%s) started", name, spec.protocol)
 
+    async def fence(self) -> None:
+        """Stop the connectors whose lease this node could not renew in time: another node
+        may take them over once the lease has run out, and must find their binds closed."""
+        now = time.monotonic()
+        for name, until in list(self._held.items()):
+            if until < now and name in self.running:
+                log.warning("dispatcher: could not renew the lease of connector %s; stopping "
+                            "it", name)
+                await self._stop(name)
+                del self._held[name]
+
     async def _stop(self, name: str) -> None:
         _key, connector = self.running.pop(name)
+        self._held.pop(name, None)
         try:
             await connector.stop()
         except Exception:
@@ -123,8 +172,13 @@ class Fleet:
             log.info("dispatcher: connector %s stopped", name)
 
     async def stop(self) -> None:
-        for name in list(self.running):
+        names = list(self.running)
+        for name in names:
             await self._stop(name)
+        if self.pigeon.node is not None:
+            for name in names:  # the next node need not wait for the leases to run out
+                await _guarded("releasing a lease", self.pigeon.db.write(
+                    leases.release, f"connector:{name}", self.pigeon.node))
 
     def states(self) -> dict[str, dict]:
         return {name: connector.state() for name, (_key, connector) in self.running.items()}
@@ -132,15 +186,16 @@ class Fleet:
 
 async def dispatcher(pigeon: Pigeon) -> None:
     fleet = Fleet(pigeon, DatabaseSink(pigeon))
+    unwatch = None
     try:
         await _guarded("loading connectors", fleet.reload())
-        # On SQLite this process is the database's only dispatcher (the embedded setup), so
-        # whatever is left "sending" is a previous run's and goes back at once.  On PostgreSQL
-        # other nodes may be mid-batch: only rows older than STALE_AFTER are theirs to lose.
-        await _requeue(pigeon, timedelta(0) if pigeon.db.is_sqlite else dispatch.STALE_AFTER)
         now = time.monotonic()
         swept = reloaded = published = early = purged = now
         wake = pigeon.dispatcher_wake = asyncio.Event()
+        if pigeon.watch_others:  # messages accepted by other processes (API workers, nodes)
+            loop = asyncio.get_running_loop()
+            unwatch = pigeon.db.watch_others("messages",
+                                             lambda: loop.call_soon_threadsafe(wake.set))
         while True:
             moved = 0
             try:
@@ -157,6 +212,7 @@ async def dispatcher(pigeon: Pigeon) -> None:
             if now - reloaded > RELOAD_SECONDS:
                 reloaded = now
                 await _guarded("reloading connectors and routes", fleet.reload())
+            await fleet.fence()
             if now - published > connectors.STATE_SECONDS:
                 published = now
                 await _guarded("publishing connector state", pigeon.db.write(
@@ -180,6 +236,8 @@ async def dispatcher(pigeon: Pigeon) -> None:
                 wake.clear()
     finally:
         pigeon.dispatcher_wake = None
+        if unwatch is not None:
+            unwatch()
         await fleet.stop()
         try:
             await pigeon.db.write(connectors.clear_states, fleet.node)
@@ -224,7 +282,7 @@ async def dispatch_once(pigeon: Pigeon, connectors: Mapping[str, Connector],
               if getattr(connector, "submit_in", None) is not None}
     count, claimed = await pigeon.db.write(
         dispatch.claim_and_submit, dispatch.BATCH, pigeon.now(), pigeon.settings.access_code,
-        routing, inline, pigeon.settings.timezone)
+        routing, inline, pigeon.settings.timezone, pigeon.node)
     if not claimed:
         return count
     by_connector: dict[str, list[Outbound]] = defaultdict(list)
@@ -234,7 +292,7 @@ async def dispatch_once(pigeon: Pigeon, connectors: Mapping[str, Connector],
         started = pigeon.now()
         results = await _submit(connectors.get(name), name, batch)
         await pigeon.db.write(dispatch.record, name, results, pigeon.settings.timezone,
-                              pigeon.now(), started)
+                              pigeon.now(), started, node=pigeon.node)
     return count
 
 

@@ -136,14 +136,18 @@ class Reporter:
         await asyncio.gather(*await self._start(now, result))
         return result
 
-    async def run(self, clock: Callable[[], datetime]) -> None:
+    async def run(self, clock: Callable[[], datetime], *, watch_others: bool = False) -> None:
         """Pass after pass until cancelled; a pass does not wait for the pushes it starts.
 
         A new pass starts when a push ends, when this process queues reports (see
-        :func:`reports.watch`) and otherwise every :data:`POLL_SECONDS`.
+        :func:`reports.watch`), with ``watch_others`` when another process does
+        (:meth:`~pigeon.store.database.Database.watch_others`), and otherwise every
+        :data:`POLL_SECONDS`.
         """
         loop = asyncio.get_running_loop()
-        unwatch = reports.watch(self.db, lambda: loop.call_soon_threadsafe(self._wake.set))
+        wake = lambda: loop.call_soon_threadsafe(self._wake.set)  # noqa: E731
+        unwatch = reports.watch(self.db, wake)
+        unwatch_others = self.db.watch_others("report_events", wake) if watch_others else None
         try:
             while True:
                 self._wake.clear()
@@ -164,6 +168,8 @@ class Reporter:
                     pass
         finally:
             unwatch()
+            if unwatch_others is not None:
+                unwatch_others()
 
     async def purge_if_due(self, now: datetime) -> dict[str, int] | None:
         """Every :data:`PURGE_INTERVAL` (and at start), drop what is past retention."""
@@ -316,6 +322,6 @@ async def reporter(pigeon: Pigeon) -> None:
     """The worker: runs passes until cancelled."""
     worker = Reporter.for_pigeon(pigeon)
     try:
-        await worker.run(pigeon.now)
+        await worker.run(pigeon.now, watch_others=pigeon.watch_others)
     finally:
         await worker.aclose()

@@ -71,8 +71,13 @@ def submit_error(status: int) -> str:
 
 
 class TokenBucket:
-    """Messages per second with a burst of a tenth of a second's worth (at least one), plus a
-    pause that throttling answers impose on top."""
+    """Messages per second, paced with a burst of a tenth of a second's worth (at least one),
+    and never more than ``rate`` within any :data:`WINDOW` — what a carrier counts, whatever
+    the burst and the timing of the wake-ups — plus a pause that throttling answers impose on
+    top."""
+
+    WINDOW = 1.02
+    """Seconds: one, and a margin for the network's jitter on the way to the SMSC."""
 
     def __init__(self, rate: float | None) -> None:
         self.rate = rate
@@ -80,6 +85,8 @@ class TokenBucket:
         self.tokens = self.capacity
         self.stamp = time.monotonic()
         self.paused_until = 0.0
+        # When the last `rate` messages went: the oldest must be a WINDOW ago for one more.
+        self.sent: deque[float] = deque(maxlen=max(1, int(rate))) if rate else deque()
 
     def delay(self) -> float:
         """Take a token, or say how long to wait before asking again."""
@@ -88,10 +95,14 @@ class TokenBucket:
             return self.paused_until - now
         if not self.rate:
             return 0.0
+        sent = self.sent
+        if len(sent) == sent.maxlen and now - sent[0] < self.WINDOW:
+            return self.WINDOW - (now - sent[0])
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
             self.tokens -= 1
+            sent.append(now)
             return 0.0
         return (1 - self.tokens) / self.rate
 
