@@ -2,8 +2,8 @@
 to the last final status — through the carrier simulator, as a ratio against the raw rate at
 which one writer inserts the same number of message rows into SQLite, measured in the same run.
 
-Pigeon (``pigeon serve``: embedded SQLite, one uvicorn process, background workers on, as
-shipped, ``PIGEON_SIMULATOR_DELAY=200ms``) accepts V1 HMAC-SHA1 signed ``SendBatchSms``
+Pigeon (``pigeon serve --workers 1``: embedded SQLite, one uvicorn process, background
+workers on, ``PIGEON_SIMULATOR_DELAY=200ms``; bench/scaling.py runs more processes) accepts V1 HMAC-SHA1 signed ``SendBatchSms``
 requests of 100 numbers each (distinct ordinary mainland numbers, a notification template),
 sent as aliyunsdkcore sends ``SendBatchSmsRequest`` (``POST``, every parameter in the query
 string).  ``load_client.py`` (its own process) sends ``--messages`` / 100 pre-signed requests
@@ -220,7 +220,7 @@ class Pigeon:
         tmp.mkdir(parents=True, exist_ok=True)
         self.tenant = new_tenant(env)
         pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
-        self.server = Server(name, [*pin, *pigeon_command(), "serve"], env, tmp / "pigeon.log")
+        self.server = Server(name, [*pin, *pigeon_command(), "serve", "--workers", "1"], env, tmp / "pigeon.log")
         servers.append(self.server)
         self.server.start()
         ready_to_send(self.tenant, f"{HOST}:{self.server.port}", env, balance_cny=BALANCE_CNY)

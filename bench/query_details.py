@@ -19,7 +19,7 @@ Measured, each against a baseline of the same run:
    day[, BizId]) samples the HTTP requests ask for: µs per query pair, p50/p99 — what the
    database itself costs;
 3. full load: ``wrk`` (``replay.lua``) replays signed V1 ``QuerySendDetails`` GET requests to
-   ``pigeon serve`` (as shipped: one uvicorn process, workers on) and, in alternating rounds,
+   ``pigeon serve --workers 1`` (one uvicorn process, workers on) and, in alternating rounds,
    the same request lines to ``hello_app.py``: req/s, ratio, p50/p99 at 32 connections;
 4. latency at a fixed rate (``load_client.py``, open loop, from each request's due time) of
    ``--latency-load`` × the median rate of 3 (or ``--rate``), Pigeon and hello alternating.
@@ -371,7 +371,7 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
 
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
     hello = Server("hello", [*pin, sys.executable, str(HELLO_APP)], env, tmp / "hello.log")
-    pigeon = Server(f"pigeon {ACTION}", [*pin, *pigeon_command(), "serve"], env,
+    pigeon = Server(f"pigeon {ACTION}", [*pin, *pigeon_command(), "serve", "--workers", "1"], env,
                     tmp / "pigeon.log")
     servers += [hello, pigeon]
     hello.start()

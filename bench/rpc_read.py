@@ -1,6 +1,6 @@
 """Benchmark (a): signed READ requests per second, as a ratio against a bare "hello" app.
 
-Pigeon (``pigeon serve``: embedded SQLite, one uvicorn process) answers V1 HMAC-SHA1 signed
+Pigeon (``pigeon serve --workers 1``: embedded SQLite, one uvicorn process) answers V1 HMAC-SHA1 signed
 ``QuerySmsSignList`` and ``GetSmsSign`` requests; ``bench/hello_app.py`` (a minimal Starlette app
 on the same uvicorn options) is the baseline, measured in the same run, in alternating rounds.
 The load generator is ``wrk`` replaying pre-signed GET requests (each with its own
@@ -94,7 +94,7 @@ def _bench(args: argparse.Namespace, tmp: Path, env: dict[str, str],
     key_id, secret = key["AccessKeyId"], key["AccessKeySecret"]
 
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
-    pigeon = Server("pigeon serve", [*pin, *pigeon_command(), "serve"], env,
+    pigeon = Server("pigeon serve", [*pin, *pigeon_command(), "serve", "--workers", "1"], env,
                     tmp / "pigeon.log")
     hello = Server("hello app", [*pin, sys.executable, str(HELLO_APP)], env, tmp / "hello.log")
     servers += [pigeon, hello]

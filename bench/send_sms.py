@@ -1,8 +1,8 @@
 """Benchmarks (a) and (c): SendSms accepted per second as a ratio against a bare "hello" app,
 and the accept latency at about half of that rate.
 
-Pigeon (``pigeon serve``: embedded SQLite, one uvicorn process, background workers on, as
-shipped) accepts V1 HMAC-SHA1 signed ``SendSms`` requests for one number each;
+Pigeon (``pigeon serve --workers 1``: embedded SQLite, one uvicorn process, background
+workers on; bench/scaling.py runs more processes) accepts V1 HMAC-SHA1 signed ``SendSms`` requests for one number each;
 ``bench/hello_app.py`` on the same uvicorn options is the baseline, measured in the same run, in
 alternating rounds.  The requests are signed just before each run with the official SDK's
 ``Utils.get_rpcsignature`` and sent as aliyunsdkcore sends ``SendSmsRequest``: ``POST`` with
@@ -243,7 +243,7 @@ def start_pigeon(args: argparse.Namespace, name: str, tmp: Path, servers: list[S
     env = pigeon_env(tmp, **settings)
     tenant = new_tenant(env)
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
-    command = [*pin, *pigeon_command(), "serve"]
+    command = [*pin, *pigeon_command(), "serve", "--workers", "1"]
     if args.no_workers:
         # The compliance workflow needs the workers (the verification code's delivery, the
         # automatic review): set up with them, then measure a server without them.

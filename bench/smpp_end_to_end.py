@@ -6,7 +6,7 @@ The SMSC is ``tests/support/smsc.py`` in a process of its own (``smpp_throughput
 --serve-smsc``): it answers every ``submit_sm`` with a message id and at once sends a
 ``DELIVRD`` receipt by ``deliver_sm``.  Two feeders take turns, the same number of messages each:
 
-* **pigeon** — ``pigeon serve`` as shipped (embedded SQLite, one uvicorn process, workers on)
+* **pigeon** — ``pigeon serve --workers 1`` (embedded SQLite, one uvicorn process, workers on)
   with one SMPP connector to the SMSC (``pigeon connector add``; ``--binds``, ``--window``)
   and one catch-all route to it (``pigeon route add``), the simulator disabled.
   ``load_client.py`` (its own process) sends pre-signed V1 ``SendBatchSms`` requests of 100
@@ -102,7 +102,7 @@ class Pigeon:
         self.tmp = tmp
         self.env = env = pigeon_env(tmp)
         self.tenant = new_tenant(env)
-        self.server = Server("pigeon serve", [*pigeon_command(), "serve"], env,
+        self.server = Server("pigeon serve", [*pigeon_command(), "serve", "--workers", "1"], env,
                              tmp / "pigeon.log")
         servers.append(self.server)
         self.server.start()

@@ -1,7 +1,7 @@
 """Soak: Pigeon's memory under steady SendSms load for a long time (DESIGN.md: "Memory flat
 under a one-hour soak").
 
-``pigeon serve`` as shipped (SQLite, one uvicorn process, workers on: dispatcher, simulator,
+``pigeon serve --workers 1`` (SQLite, one uvicorn process, workers on: dispatcher, simulator,
 reports) takes SendSms at a fixed rate for ``--minutes``, every request with a number of its
 own (``send_sms.Requests``), sent by ``load_client.py`` in an open loop.  Every
 ``--sample`` seconds the server's resident memory (``VmRSS`` from /proc) and the database's
@@ -113,7 +113,7 @@ def _soak(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
     env = pigeon_env(tmp, PIGEON_SIMULATOR_DELAY=args.simulator_delay,
                      PIGEON_SIGNATURE_WINDOW=args.window)
     tenant = new_tenant(env)
-    server = Server("pigeon", [*pigeon_command(), "serve"], env, tmp / "pigeon.log")
+    server = Server("pigeon", [*pigeon_command(), "serve", "--workers", "1"], env, tmp / "pigeon.log")
     servers.append(server)
     server.start()
     ready_to_send(tenant, f"127.0.0.1:{server.port}", env, balance_cny=BALANCE_CNY)
