@@ -19,6 +19,9 @@ from tests.support.postgres import PostgresServer
 from tests.support.sdk import CoreClient, Tenant, tea_client
 from tests.support.server import LiveServer
 
+MISSING_TOOL = "missing tool: "
+"""How a skip for a tool this machine lacks begins (the end-of-run summary counts them)."""
+
 # A fixed key so that a test failure never depends on a generated file.
 TEST_SECRET_KEY = Secret("dGVzdC1rZXktZm9yLXBpZ2Vvbi10ZXN0cy0wMDAwMDA=")
 
@@ -38,7 +41,8 @@ def fresh_database_url(kind: str, directory: Path, postgres: PostgresServer | No
     if postgres is None:
         if os.environ.get("PIGEON_TEST_REQUIRE_POSTGRES"):
             pytest.fail("PostgreSQL is required (PIGEON_TEST_REQUIRE_POSTGRES) but not found")
-        pytest.skip("PostgreSQL is not installed and PIGEON_TEST_POSTGRES_URL is not set")
+        pytest.skip(f"{MISSING_TOOL}PostgreSQL is not installed and PIGEON_TEST_POSTGRES_URL "
+                    "is not set")
     return postgres.fresh_database()
 
 
@@ -125,3 +129,27 @@ def robot():
     made = DingTalkRobot().start()
     yield made
     made.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say loudly what this run did not check: a green run that skipped the PostgreSQL half,
+    the browser or the protocol peers is not the run CI makes (which refuses those skips)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    missing = {reason.removeprefix(MISSING_TOOL): count for reason, count in reasons.items()
+               if reason.startswith(MISSING_TOOL)}
+    if not missing:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("=" * 78, red=True, bold=True)
+    write(f"NOT EVERYTHING RAN: {sum(missing.values())} test(s) skipped for a missing tool",
+          red=True, bold=True)
+    for reason, count in sorted(missing.items(), key=lambda item: -item[1]):
+        write(f"  {count:5d} × {reason}", red=True)
+    write("CI installs what is missing and fails instead of skipping (.ci/run).", red=True)
+    write("=" * 78, red=True, bold=True)

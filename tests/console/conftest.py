@@ -18,7 +18,7 @@ import pytest
 
 from pigeon.app import Pigeon
 from pigeon.services import accounts, console_users
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import MISSING_TOOL, TEST_SECRET_KEY
 from tests.support.sdk import Tenant
 from tests.support.server import LiveServer
 
@@ -42,7 +42,7 @@ def _browser_available() -> None:
     if problem:
         if required:
             pytest.fail(f"a browser is required (PIGEON_TEST_REQUIRE_BROWSER=1) but {problem}")
-        pytest.skip(f"browser tests need the system's Chromium: {problem}")
+        pytest.skip(f"{MISSING_TOOL}browser tests need the system's Chromium: {problem}")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ PEERS = Path(__file__).resolve().parents[1] / "peers"
 def unavailable(what: str, reason: str):
     if os.environ.get("PIGEON_TEST_REQUIRE_PEERS"):
         pytest.fail(f"{what} is required but {reason}")
-    pytest.skip(reason)
+    pytest.skip(f"missing tool: {reason}")
 
 
 def node_modules(name: str, package: str) -> Path:
