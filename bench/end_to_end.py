@@ -220,7 +220,7 @@ class Pigeon:
         tmp.mkdir(parents=True, exist_ok=True)
         self.tenant = new_tenant(env)
         pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
-        self.server = Server(name, [*pin, *pigeon_command(), "serve", "--workers", "1"], env, tmp / "pigeon.log")
+        self.server = Server(name, [*pin, *pigeon_command(), "serve"], env, tmp / "pigeon.log")
         servers.append(self.server)
         self.server.start()
         ready_to_send(self.tenant, f"{HOST}:{self.server.port}", env, balance_cny=BALANCE_CNY)

@@ -221,10 +221,12 @@ def run_cli(env: dict[str, str], *args: str) -> dict | list:
 def pigeon_env(tmp: Path, **settings: str) -> dict[str, str]:
     """The environment of a benchmark's ``pigeon`` processes: every inherited ``PIGEON_*``
     variable removed (the embedded default, SQLite), data under ``tmp``, automatic review,
-    immediate carrier registration, and ``settings`` on top."""
+    immediate carrier registration, one process (``PIGEON_SERVE_WORKERS=1``: the figures are
+    per process; bench/scaling.py sets more), and ``settings`` on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIGEON_")}
     env.update(PIGEON_DATA_DIR=str(tmp / "data"), PIGEON_LOG_LEVEL="warning",
-               PIGEON_REVIEW_MODE="rules", PIGEON_REGISTRATION_DELAY="0s", **settings)
+               PIGEON_REVIEW_MODE="rules", PIGEON_REGISTRATION_DELAY="0s",
+               PIGEON_SERVE_WORKERS="1", **settings)
     return env
 
 

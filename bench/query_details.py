@@ -371,7 +371,7 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
 
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
     hello = Server("hello", [*pin, sys.executable, str(HELLO_APP)], env, tmp / "hello.log")
-    pigeon = Server(f"pigeon {ACTION}", [*pin, *pigeon_command(), "serve", "--workers", "1"], env,
+    pigeon = Server(f"pigeon {ACTION}", [*pin, *pigeon_command(), "serve"], env,
                     tmp / "pigeon.log")
     servers += [hello, pigeon]
     hello.start()

@@ -94,7 +94,7 @@ def _bench(args: argparse.Namespace, tmp: Path, env: dict[str, str],
     key_id, secret = key["AccessKeyId"], key["AccessKeySecret"]
 
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
-    pigeon = Server("pigeon serve", [*pin, *pigeon_command(), "serve", "--workers", "1"], env,
+    pigeon = Server("pigeon serve", [*pin, *pigeon_command(), "serve"], env,
                     tmp / "pigeon.log")
     hello = Server("hello app", [*pin, sys.executable, str(HELLO_APP)], env, tmp / "hello.log")
     servers += [pigeon, hello]

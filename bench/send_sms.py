@@ -243,7 +243,7 @@ def start_pigeon(args: argparse.Namespace, name: str, tmp: Path, servers: list[S
     env = pigeon_env(tmp, **settings)
     tenant = new_tenant(env)
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
-    command = [*pin, *pigeon_command(), "serve", "--workers", "1"]
+    command = [*pin, *pigeon_command(), "serve"]
     if args.no_workers:
         # The compliance workflow needs the workers (the verification code's delivery, the
         # automatic review): set up with them, then measure a server without them.

@@ -102,7 +102,7 @@ class Pigeon:
         self.tmp = tmp
         self.env = env = pigeon_env(tmp)
         self.tenant = new_tenant(env)
-        self.server = Server("pigeon serve", [*pigeon_command(), "serve", "--workers", "1"], env,
+        self.server = Server("pigeon serve", [*pigeon_command(), "serve"], env,
                              tmp / "pigeon.log")
         servers.append(self.server)
         self.server.start()

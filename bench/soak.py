@@ -113,7 +113,7 @@ def _soak(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
     env = pigeon_env(tmp, PIGEON_SIMULATOR_DELAY=args.simulator_delay,
                      PIGEON_SIGNATURE_WINDOW=args.window)
     tenant = new_tenant(env)
-    server = Server("pigeon", [*pigeon_command(), "serve", "--workers", "1"], env, tmp / "pigeon.log")
+    server = Server("pigeon", [*pigeon_command(), "serve"], env, tmp / "pigeon.log")
     servers.append(server)
     server.start()
     ready_to_send(tenant, f"127.0.0.1:{server.port}", env, balance_cny=BALANCE_CNY)
