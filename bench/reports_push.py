@@ -16,11 +16,20 @@ report's arrival time and answers ``{"code":0,"msg":"成功"}``.
   in) while the worker runs; the delay is the receiver's arrival time minus the report's
   ``created_at``.  For scale, the baseline's round trip of a one-report request.
 
-Rounds alternate Pigeon and baseline.  Every report must arrive (a lost or unacknowledged one
-makes the run INVALID).  Prints a table and one ``BENCH_JSON {...}`` line.
+Rounds alternate the order (Pigeon then baseline, then baseline then Pigeon, …); the figures
+are medians of the rounds.  Validity is a comparison of sets: the receiver keeps the
+``report_id`` of every report it took, and a run is valid only if the set of ids it took
+equals the set of event ids the run created — every event arrived at least once, nothing else
+arrived.  Duplicates (an id taken more than once) are counted apart and shown; they cannot
+hide a lost report.  A run waits until the receiver has every id or the worker has nothing
+left pending, so a lost report ends the wait too and makes the run INVALID (exit status 1).
+``--lose-every N`` checks the check: the receiver acknowledges every Nth report without
+keeping it, and the run must come out INVALID.  Prints a table and one ``BENCH_JSON {...}``
+line.
 
     python bench/reports_push.py                    # 3 rounds, 50 000 reports per drain
     python bench/reports_push.py --events 20000 --rounds 1
+    python bench/reports_push.py --events 2000 --rounds 1 --seconds 2 --lose-every 1000
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -49,9 +59,12 @@ OK = json.dumps({"code": 0, "msg": "成功"}, ensure_ascii=False).encode("utf-8"
 class ReceiverApp:
     """A tenant's endpoint with nothing else to do: parse, note arrivals, acknowledge."""
 
-    def __init__(self) -> None:
+    def __init__(self, lose_every: int = 0) -> None:
+        self.lose_every = lose_every  # 0, or acknowledge every Nth report without keeping it
         self.requests = 0
         self.reports = 0
+        self.seen = 0  # reports taken, kept or not
+        self.ids: set[str] = set()
         self.arrivals: list[tuple[str, float]] = []
 
     async def __call__(self, scope, receive, send) -> None:
@@ -68,36 +81,44 @@ class ReceiverApp:
         path = scope["path"]
         answer = OK
         if path == "/stats":
-            answer = json.dumps({"requests": self.requests, "reports": self.reports}).encode()
+            answer = json.dumps({"requests": self.requests, "reports": self.reports,
+                                 "distinct": len(self.ids)}).encode()
         elif path == "/arrivals":
             answer = json.dumps(self.arrivals).encode()
         elif path == "/reset":
-            self.__init__()
+            self.__init__(self.lose_every)
         else:
             at = time.time()
             batch = json.loads(body)
             self.requests += 1
-            self.reports += len(batch)
-            self.arrivals.extend((r.get("report_id", ""), at) for r in batch)
+            for report in batch:
+                self.seen += 1
+                if self.lose_every and self.seen % self.lose_every == 0:
+                    continue
+                report_id = report.get("report_id", "")
+                self.reports += 1
+                self.ids.add(report_id)
+                self.arrivals.append((report_id, at))
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
 
 
-def serve_receiver(port: int) -> None:
+def serve_receiver(port: int, lose_every: int) -> None:
     import uvicorn
 
-    uvicorn.run(ReceiverApp(), host=HOST, port=port, log_level="warning", access_log=False)
+    uvicorn.run(ReceiverApp(lose_every), host=HOST, port=port, log_level="warning",
+                access_log=False)
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, lose_every: int = 0) -> None:
         with socket.socket() as sock:
             sock.bind((HOST, 0))
             self.port = sock.getsockname()[1]
         self.process = subprocess.Popen([sys.executable, __file__, "--receiver",
-                                         str(self.port)])
+                                         str(self.port), "--lose-every", str(lose_every)])
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -176,21 +197,45 @@ def reporter_for(pigeon):
 
 # -- measurements ------------------------------------------------------------------------------
 
+def tally(expected: set[str], arrivals: list[tuple[str, float]]) -> dict:
+    """What the receiver took against what was sent: ids never taken (``lost``), ids taken
+    that were never sent (``unexpected``), and extra copies of ids taken (``duplicates``)."""
+    taken = Counter(report_id for report_id, _at in arrivals)
+    return {"lost": len(expected - set(taken)), "unexpected": len(set(taken) - expected),
+            "duplicates": sum(count - 1 for count in taken.values())}
+
+
+async def until_delivered(pigeon, receiver: Receiver, account_ids: list[int], count: int,
+                          started: float, limit: float) -> None:
+    """Until the receiver holds ``count`` distinct ids, or the worker has nothing pending for
+    these tenants (every event acknowledged or given up: a report it has not got by then is
+    lost, and the run is invalid, not waited on forever)."""
+    polls = 0
+    while (await asyncio.to_thread(receiver.get, "/stats"))["distinct"] < count:
+        polls += 1
+        # The database only when the receiver is short, and not on every poll: the reads run
+        # in the process being measured.
+        if polls % 25 == 0 and not await pigeon.db.read(_pending, account_ids):
+            return
+        if time.perf_counter() - started > limit:
+            raise RuntimeError(f"reports did not all arrive in {limit:.0f} s")
+        await asyncio.sleep(0.02)
+
+
 async def pigeon_drain(pigeon, receiver: Receiver, n_tenants: int, events: int) -> dict:
     from pigeon import clock
 
     ids = tenants(pigeon, n_tenants, receiver.url, clock.utcnow())
     pending_backlog(pigeon, ids, events, clock.utcnow())
+    expected = await pigeon.db.read(_event_ids, ids)
+    assert len(expected) == events
     receiver.get("/reset")
     reporter = reporter_for(pigeon)
     started = time.perf_counter()
     cpu = time.process_time()
     loop = asyncio.create_task(reporter.run(clock.utcnow))
     try:
-        while (await asyncio.to_thread(receiver.get, "/stats"))["reports"] < events:
-            if time.perf_counter() - started > 600:
-                raise RuntimeError("the drain did not finish in 10 minutes")
-            await asyncio.sleep(0.02)
+        await until_delivered(pigeon, receiver, ids, events, started, 600)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
         await _recorded(pigeon, ids)
@@ -200,7 +245,7 @@ async def pigeon_drain(pigeon, receiver: Receiver, n_tenants: int, events: int) 
         await reporter.aclose()
     stats = receiver.get("/stats")
     return {"reports_s": events / elapsed, "requests": stats["requests"],
-            "duplicates": stats["reports"] - events, "cpu_s": cpu, "seconds": elapsed}
+            **tally(expected, receiver.get("/arrivals")), "cpu_s": cpu, "seconds": elapsed}
 
 
 async def baseline_drain(receiver: Receiver, n_tenants: int, events: int, batch: int) -> dict:
@@ -226,8 +271,9 @@ async def baseline_drain(receiver: Receiver, n_tenants: int, events: int, batch:
         await asyncio.gather(*(one_tenant(r) for r in requests))
         elapsed = time.perf_counter() - started
     stats = receiver.get("/stats")
-    assert stats["reports"] == events, stats
-    return {"reports_s": events / elapsed, "requests": stats["requests"], "seconds": elapsed}
+    expected = {str(i) for i in range(events)}
+    return {"reports_s": events / elapsed, "requests": stats["requests"],
+            **tally(expected, receiver.get("/arrivals")), "seconds": elapsed}
 
 
 async def pigeon_delay(pigeon, receiver: Receiver, rate: int, seconds: float) -> dict:
@@ -239,7 +285,6 @@ async def pigeon_delay(pigeon, receiver: Receiver, rate: int, seconds: float) ->
     reporter = reporter_for(pigeon)
     loop = asyncio.create_task(reporter.run(clock.utcnow))
     per_tick = max(1, rate // 100)
-    created: dict[int, float] = {}
     index = 0
     try:
         await asyncio.sleep(0.3)
@@ -255,11 +300,7 @@ async def pigeon_delay(pigeon, receiver: Receiver, rate: int, seconds: float) ->
             tick += 1
             await asyncio.sleep(max(0.0, started + tick * 0.01 - time.perf_counter()))
         produced_s = time.perf_counter() - started
-        deadline = time.perf_counter() + 30
-        while (await asyncio.to_thread(receiver.get, "/stats"))["reports"] < index:
-            if time.perf_counter() > deadline:
-                raise RuntimeError("reports did not all arrive")
-            await asyncio.sleep(0.05)
+        await until_delivered(pigeon, receiver, [account_id], index, time.perf_counter(), 30)
         await _recorded(pigeon, [account_id])
     finally:
         loop.cancel()
@@ -267,28 +308,42 @@ async def pigeon_delay(pigeon, receiver: Receiver, rate: int, seconds: float) ->
         await reporter.aclose()
     created = await pigeon.db.read(_created_times, account_id)
     arrivals = receiver.get("/arrivals")
-    delays = sorted((at - created[int(report_id)]) * 1000 for report_id, at in arrivals)
+    first: dict[str, float] = {}
+    for report_id, at in arrivals:
+        first.setdefault(report_id, at)
+    delays = sorted((at - created[int(report_id)]) * 1000 for report_id, at in first.items()
+                    if report_id.isdigit() and int(report_id) in created)
     return {"rate": index / produced_s, "reports": index, "p50_ms": _pct(delays, 50),
             "p99_ms": _pct(delays, 99), "max_ms": delays[-1],
-            "requests": receiver.get("/stats")["requests"]}
+            "requests": receiver.get("/stats")["requests"],
+            **tally({str(i) for i in created}, arrivals)}
+
+
+def _pending(conn, account_ids: list[int]) -> int:
+    from sqlalchemy import func, select
+
+    from pigeon.store.tables import report_events as e
+
+    return conn.scalar(select(func.count()).where(e.c.account_id.in_(account_ids),
+                                                  e.c.state == "pending"))
 
 
 async def _recorded(pigeon, account_ids: list[int]) -> None:
     """Wait until the worker has recorded every push: stopping it earlier would leave reports
     leased, to be pushed again by a later run once the lease runs out."""
-    from sqlalchemy import func, select
-
-    from pigeon.store.tables import report_events as e
-
-    def pending(conn) -> int:
-        return conn.scalar(select(func.count()).where(e.c.account_id.in_(account_ids),
-                                                      e.c.state == "pending"))
-
     deadline = time.perf_counter() + 30
-    while await pigeon.db.read(pending):
+    while await pigeon.db.read(_pending, account_ids):
         if time.perf_counter() > deadline:
             raise RuntimeError("pushes were not recorded")
         await asyncio.sleep(0.01)
+
+
+def _event_ids(conn, account_ids: list[int]) -> set[str]:
+    from sqlalchemy import select
+
+    from pigeon.store.tables import report_events as e
+
+    return {str(i) for i in conn.scalars(select(e.c.id).where(e.c.account_id.in_(account_ids)))}
 
 
 def _created_times(conn, account_id: int) -> dict[int, float]:
@@ -332,6 +387,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10, help="length of the delay run")
     parser.add_argument("--database-url", default=None,
                         help="default: embedded SQLite in a temporary directory")
+    parser.add_argument("--lose-every", type=int, default=0, metavar="N",
+                        help="check the check: the receiver acknowledges every Nth report "
+                             "without keeping it (the run must come out INVALID)")
     parser.add_argument("--receiver", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -339,7 +397,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.receiver is not None:
-        serve_receiver(args.receiver)
+        serve_receiver(args.receiver, args.lose_every)
         return 0
     import uvloop
 
@@ -348,19 +406,21 @@ def main(argv: list[str] | None = None) -> int:
     from pigeon.store.secrets import generate_key
 
     tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-reports-"))
-    receiver = Receiver()
+    receiver = Receiver(args.lose_every)
     settings = Settings(data_dir=tmp / "data", database_url=args.database_url,
                         secret_key=Secret(generate_key()))
     pigeon = Pigeon(settings)
     counts = [int(n) for n in args.tenants.split(",")]
     results: dict = {"drain": {n: {"pigeon": [], "baseline": []} for n in counts}}
     try:
-        for _round in range(args.rounds):
+        for number in range(args.rounds):
             for n in counts:
-                results["drain"][n]["pigeon"].append(uvloop.run(
-                    pigeon_drain(pigeon, receiver, n, args.events)))
-                results["drain"][n]["baseline"].append(uvloop.run(
-                    baseline_drain(receiver, n, args.events, settings.report_batch)))
+                runs = {"pigeon": lambda n=n: pigeon_drain(pigeon, receiver, n, args.events),
+                        "baseline": lambda n=n: baseline_drain(receiver, n, args.events,
+                                                               settings.report_batch)}
+                # Alternating order: Pigeon first in odd rounds, the baseline in even ones.
+                for target in (runs if number % 2 == 0 else reversed(runs)):
+                    results["drain"][n][target].append(uvloop.run(runs[target]()))
         results["delay"] = [uvloop.run(pigeon_delay(pigeon, receiver, args.rate, args.seconds))
                             for _ in range(args.rounds)]
         results["round_trip"] = uvloop.run(baseline_round_trip(receiver))
@@ -371,48 +431,66 @@ def main(argv: list[str] | None = None) -> int:
     return report(results, args, settings)
 
 
+def check(what: str, run: dict, problems: list[str]) -> None:
+    """A run is valid when the receiver took every id sent and nothing else."""
+    if run["lost"] or run["unexpected"]:
+        problems.append(f"{what}: {run['lost']} report(s) never arrived, "
+                        f"{run['unexpected']} arrived that were never sent")
+
+
 def report(results: dict, args: argparse.Namespace, settings) -> int:
-    valid = True
+    problems: list[str] = []
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                              "platform": platform.platform()},
                  "database": "sqlite" if not args.database_url else "postgresql",
                  "events": args.events, "batch": settings.report_batch, "drain": {},
                  "delay": {}}
     print(f"report push, {args.events} reports per drain, batch {settings.report_batch}, "
-          f"{args.rounds} round(s), {out['database']}")
+          f"{args.rounds} round(s), {out['database']}, median of the rounds")
     print(f"{'tenants':>8} {'pigeon r/s':>12} {'baseline r/s':>13} {'ratio':>7} "
-          f"{'requests':>9} {'dupes':>6} {'cpu s':>7}   rounds (pigeon / baseline)")
+          f"{'requests':>9} {'lost':>5} {'dupes':>6} {'cpu s':>7}   rounds (pigeon / baseline)")
     for n, runs in results["drain"].items():
+        for number, (mine_run, base_run) in enumerate(
+                zip(runs["pigeon"], runs["baseline"], strict=True), 1):
+            check(f"drain, {n} tenant(s), round {number}, Pigeon", mine_run, problems)
+            check(f"drain, {n} tenant(s), round {number}, baseline", base_run, problems)
         mine = statistics.median(r["reports_s"] for r in runs["pigeon"])
         base = statistics.median(r["reports_s"] for r in runs["baseline"])
+        lost = sum(r["lost"] for r in runs["pigeon"])
         dupes = sum(r["duplicates"] for r in runs["pigeon"])
-        valid &= dupes >= 0
         requests = statistics.median(r["requests"] for r in runs["pigeon"])
         cpu = statistics.median(r["cpu_s"] for r in runs["pigeon"])
         rounds = ", ".join(f"{p['reports_s']:,.0f}/{b['reports_s']:,.0f}"
                            for p, b in zip(runs["pigeon"], runs["baseline"], strict=True))
         print(f"{n:>8} {mine:>12,.0f} {base:>13,.0f} {mine / base:>7.2f} {requests:>9,.0f} "
-              f"{dupes:>6} {cpu:>7.2f}   {rounds}")
+              f"{lost:>5} {dupes:>6} {cpu:>7.2f}   {rounds}")
         out["drain"][str(n)] = {"pigeon_reports_s": round(mine), "baseline_reports_s":
                                 round(base), "ratio": round(mine / base, 3),
-                                "requests": requests, "duplicates": dupes, "cpu_s": cpu}
+                                "requests": requests, "lost": lost, "duplicates": dupes,
+                                "cpu_s": cpu, "rounds": runs}
     delay = results["delay"]
+    for number, run in enumerate(delay, 1):
+        check(f"delay, round {number}", run, problems)
     p50 = statistics.median(d["p50_ms"] for d in delay)
     p99 = statistics.median(d["p99_ms"] for d in delay)
     rate = statistics.median(d["rate"] for d in delay)
     trip = results["round_trip"]
     print(f"delay at {rate:,.0f} reports/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"(max {max(d['max_ms'] for d in delay):.1f} ms; "
-          f"{statistics.median(d['requests'] for d in delay):,.0f} requests per run); "
+          f"{statistics.median(d['requests'] for d in delay):,.0f} requests per run; "
+          f"lost {sum(d['lost'] for d in delay)}, duplicates "
+          f"{sum(d['duplicates'] for d in delay)}); "
           f"bare round trip p50 {trip['p50_ms']:.2f} ms, p99 {trip['p99_ms']:.2f} ms")
     out["delay"] = {"rate": round(rate), "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+                    "lost": sum(d["lost"] for d in delay),
+                    "duplicates": sum(d["duplicates"] for d in delay),
                     "round_trip_p50_ms": round(trip["p50_ms"], 2),
                     "round_trip_p99_ms": round(trip["p99_ms"], 2)}
-    out["valid"] = valid
-    if not valid:
-        print("INVALID: reports were lost")
+    out["valid"] = not problems
+    for problem in problems:
+        print("INVALID: " + problem)
     print("BENCH_JSON " + json.dumps(out))
-    return 0 if valid else 1
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
