@@ -17,9 +17,10 @@ The SMSC is ``tests/support/smsc.py`` in a process of its own (``smpp_throughput
   ``SmsReport`` events: report delivery is off for the tenant, so they are marked skipped).
   The round ends when every message is final, read from the database beside the server; the
   figure comes from the rows: messages ÷ (last ``done_at`` − first ``created_at``).
-* **raw** — the ceiling: ``smpp_throughput.raw_client``, pre-encoded ``submit_sm`` pipelined
-  over one socket up to the same window, a ``deliver_sm_resp`` for each receipt, nothing else;
-  from the first ``submit_sm`` to the last receipt.
+* **raw** — the ceiling: ``smpp_throughput.raw_client``, ``submit_sm`` encoded as they go
+  (inside its clock) and pipelined over one socket up to the same window, a
+  ``deliver_sm_resp`` for each receipt, nothing else; from the first ``submit_sm`` to the last
+  receipt.
 
 A round counts only if every request was answered OK, every message was stored, and every
 message ended ``delivered``.  Then the accept latency at a fixed rate of ``--latency-load`` ×
