@@ -102,6 +102,7 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        pigeon.db.attach()  # SQLite: this process's writes run on this loop
         task = asyncio.create_task(background.run(pigeon), name="workers") if run_workers \
             else None
         try:
@@ -110,6 +111,7 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            pigeon.db.detach()
             if close:
                 pigeon.close()
 

@@ -140,6 +140,7 @@ class _Workers:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.pigeon.db.attach()
         self._task = asyncio.create_task(workers.run(self.pigeon))
         self._ready.set()
         try:
@@ -148,3 +149,5 @@ class _Workers:
             pass
         except Exception:
             log.exception("the background workers stopped")
+        finally:
+            self.pigeon.db.detach()

@@ -69,6 +69,7 @@ def worker() -> None:
     pigeon = open_pigeon()
 
     async def main() -> None:
+        pigeon.db.attach()
         task = asyncio.create_task(workers.run(pigeon))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -77,6 +78,8 @@ def worker() -> None:
             await task
         except asyncio.CancelledError:
             pass
+        finally:
+            pigeon.db.detach()
 
     try:
         asyncio.run(main())

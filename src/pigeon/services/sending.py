@@ -31,7 +31,7 @@ from datetime import datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select
 
 from pigeon.core import limits, pricing
 from pigeon.core.errors import PigeonError
@@ -43,14 +43,13 @@ from pigeon.services import billing, otp_protection
 from pigeon.services import signatures as signatures_service
 from pigeon.services import templates as templates_service
 from pigeon.services.delivery import queue_report_for
-from pigeon.store.database import BulkInsert, WriteLog
+from pigeon.store.database import BulkInsert, Driver, WriteLog
 from pigeon.store.tables import (
     accounts,
     balances,
     ledger,
     messages,
     number_lists,
-    packages,
     prices,
     sending_settings,
 )
@@ -314,21 +313,15 @@ def _number_limits(settings: dict) -> limits.NumberLimits:
 # The messages that count towards a number's limits: those accepted to the number under the
 # signature within the day window — of the same template (notification, promotional) or of
 # any OTP template of the signature (OTP: the count is per signature).  Numbers refused for
-# their limit were never submitted: they do not count.
-def _counted(phones):
-    return select(messages.c.phone, messages.c.created_at).where(
-        messages.c.signature_id == bindparam("b_signature"), phones,
-        messages.c.created_at >= bindparam("b_since"),
-        or_(messages.c.err_code.is_(None), messages.c.err_code != LIMIT_FAILURE))
-
-
-# (per template?, one number?) → the statement; one number (every SendSms to one number)
-# spares the expanding IN its per-call rendering.
-_COUNTED = {
-    (per_template, one): _counted(messages.c.phone == bindparam("b_phone") if one else
-                                  messages.c.phone.in_(bindparam("b_phones", expanding=True)))
-    .where(messages.c.template_id == bindparam("b_template") if per_template else
-           messages.c.template_type == bindparam("b_type"))
+# their limit were never submitted: they do not count.  On the driver (Driver): SQLAlchemy's
+# statement execution was most of what each of accept()'s reads cost.  Keyed by (per template?,
+# one number?): one number (every SendSms to one number) needs no list parameter.
+_COUNTED_SQL = {
+    (per_template, one): (
+        "SELECT phone, created_at FROM messages WHERE signature_id = ? AND "
+        + ("phone = ?" if one else "phone {in_ids}")
+        + " AND created_at >= ? AND (err_code IS NULL OR err_code != '" + LIMIT_FAILURE + "')"
+        + (" AND template_id = ?" if per_template else " AND template_type = ?"))
     for per_template in (True, False) for one in (True, False)}
 
 
@@ -350,19 +343,19 @@ def _check_number_limits(conn: Connection, account: _Account, template: dict,
     for item in checked:
         phones_by_signature.setdefault(item.signature["id"], set()).add(item.number.wire)
     sent: dict[tuple[int, str], list[datetime]] = {}
+    driver = Driver.of(conn)
+    since = driver.time(window.day)
+    # Every OTP template of the signature, and only those, shares the count.
+    scope = template["id"] if per_template else template_type
     for signature_id, phones in phones_by_signature.items():
-        params = {"b_signature": signature_id, "b_since": window.day}
-        if len(phones) == 1:
-            [params["b_phone"]] = phones
-        else:
-            params["b_phones"] = sorted(phones)
-        if per_template:
-            params["b_template"] = template["id"]
-        else:  # every OTP template of the signature, and only those, shares the count
-            params["b_type"] = template_type
-        query = _COUNTED[per_template, len(phones) == 1]
-        for phone, created_at in conn.execute(query, params):
-            sent.setdefault((signature_id, phone), []).append(created_at)
+        one = len(phones) == 1
+        text = _COUNTED_SQL[per_template, one]
+        if not one:
+            text = text.format(in_ids=driver.in_ids)
+        phone_param = next(iter(phones)) if one else driver.ids(sorted(phones))
+        for phone, created_at in driver.run(conn, None, text,
+                                            (signature_id, phone_param, since, scope)):
+            sent.setdefault((signature_id, phone), []).append(driver.read_time(created_at))
     earlier: dict[tuple, list[datetime]] = {}  # this call's own earlier messages, per scope
     for item in checked:
         key = (item.signature["id"], item.number.wire, per_template)
@@ -379,20 +372,22 @@ def _check_number_limits(conn: Connection, account: _Account, template: dict,
         earlier.setdefault(key, []).append(now)
 
 
-_usable_packages = select(packages.c.id, packages.c.kind, packages.c.remaining,
-                          packages.c.expires_at).where(
-    packages.c.account_id == bindparam("b_account"), packages.c.remaining > 0)
-_balance_of = select(balances.c.amount).where(balances.c.account_id == bindparam("b_account"))
+_USABLE_PACKAGES = ("SELECT id, kind, remaining, expires_at FROM packages "
+                    "WHERE account_id = ? AND remaining > 0")
+_BALANCE_OF = "SELECT amount FROM balances WHERE account_id = ?"
 
 
 def _packages(conn: Connection, account_id: int) -> list[pricing.Package]:
-    rows = conn.execute(_usable_packages, {"b_account": account_id})
-    return [pricing.Package(id=r.id, kind=r.kind, remaining=r.remaining,
-                            expires_at=r.expires_at) for r in rows]
+    driver = Driver.of(conn)
+    return [pricing.Package(id=package_id, kind=kind, remaining=remaining,
+                            expires_at=driver.read_time(expires_at))
+            for package_id, kind, remaining, expires_at
+            in driver.run(conn, None, _USABLE_PACKAGES, (account_id,))]
 
 
 def _balance(conn: Connection, account_id: int) -> int:
-    return conn.execute(_balance_of, {"b_account": account_id}).scalar() or 0
+    rows = Driver.of(conn).run(conn, None, _BALANCE_OF, (account_id,))
+    return rows[0][0] if rows else 0
 
 
 def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: str | None,
@@ -430,10 +425,8 @@ _insert_ledger = BulkInsert(ledger, ("account_id", "message_id", "kind", "packag
 def _insert_messages(conn: Connection, rows: list[dict]) -> list[int]:
     """Insert the rows; their ids, in the rows' order."""
     return _insert_messages_bulk.returning_ids(conn, rows)
-_take_units = (update(packages).where(packages.c.id == bindparam("b_package"))
-               .values(remaining=packages.c.remaining - bindparam("b_units")))
-_spend = (update(balances).where(balances.c.account_id == bindparam("b_account"))
-          .values(amount=balances.c.amount - bindparam("b_spent")))
+_TAKE_UNITS = "UPDATE packages SET remaining = remaining - ? WHERE id = ?"
+_SPEND = "UPDATE balances SET amount = amount - ? WHERE account_id = ? RETURNING account_id"
 
 
 def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared],
@@ -453,11 +446,11 @@ def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared]
             entries.append({"account_id": account_id, "message_id": message_id,
                             "kind": "charge", "package_id": part.package_id,
                             "units": -part.units, "amount": -part.amount, "created_at": now})
+    driver = Driver.of(conn)
     if units:
-        conn.execute(_take_units, [{"b_package": package_id, "b_units": taken}
-                                   for package_id, taken in units.items()])
+        driver.run_many(conn, "packages", _TAKE_UNITS,
+                        [(taken, package_id) for package_id, taken in units.items()])
     _insert_ledger.run(conn, entries)
-    if spent:
-        updated = conn.execute(_spend, {"b_account": account_id, "b_spent": spent})
-        if not updated.rowcount:  # only reachable with a zero balance and a free plan
-            conn.execute(insert(balances).values(account_id=account_id, amount=-spent))
+    if spent and not driver.run(conn, "balances", _SPEND, (spent, account_id)):
+        # Only reachable with a zero balance and a free plan.
+        conn.execute(insert(balances).values(account_id=account_id, amount=-spent))

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import JSON
 
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -54,6 +55,10 @@ ANNOUNCED = ("messages", "report_events")
 """Tables whose writes other processes learn of at once (:meth:`Database.watch_others`)."""
 _CHANNEL = "pigeon_"
 WATCH_SECONDS = 0.005
+GATHER_SECONDS = 0.0005
+"""How long the attached loop's writer lets units gather after the first before it runs
+them as one transaction: a commit (the WAL write) costs as much as several units, and under
+load this half millisecond lets the requests of a few loop iterations share one."""
 
 _SAVEPOINT = "SAVEPOINT pigeon_unit"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT pigeon_unit"
@@ -95,7 +100,8 @@ BUSY_SECONDS = 10.0
 def _begin_immediate(conn: Connection) -> None:
     """``BEGIN IMMEDIATE``: take the database's write lock now, waiting for another process
     (``pigeon serve --workers N``, the CLI) to finish its transaction — in steps of a fraction
-    of a millisecond at first, as long as a group commit holds the lock."""
+    of a millisecond at first, as long as a group commit holds the lock — or, on a
+    :data:`NO_WAIT` connection, raising :class:`WriteLockBusy` at once."""
     deadline = time.monotonic() + BUSY_SECONDS
     pause = 0.0001
     while True:
@@ -103,7 +109,11 @@ def _begin_immediate(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except exc.OperationalError as error:
-            if "locked" not in str(error.orig) or time.monotonic() > deadline:
+            if "locked" not in str(error.orig):
+                raise
+            if conn.info.get(NO_WAIT):
+                raise WriteLockBusy from None
+            if time.monotonic() > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.005)
@@ -220,6 +230,14 @@ class Database:
         self.writes = WriteLog(self.write_engine)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        # The attached event loop's writer (attach()): its queue, its units to run again, its
+        # connection, the scheduled group, and how long it last waited for another process.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: collections.deque[_Unit] = collections.deque()
+        self._again: collections.deque[_Unit] = collections.deque()
+        self._inline_conn: Connection | None = None
+        self._flush_handle: asyncio.Handle | None = None
+        self._busy_pause = 0.0
         # Each event loop thread's own SQLite read connection (see read()).
         self._inline = threading.local()
         self._inline_all: list[Connection] = []
@@ -234,6 +252,7 @@ class Database:
         return self
 
     def close(self) -> None:
+        self.detach()
         if self._writer is not None:
             self._queue.put(_STOP)
             self._writer.join(timeout=30)
@@ -248,20 +267,61 @@ class Database:
         self.read_engine.dispose()
 
     # -- writes ----------------------------------------------------------------------------
+    #
+    # Two writers share the group logic (_run_batch): the writer thread, and — once an event
+    # loop is attached (SQLite only) — the loop itself.  On SQLite a write takes microseconds
+    # and a commit in WAL mode does not wait for the disk, so handing each unit to a thread
+    # and its result back costs more than the writing (two GIL hand-offs, a wake-up of the
+    # loop, two futures): on an attached loop the units queued during one iteration of the
+    # loop run as one transaction at the start of the next, with no thread in between.
+
+    def attach(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """From now on run this process's writes on ``loop`` (default: the running one) —
+        on SQLite; PostgreSQL keeps its writer thread (a round trip to the server per
+        statement has no place on an event loop).  Units submitted from other threads are
+        handed to the loop."""
+        if not self.is_sqlite:
+            return
+        self._loop = loop or asyncio.get_running_loop()
+
+    def detach(self) -> None:
+        """Back to the writer thread (the loop is stopping); what is queued on the loop runs
+        there first."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        pending = [*self._again, *self._pending]
+        self._again.clear()
+        self._pending.clear()
+        for unit in pending:
+            self._queue.put(unit)
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+            self._inline_conn = None
 
     def submit_write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         """Queue ``fn(conn, *args, **kwargs)`` for the writer; the future resolves after the
-        commit."""
+        commit.  Any thread may call it."""
         if self._writer is None:
             raise RuntimeError("Database.start() was not called")
-        future: Future[T] = Future()
-        self._queue.put(_Unit(functools.partial(fn, **kwargs) if kwargs else fn, args, future))
-        return future
+        unit = _Unit(functools.partial(fn, **kwargs) if kwargs else fn, args, Future())
+        loop = self._loop
+        if loop is None:
+            self._queue.put(unit)
+        else:
+            loop.call_soon_threadsafe(self._enqueue, unit)
+        return unit.future
 
     def write_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return self.submit_write(fn, *args, **kwargs).result()
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = self._loop
+        if loop is not None and asyncio.get_running_loop() is loop:
+            unit = _Unit(functools.partial(fn, **kwargs) if kwargs else fn, args,
+                         loop.create_future())
+            self._enqueue(unit)
+            return await unit.future
         return await asyncio.wrap_future(self.submit_write(fn, *args, **kwargs))
 
     def _write_loop(self) -> None:
@@ -290,44 +350,90 @@ class Database:
                     stop = True
                     break
                 batch.append(nxt)
-            # A caller that gave up (its task was cancelled) before the writer got to its unit
-            # cancelled the future: skip that unit.  A running future cannot be cancelled, so
-            # setting the results below cannot fail.
-            batch = [unit for unit in batch
-                     if unit.tries or unit.future.set_running_or_notify_cancel()]
+            batch = [unit for unit in batch if unit.take()]
             if not batch:
                 continue
             try:
                 if conn is None:
                     conn = self.write_engine.connect()
-                outcomes = self._run_group(conn, batch)
-            except _UnitFailed as failed:  # a lone unit raised; its transaction is rolled back
-                if _again(batch[0], failed.exc):
-                    again.appendleft(batch[0])
-                else:
-                    batch[0].future.set_exception(failed.exc)
-            except Exception as exc:  # the commit itself failed: nothing in the group happened
-                log.exception("group commit of %d unit(s) failed", len(batch))
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except Exception:
-                        pass
-                    conn = None
-                for unit in batch:
-                    if not unit.future.done():
-                        unit.future.set_exception(exc)
-            else:
-                self.writes.committed()
-                for unit, (ok, value) in zip(batch, outcomes, strict=True):
-                    if ok:
-                        unit.future.set_result(value)
-                    elif _again(unit, value):
-                        again.append(unit)
-                    else:
-                        unit.future.set_exception(value)
+                again.extendleft(reversed(self._run_batch(conn, batch)))
+            except _ConnectionLost:
+                conn = None
         if conn is not None:
             conn.close()
+
+    def _enqueue(self, unit: _Unit) -> None:
+        """On the attached loop: queue ``unit`` for the group that starts with the loop's next
+        iteration."""
+        if self._loop is None:  # detached meanwhile: the writer thread takes it
+            self._queue.put(unit)
+            return
+        self._pending.append(unit)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_later(GATHER_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        """On the attached loop: run what is queued as one transaction (or a few: at most
+        MAX_GROUP units each), unless another process holds the write lock — then try again
+        a moment later, without blocking the loop."""
+        self._flush_handle = None
+        loop = self._loop
+        if loop is None:
+            return
+        batch: list[_Unit] = []
+        while (self._again or self._pending) and len(batch) < MAX_GROUP:
+            unit = (self._again or self._pending).popleft()
+            if unit.take():
+                batch.append(unit)
+        if batch:
+            if self._inline_conn is None:
+                self._inline_conn = self.write_engine.connect()
+                self._inline_conn.info[NO_WAIT] = True
+            try:
+                self._again.extend(self._run_batch(self._inline_conn, batch))
+            except _ConnectionLost:
+                self._inline_conn = None
+            except WriteLockBusy:  # another process is writing: nothing ran
+                self._again.extendleft(reversed(batch))
+                self._busy_pause = min(self._busy_pause * 2, 0.005) if self._busy_pause else 1e-4
+                self._flush_handle = loop.call_later(self._busy_pause, self._flush)
+                return
+            self._busy_pause = 0.0
+        if self._again or self._pending:
+            self._flush_handle = loop.call_soon(self._flush)
+
+    def _run_batch(self, conn: Connection, batch: list[_Unit]) -> list[_Unit]:
+        """Run ``batch`` as one transaction and settle the units' futures; the units to run
+        again first in the next transaction.  Raises :class:`_ConnectionLost` when the
+        connection failed (it is closed), :class:`WriteLockBusy` when it could not even
+        begin (the attached loop's writer does not wait for the lock)."""
+        again: list[_Unit] = []
+        try:
+            outcomes = self._run_group(conn, batch)
+        except WriteLockBusy:
+            raise
+        except _UnitFailed as failed:  # a lone unit raised; its transaction is rolled back
+            if _again(batch[0], failed.exc):
+                again.append(batch[0])
+            else:
+                _settle(batch[0].future, False, failed.exc)
+        except Exception as exc:  # the commit itself failed: nothing in the group happened
+            log.exception("group commit of %d unit(s) failed", len(batch))
+            try:
+                conn.close()
+            except Exception:
+                pass
+            for unit in batch:
+                _settle(unit.future, False, exc)
+            raise _ConnectionLost from exc
+        else:
+            self.writes.committed()
+            for unit, (ok, value) in zip(batch, outcomes, strict=True):
+                if not ok and _again(unit, value):
+                    again.append(unit)
+                else:
+                    _settle(unit.future, ok, value)
+        return again
 
     def _run_group(self, conn: Connection, batch: list[_Unit]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
@@ -342,24 +448,26 @@ class Database:
                     # Alone in its transaction: roll the whole thing back.
                     raise _UnitFailed(exc) from exc
             else:
-                # Each unit in a savepoint of its own, written as plain SQL: SQLAlchemy's
-                # begin_nested() costs ~70 µs a unit where these two statements cost ~20 µs
-                # (bench/README.md), and a unit's own nested transactions keep their names.
-                # Only the first unit may wait for a lock (store/locks.py).
+                # Each unit in a savepoint of its own, written as plain SQL straight on the
+                # driver's connection: SQLAlchemy's begin_nested() costs ~70 µs a unit where
+                # these two statements cost a few (bench/README.md), and a unit's own nested
+                # transactions keep their names.  Only the first unit may wait for a lock
+                # (store/locks.py).
+                raw = conn.connection.dbapi_connection.execute
                 first = True
                 for unit in batch:
                     info[FIRST_UNIT] = first
                     first = False
-                    conn.exec_driver_sql(_SAVEPOINT)
+                    raw(_SAVEPOINT)
                     try:
                         value = unit.fn(conn, *unit.args)
                     except Exception as exc:
-                        conn.exec_driver_sql(_ROLLBACK_TO)
-                        conn.exec_driver_sql(_RELEASE)
+                        raw(_ROLLBACK_TO)
+                        raw(_RELEASE)
                         self.writes.rolled_back()
                         outcomes.append((False, exc))
                     else:
-                        conn.exec_driver_sql(_RELEASE)
+                        raw(_RELEASE)
                         outcomes.append((True, value))
             info[FIRST_UNIT] = True
             if not self.is_sqlite:
@@ -474,13 +582,22 @@ class Database:
 class _Unit:
     """A unit of work queued for the writer, and how often it was run and undone."""
 
-    __slots__ = ("fn", "args", "future", "tries")
+    __slots__ = ("fn", "args", "future", "tries", "taken")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple, future: Future) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple, future) -> None:
         self.fn = fn
         self.args = args
-        self.future = future
+        self.future = future  # a concurrent or an asyncio Future
         self.tries = 0
+        self.taken = False  # picked up by a writer once (its future marked running)
+
+    def take(self) -> bool:
+        """Whether the caller still wants the result (the first time a writer picks the unit
+        up: a cancelled one is skipped); always True afterwards."""
+        if not self.taken:
+            self.taken = True
+            return _take(self.future)
+        return True
 
 
 class Busy(Exception):
@@ -510,6 +627,37 @@ def _again(unit: _Unit, error: BaseException) -> bool:
             return False
     unit.tries += 1
     return unit.tries < MAX_TRIES
+
+
+class WriteLockBusy(Exception):
+    """SQLite's write lock is held by another process, and this writer does not wait for it
+    (the attached loop's: it tries again a moment later instead of blocking the loop)."""
+
+
+class _ConnectionLost(Exception):
+    """The writer's connection failed (and is closed): the next group opens a new one."""
+
+
+NO_WAIT = "pigeon.no_wait"
+"""``conn.info`` key: this connection's ``BEGIN IMMEDIATE`` tries once and raises
+:class:`WriteLockBusy` instead of waiting for another process's transaction."""
+
+
+def _take(future) -> bool:
+    """Whether the caller still wants the unit's result: a concurrent future is marked
+    running (a cancelled one is skipped), an asyncio future must not be cancelled yet."""
+    if isinstance(future, Future):
+        return future.set_running_or_notify_cancel()
+    return not future.cancelled()
+
+
+def _settle(future, ok: bool, value: Any) -> None:
+    if future.done():  # an asyncio future whose waiter was cancelled meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 class _UnitFailed(Exception):
