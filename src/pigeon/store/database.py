@@ -40,7 +40,6 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import JSON
 
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
