@@ -62,7 +62,7 @@ class Scene:
         assert len({r["phone"] for r in found}) == len(found), "a phone has two messages"
         return found
 
-    def wait_final(self, count: int, timeout: float = 45.0) -> dict[str, dict]:
+    def wait_final(self, count: int, timeout: float = 90.0) -> dict[str, dict]:
         """Until ``count`` messages are all delivered or failed; them, by phone."""
         def final():
             found = self.rows()
