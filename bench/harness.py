@@ -224,9 +224,9 @@ def pigeon_env(tmp: Path, **settings: str) -> dict[str, str]:
     immediate carrier registration, one process (``PIGEON_SERVE_WORKERS=1``: the figures are
     per process; bench/scaling.py sets more), and ``settings`` on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIGEON_")}
-    env.update(PIGEON_DATA_DIR=str(tmp / "data"), PIGEON_LOG_LEVEL="warning",
-               PIGEON_REVIEW_MODE="rules", PIGEON_REGISTRATION_DELAY="0s",
-               PIGEON_SERVE_WORKERS="1", **settings)
+    env.update({"PIGEON_DATA_DIR": str(tmp / "data"), "PIGEON_LOG_LEVEL": "warning",
+                "PIGEON_REVIEW_MODE": "rules", "PIGEON_REGISTRATION_DELAY": "0s",
+                "PIGEON_SERVE_WORKERS": "1", **settings})
     return env
 
 
@@ -422,14 +422,36 @@ class Run:
         return 100 * self.result["wrk_cpu_s"] / (self.result["duration_us"] / 1e6)
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (all threads), from /proc; 0 elsewhere."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all threads) and of every process below it —
+    the API processes of ``pigeon serve --workers N`` — from /proc; 0 elsewhere.  (A child
+    that exits takes its seconds with it: measure servers whose processes live on.)"""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, of in parents.items():
+            if of == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    total = 0
+    for member in tree:
+        fields = _stat(member)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, paths_file: Path, *, seconds: float, connections: int, threads: int,

@@ -62,6 +62,7 @@ from harness import (  # noqa: E402
 )
 
 ACTION = "SendSms"
+BENCH_SECRET_KEY = "YmVuY2gta2V5LWZvci1waWdlb24tYmVuY2htYXJrLTA="  # PostgreSQL runs only
 BALANCE_CNY = 10_000_000  # 0.045 CNY a message: enough for 200 million
 METHOD = "POST"  # as aliyunsdkcore's SendSmsRequest: POST, parameters in the query string
 
@@ -202,6 +203,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-workers", action="store_true",
                         help="PIGEON_WORKERS=off: accept only, no dispatcher or simulator "
                              "in the server (messages stay queued)")
+    parser.add_argument("--processes", default="1", metavar="N[,M…]",
+                        help="API processes of Pigeon (PIGEON_SERVE_WORKERS); several numbers "
+                             "make one Pigeon target each, in the same rounds (bench/scaling.py)"
+                             " — their CPU figures count every process of the server (1)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="Pigeon on PostgreSQL (a private cluster of Debian's server "
+                             "binaries, a database per target) instead of SQLite")
     parser.add_argument("--simulator-delay", default="200ms",
                         help="PIGEON_SIMULATOR_DELAY of the server (200ms)")
     parser.add_argument("--compare-src", metavar="DIR",
@@ -228,16 +236,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {missing}", file=sys.stderr)
         return 2
     keep = args.keep or args.profile == ""
-    return in_workspace("pigeon-bench-send-", keep,
-                        lambda tmp, servers: _bench(args, tmp, servers))
+    cleanups: list = []
+    try:
+        return in_workspace("pigeon-bench-send-", keep,
+                            lambda tmp, servers: _bench(args, tmp, servers, cleanups))
+    finally:
+        for cleanup in cleanups:
+            cleanup()
 
 
 def start_pigeon(args: argparse.Namespace, name: str, tmp: Path, servers: list[Server],
-                 src: str | None = None) -> Target:
+                 src: str | None = None, processes: int = 1,
+                 database_url: str | None = None) -> Target:
     """A ``pigeon serve`` with a tenant ready to send (its own data directory under ``tmp``);
     ``src``: run Pigeon from that source tree instead of the installed one."""
     tmp.mkdir(parents=True, exist_ok=True)
-    settings = {"PIGEON_SIMULATOR_DELAY": args.simulator_delay}
+    settings = {"PIGEON_SIMULATOR_DELAY": args.simulator_delay,
+                "PIGEON_SERVE_WORKERS": str(processes)}
+    if database_url:
+        settings["PIGEON_DATABASE_URL"] = database_url
+        settings["PIGEON_SECRET_KEY"] = BENCH_SECRET_KEY  # one key for the CLI and the server
     if src:
         settings["PYTHONPATH"] = src
     env = pigeon_env(tmp, **settings)
@@ -265,7 +283,7 @@ def start_pigeon(args: argparse.Namespace, name: str, tmp: Path, servers: list[S
     return Target(name, server, Requests(tmp, tenant))
 
 
-def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
+def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server], cleanups: list) -> int:
     info = machine_info()
     pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
     hello_server = Server("hello app", [*pin, sys.executable, str(HELLO_APP)],
@@ -273,11 +291,31 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
     servers.append(hello_server)
     hello_server.start()
     hello = Target("hello", hello_server)
-    main_name = f"pigeon {ACTION}"
-    pigeons = [start_pigeon(args, main_name, tmp / "pigeon", servers)]
+    counts = [int(n) for n in args.processes.split(",")]
+    postgres = None
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.support.postgres import PostgresServer
+
+        postgres = PostgresServer.start()
+        if postgres is None:
+            raise BenchError("--postgres needs PostgreSQL's server binaries "
+                             "(apt-get install -y postgresql)")
+        cleanups.append(postgres.stop)
+
+    def database() -> str | None:
+        return postgres.fresh_database() if postgres else None
+
+    def label(count: int) -> str:
+        return f"pigeon {ACTION}" + (f" ×{count}" if len(counts) > 1 else "")
+
+    main_name = label(counts[0])
+    pigeons = [start_pigeon(args, label(count), tmp / f"pigeon-{count}", servers,
+                            processes=count, database_url=database()) for count in counts]
     if args.compare_src:
         pigeons.append(start_pigeon(args, f"pigeon {ACTION} (compare)", tmp / "compare",
-                                    servers, src=args.compare_src))
+                                    servers, src=args.compare_src, processes=counts[0],
+                                    database_url=database()))
     targets = [hello, *pigeons]
     wrk_options = {"connections": args.connections, "threads": args.threads, "pin": args.pin,
                    "method": METHOD}
@@ -340,11 +378,13 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
                                  connections=args.connections, threads=args.threads,
                                  pin=args.pin, method=METHOD)
 
-    stored = {t.name: count_messages(t.requests.tmp / "data") for t in pigeons}
+    stored = {} if postgres else {t.name: count_messages(t.requests.tmp / "data")
+                                  for t in pigeons}
     options = {"seconds": args.seconds, "rounds": args.rounds, "warmup": args.warmup,
                "connections": args.connections, "threads": args.threads, "pin": args.pin,
                "workers": not args.no_workers, "simulator_delay": args.simulator_delay,
-               "method": METHOD, "compare_src": args.compare_src}
+               "method": METHOD, "compare_src": args.compare_src, "processes": counts,
+               "database": "postgresql" if postgres else "sqlite"}
     print()
     if latency:
         print_latency(latency)

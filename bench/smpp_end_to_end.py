@@ -101,7 +101,7 @@ class Pigeon:
     def __init__(self, args: argparse.Namespace, tmp: Path, smsc: Smsc,
                  servers: list[Server]) -> None:
         self.tmp = tmp
-        self.env = env = pigeon_env(tmp)
+        self.env = env = pigeon_env(tmp, PIGEON_SERVE_WORKERS=str(args.processes))
         self.tenant = new_tenant(env)
         self.server = Server("pigeon serve", [*pigeon_command(), "serve"], env,
                              tmp / "pigeon.log")
@@ -196,6 +196,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=100,
                         help="the connector's and the raw client's window (100)")
     parser.add_argument("--binds", type=int, default=1, help="the connector's binds (1)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="API processes of pigeon serve (PIGEON_SERVE_WORKERS; the workers "
+                             "run in its parent when more than 1); its CPU counts them all (1)")
     parser.add_argument("--connections", type=int, default=8,
                         help="connections of the load client (8)")
     parser.add_argument("--warmup", type=int, default=5000)
