@@ -188,6 +188,39 @@ templates = Table(
     _created(),
 )
 
+# Supporting documents of signatures (CreateSmsAuthorizationLetter, CreateSmsTrademark,
+# CreateSmsAppIcpRecord), reviewed like qualifications.  kind: letter | trademark | app_icp; the
+# id is the AuthorizationLetterId / TrademarkId / AppIcpRecordId.  ``name`` is what the document
+# names (the letter's name, the trademark, the app or site); every submitted field is kept by
+# wire name in ``details``.
+sign_documents = Table(
+    "sign_documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("state", String(16), nullable=False),  # INIT (under review) | PASS | NOT_PASS
+    Column("order_id", BigInteger, nullable=True),  # the current review ticket
+    Column("details", JSON, nullable=False),
+    Column("audit_time", UTCDateTime(), nullable=True),
+    Column("audit_remark", Text, nullable=True),
+    _created(),
+    Index("ix_sign_documents_account", "account_id", "kind", "id"),
+)
+
+# Tags on templates (TagResources, ResourceType TEMPLATE): one value per key and template.
+template_tags = Table(
+    "template_tags",
+    metadata,
+    Column("template_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    _created(),
+    Index("ix_template_tags_account", "account_id", "key", "value"),
+)
+
 # Proof files uploaded with applications (AddSmsSign's SignFileList, OSS PostObject uploads …),
 # kept in the database so that every node of a PostgreSQL deployment can show them to reviewers.
 files = Table(
@@ -527,6 +560,52 @@ mo_messages = Table(
     Column("connector", String(64), nullable=True),
     _created(),
     Index("ix_mo_messages_account", "account_id", "id"),
+)
+
+
+# Extension codes (AddExtCodeSign …): every code whose replies belong to a signature.  The
+# signature's own ``extension_code`` — the one its messages are sent with — is one of them;
+# ``source`` says who chose it: ``auto`` (Pigeon, at CreateSmsSign) or ``custom`` (the tenant).
+ext_codes = Table(
+    "ext_codes",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("signature_id", BigInteger, nullable=False, index=True),
+    Column("source", String(8), nullable=False),  # auto | custom
+    _created(),
+)
+
+# Short URLs served by Pigeon's redirector (GET /s/<code>): AddShortUrl's (kind ``short``,
+# named, for every reader) and CreateSmartShortUrl's (kind ``smart``, one per phone number).
+# ``short_url`` is the link as it was answered, kept so that it never changes.
+short_urls = Table(
+    "short_urls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),  # short | smart
+    Column("source_url", Text, nullable=False),
+    Column("short_url", Text, nullable=False),
+    Column("name", String(64), nullable=True),  # ShortUrlName
+    Column("phone", String(20), nullable=True),  # the recipient of a smart link
+    Column("out_id", String(256), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    _created(),
+    Index("ix_short_urls_account", "account_id", "kind", "created_at"),
+)
+
+# Every visit of a short URL: the page views, and the visitor (a digest of the address and the
+# browser) for the unique visitors.
+short_url_clicks = Table(
+    "short_url_clicks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("short_url_id", BigInteger, nullable=False),
+    Column("visitor", String(32), nullable=False),
+    _created(),
+    Index("ix_short_url_clicks_url", "short_url_id", "id"),
 )
 
 
