@@ -210,7 +210,7 @@ class Pigeon:
     """A ``pigeon serve`` with a tenant ready to send, its request files and its rows."""
 
     def __init__(self, args: argparse.Namespace, tmp: Path, servers: list[Server], *,
-                 name: str = "pigeon", src: str | None = None) -> None:
+                 name: str = "pigeon", src: str | None = None, history: int = 0) -> None:
         settings = {"PIGEON_SIMULATOR_DELAY": args.simulator_delay}
         if src:  # run Pigeon from another source tree
             settings["PYTHONPATH"] = src
@@ -224,6 +224,15 @@ class Pigeon:
         servers.append(self.server)
         self.server.start()
         ready_to_send(self.tenant, f"{HOST}:{self.server.port}", env, balance_cny=BALANCE_CNY)
+        if history:
+            # Messages already stored (30 days of them, delivered, indexes built as Pigeon's):
+            # written with the server stopped, as query_details.py writes its 10 million.
+            from query_details import fill
+
+            self.server.stop()
+            fill(tmp / "data" / "pigeon.db", [self.tenant.account_id], history, per_day=2.0,
+                 seed=history, samples_wanted=0)
+            self.server.start()
         self.rows = Rows(tmp / "data")
         self.next_request = 0
         self.files = 0
@@ -317,6 +326,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare-src", metavar="DIR",
                         help="also measure a Pigeon run from the source tree DIR (its src/ "
                              "directory, put first on PYTHONPATH) in the same rounds")
+    parser.add_argument("--history", type=int, default=0, metavar="N",
+                        help="also measure a Pigeon that has N messages stored already (30 days "
+                             "of them; 10000000 takes minutes and gigabytes to write) in the "
+                             "same rounds: does the rate depend on what is stored?")
     parser.add_argument("--pin", action="store_true",
                         help=f"pin the server to CPU {SERVER_CPU} (taskset)")
     parser.add_argument("--profile", nargs="?", const="", metavar="DIR",
@@ -348,6 +361,9 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
     if args.compare_src:
         pigeons.append(Pigeon(args, tmp / "compare", servers, name="compare",
                               src=args.compare_src))
+    if args.history:
+        pigeons.append(Pigeon(args, tmp / "history", servers, name="history",
+                              history=args.history))
     pigeon = pigeons[0]
     for one in pigeons:
         print(f"{one.name}: pigeon serve on {one.server.url} (pid {one.server.process.pid}"
