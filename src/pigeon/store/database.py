@@ -54,10 +54,6 @@ ANNOUNCED = ("messages", "report_events")
 """Tables whose writes other processes learn of at once (:meth:`Database.watch_others`)."""
 _CHANNEL = "pigeon_"
 WATCH_SECONDS = 0.005
-GATHER_SECONDS = 0.0005
-"""How long the attached loop's writer lets units gather after the first before it runs
-them as one transaction: a commit (the WAL write) costs as much as several units, and under
-load this half millisecond lets the requests of a few loop iterations share one."""
 
 _SAVEPOINT = "SAVEPOINT pigeon_unit"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT pigeon_unit"
@@ -369,7 +365,7 @@ class Database:
             return
         self._pending.append(unit)
         if self._flush_handle is None:
-            self._flush_handle = self._loop.call_later(GATHER_SECONDS, self._flush)
+            self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """On the attached loop: run what is queued as one transaction (or a few: at most
