@@ -16,6 +16,7 @@ from pigeon import clock
 from pigeon.api.mns import MnsEndpoint
 from pigeon.api.rpc.auth import Authenticator, DatabaseNonces, KeyRecord
 from pigeon.api.rpc.endpoint import RpcEndpoint
+from pigeon.api.short_links import ShortLinks
 from pigeon.api.uploads import UploadEndpoint
 from pigeon.config import Settings
 from pigeon.console import create_console
@@ -120,5 +121,6 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
     routes.append(Route("/oss{tail:path}", UploadEndpoint(pigeon).handle, methods=["POST", "GET"]))
     routes.append(Route("/queues{tail:path}", MnsEndpoint(pigeon).handle,
                         methods=["GET", "PUT", "POST", "DELETE"]))
+    routes.append(Route("/s/{code}", ShortLinks(pigeon).handle, methods=["GET"]))
     routes.extend(create_console(pigeon))  # /console (tenants) and /ops (operators)
     return Starlette(routes=routes, lifespan=lifespan)

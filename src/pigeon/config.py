@@ -113,6 +113,19 @@ def parse_digits(text: str) -> str:
     return value
 
 
+_BASE_URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?")
+
+
+def parse_base_url(text: str) -> str:
+    """``https://s.example.cn`` (a path allowed, no query): the text, without a trailing
+    slash."""
+    value = text.strip().rstrip("/")
+    if not _BASE_URL.fullmatch(value):
+        raise SettingsError("expected an http:// or https:// address such as "
+                            "https://s.example.cn")
+    return value
+
+
 def parse_schedule(text: str) -> tuple[timedelta, ...]:
     """``"1m,5m,10m"`` → the waits before each retry; ``none`` → no retry."""
     value = text.strip()
@@ -216,6 +229,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIGEON_ACCESS_CODE", "access_code", parse_digits, "1069",
             "The platform's sender number (access code); each signature's extension code and "
             "any SmsUpExtendCode are appended to it, and replies are routed back by them."),
+    Setting("PIGEON_SHORT_URL_BASE", "short_url_base", parse_base_url, None,
+            "How short URLs are written (AddShortUrl, CreateSmartShortUrl): this address, then "
+            "`/s/<code>`; it must reach Pigeon's redirector (`GET /s/<code>`), e.g. a short "
+            "domain proxied to Pigeon. Unset: the address the API call reached "
+            "(`http://127.0.0.1:8080/s/<code>`; `https` behind a proxy that sends "
+            "`X-Forwarded-Proto: https`)."),
     Setting("PIGEON_SIMULATOR_DELAY", "simulator_delay", parse_duration, "1s",
             "How long the carrier simulator takes to report delivery after submission (each "
             "receipt ±20 %; see docs/simulator.md)."),
@@ -320,6 +339,7 @@ class Settings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     quiet_hours: tuple[time, time] | None = (time(20), time(8))
     access_code: str = "1069"
+    short_url_base: str | None = None
     simulator_delay: timedelta = timedelta(seconds=1)
     report_retry_schedule: tuple[timedelta, ...] = (
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=10))

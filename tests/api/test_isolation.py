@@ -7,7 +7,7 @@ import pytest
 
 from pigeon.api.rpc.actions import load
 from pigeon.services import billing
-from tests.support import workflow
+from tests.support import documents, workflow
 from tests.support.sdk import CoreClient
 
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
@@ -25,6 +25,7 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
                        "TemplateContent": "您的订单${order}已发货。",
                        "TemplateRule": '{"order":"characterWithNumber"}'}
     files = {"SignFileList.1.FileContents": PNG, "SignFileList.1.FileSuffix": "png"}
+    tagging = {"RegionId": "cn-hangzhou", "ResourceType": "TEMPLATE"}
     return {
         "GetSmsSign": ({"SignName": sign}, {"SignName": "无此签名"}),
         "QuerySmsSign": ({"SignName": sign}, {"SignName": "无此签名"}),
@@ -96,6 +97,65 @@ def attempts(own: dict) -> dict[str, tuple[dict, dict]]:
         # (tests/api/test_conversions.py checks nothing was recorded).
         "SmsConversionIntl": ({"MessageId": own["biz_id"], "Delivered": "true"},
                               {"MessageId": "1^0", "Delivered": "true"}),
+        # Signature documents: another tenant's ids are as unknown as made-up ones — a query
+        # leaves them out, a signature cannot use them (test_documents.py).  Creating one
+        # names nothing: the stranger's own document, which the reviewer rejects, as the
+        # picture keys name no upload of its account.
+        "QuerySmsAuthorizationLetter": ({"AuthorizationLetterIdList": f"[{own['letter']}]"},
+                                        {"AuthorizationLetterIdList": "[999999]"}),
+        "QuerySmsTrademark": ({"TrademarkIdList": f"[{own['trademark']}]"},
+                              {"TrademarkIdList": "[999999]"}),
+        "QuerySmsAppIcpRecord": ({"AppIcpRecordIdList": f"[{own['app_icp']}]"},
+                                 {"AppIcpRecordIdList": "[999999]"}),
+        "CreateSmsAuthorizationLetter": (own["letter_fields"],
+                                         {**own["letter_fields"],
+                                          "AuthorizationLetterPic": "1/qualification/x.png"}),
+        "CreateSmsTrademark": (own["trademark_fields"],
+                               {**own["trademark_fields"], "TrademarkPic": "1/qualification/x.png"}),
+        "CreateSmsAppIcpRecord": (own["app_icp_fields"],
+                                  {**own["app_icp_fields"],
+                                   "AppIcpRecordPic": "1/qualification/x.png"}),
+        "ChangeSignatureQualification": ({"SignatureName": sign, "QualificationId": q},
+                                         {"SignatureName": "无此签名",
+                                          "QualificationId": "999999"}),
+        # Extension codes of another tenant's signature: its signature is unknown.
+        "AddExtCodeSign": ({"ExtCode": "0555", "SignName": sign},
+                           {"ExtCode": "0556", "SignName": "无此签名"}),
+        "UpdateExtCodeSign": ({"SignName": sign, "ExistExtCode": own["ext_code"],
+                               "NewExtCode": "0557"},
+                              {"SignName": "无此签名", "ExistExtCode": "0558",
+                               "NewExtCode": "0559"}),
+        "DeleteExtCodeSign": ({"ExtCode": own["ext_code"], "SignName": sign},
+                              {"ExtCode": "0558", "SignName": "无此签名"}),
+        "QueryExtCodeSign": ({"ExtCode": own["ext_code"], "SignName": sign},
+                             {"ExtCode": "0558", "SignName": "无此签名"}),
+        # Templates' lists and tags: another tenant's template is unknown, its tags unseen.
+        "GetSmsTemplateList": ({"TemplateCode": code, "TemplateTag": "team"},
+                               {"TemplateCode": "SMS_000000001"}),
+        "TagResources": ({**tagging, "ResourceId.1": code, "Tag.1.Key": "team",
+                          "Tag.1.Value": "mine"},
+                         {**tagging, "ResourceId.1": "SMS_000000001", "Tag.1.Key": "team",
+                          "Tag.1.Value": "mine"}),
+        "UntagResources": ({**tagging, "ResourceId.1": code, "All": "true"},
+                           {**tagging, "ResourceId.1": "SMS_000000001", "All": "true"}),
+        "ListTagResources": ({**tagging, "ResourceId.1": code}, {**tagging, "Tag.1.Key": "team"}),
+        # Short URLs: another tenant's link is unknown; its clicks unseen.
+        "QueryShortUrl": ({"ShortUrl": own["short_url"]},
+                          {"ShortUrl": "http://127.0.0.1/s/ABCDEFGH"}),
+        "DeleteShortUrl": ({"SourceUrl": own["source_url"]},
+                           {"SourceUrl": "https://nothing.example/"}),
+        "QueryPageSmartShortUrlLog": (
+            {"CreateDateStart": own["sent_on"], "CreateDateEnd": own["sent_on"], "PageNo": "1",
+             "PageSize": "10", "ShortUrl": own["smart_url"]},
+            {"CreateDateStart": own["sent_on"], "CreateDateEnd": own["sent_on"], "PageNo": "1",
+             "PageSize": "10", "PhoneNumber": "13700137000"}),
+        "AddShortUrl": ({"SourceUrl": "https://stranger.example/a", "ShortUrlName": "x",
+                         "EffectiveDays": "30"},
+                        {"SourceUrl": "https://stranger.example/b", "ShortUrlName": "x",
+                         "EffectiveDays": "30"}),
+        "CreateSmartShortUrl": ({"SourceUrl": own["source_url"], "PhoneNumbers": "13700137000"},
+                                {"SourceUrl": "https://stranger.example/c",
+                                 "PhoneNumbers": "13700137000"}),
         # Last, as they succeed: from AddSmsSign on, the stranger has a signature of its own
         # named like the owner's.  Before it, the stranger has no approved signature at all.
         "AddSmsTemplate": (template_fields, template_fields),
@@ -126,6 +186,19 @@ ANSWERS = {
     "QuerySendDetails": "OK", "QuerySendStatistics": "OK",
     "SmsConversionIntl": INVALID,
     "AddSmsSign": "OK",  # a name of its own: names are per account
+    "QuerySmsAuthorizationLetter": "OK", "QuerySmsTrademark": "OK",  # with Data []
+    "QuerySmsAppIcpRecord": "OK",
+    "CreateSmsAuthorizationLetter": "OK", "CreateSmsTrademark": "OK",  # its own, rejected
+    "CreateSmsAppIcpRecord": "OK",
+    "ChangeSignatureQualification": SIGN_UNKNOWN,
+    "AddExtCodeSign": SIGN_UNKNOWN, "UpdateExtCodeSign": SIGN_UNKNOWN,
+    "DeleteExtCodeSign": SIGN_UNKNOWN, "QueryExtCodeSign": "OK",  # with Total 0
+    "GetSmsTemplateList": "OK",  # with Total 0
+    "TagResources": TEMPLATE_UNKNOWN, "UntagResources": TEMPLATE_UNKNOWN,
+    "ListTagResources": "OK",  # with no tag
+    "QueryShortUrl": INVALID, "DeleteShortUrl": INVALID,
+    "QueryPageSmartShortUrlLog": "OK",  # with TotalCount 0
+    "AddShortUrl": "OK", "CreateSmartShortUrl": "OK",  # links of its own
 }
 """What the stranger is answered, with the owner's names and ids and with made-up ones alike:
 the refusal of a name or id that does not exist, or OK where nothing is named."""
@@ -145,7 +218,30 @@ def owned(pigeon, server, tenant):
                                    "TemplateCode": template["TemplateCode"],
                                    "TemplateParam": '{"code":"1234"}'})
     assert sent["Code"] == "OK", sent
-    return {"sent_to": "13700137000", "biz_id": sent["BizId"],
+    letter_fields = documents.letter_fields(core, ["云雀科技"])
+    trademark_fields = documents.trademark_fields(core, "云雀科技")
+    app_icp_fields = documents.app_icp_fields(core, "云雀科技")
+    source_url = "https://www.lark.example/promo"
+    ext_code = "0777"
+    tagging = {"RegionId": "cn-hangzhou", "ResourceType": "TEMPLATE"}
+    for action, params in (
+            ("AddExtCodeSign", {"ExtCode": ext_code, "SignName": "云雀科技"}),
+            ("TagResources", {**tagging, "ResourceId.1": template["TemplateCode"],
+                              "Tag.1.Key": "team", "Tag.1.Value": "growth"})):
+        assert core.common(action, params)["Code"] == "OK"
+    short_url = core.common("AddShortUrl", {"SourceUrl": source_url, "ShortUrlName": "会员日",
+                                            "EffectiveDays": "30"})["Data"]["ShortUrl"]
+    smart_url = core.common("CreateSmartShortUrl", {"SourceUrl": source_url,
+                                                    "PhoneNumbers": "13700137000"}
+                            )["Model"][0]["ShortUrl"]
+    return {"letter": documents.created(core.common("CreateSmsAuthorizationLetter",
+                                                    letter_fields)),
+            "trademark": documents.created(core.common("CreateSmsTrademark", trademark_fields)),
+            "app_icp": documents.created(core.common("CreateSmsAppIcpRecord", app_icp_fields)),
+            "letter_fields": letter_fields, "trademark_fields": trademark_fields,
+            "app_icp_fields": app_icp_fields, "ext_code": ext_code, "short_url": short_url,
+            "source_url": source_url, "smart_url": smart_url,
+            "sent_to": "13700137000", "biz_id": sent["BizId"],
             "sent_on": pigeon.calendar.local_date(pigeon.now()).strftime("%Y%m%d"),
             "phone": phone, "qualification": qualification, "order": str(record["Data"]["WorkOrderId"]),
             "sign": "云雀科技", "template": template["TemplateCode"],
@@ -176,6 +272,16 @@ def test_another_tenants_names_and_ids_are_as_good_as_nonexistent(server, other_
     assert stranger.common("QuerySendDetails", records["QuerySendDetails"][0])["TotalCount"] == "0"
     assert stranger.common("QuerySendStatistics",
                            records["QuerySendStatistics"][0])["Data"]["TotalSize"] == 0
+    for action in ("QuerySmsAuthorizationLetter", "QuerySmsTrademark", "QuerySmsAppIcpRecord"):
+        assert stranger.common(action, records[action][0])["Data"] == [], action
+    assert stranger.common("QueryExtCodeSign", records["QueryExtCodeSign"][0])["Data"][
+        "Total"] == 0
+    assert stranger.common("GetSmsTemplateList", records["GetSmsTemplateList"][0])["Data"][
+        "Total"] == 0
+    assert stranger.common("ListTagResources", records["ListTagResources"][0])[
+        "TagResources"]["TagResource"] == []
+    assert stranger.common("QueryPageSmartShortUrlLog",
+                           records["QueryPageSmartShortUrlLog"][0])["Model"]["TotalCount"] == 0
 
     reads = {"GetSmsSign", "QuerySmsSign", "GetSmsTemplate", "QuerySmsTemplate",
              "QuerySingleSmsQualification"}
@@ -205,3 +311,13 @@ def test_the_owners_records_are_untouched_by_the_strangers_attempts(server, othe
     assert detail["Data"]["CompanyName"] == workflow.COMPANY
     records = attempts(owned)
     assert owner.common("QuerySendDetails", records["QuerySendDetails"][0])["TotalCount"] == "1"
+    [code] = owner.common("QueryExtCodeSign", {"ExtCode": owned["ext_code"]})["Data"]["List"]
+    assert (code["SignName"], code["Active"]) == (owned["sign"], 1)
+    assert owner.common("ListTagResources", records["ListTagResources"][0])["TagResources"][
+        "TagResource"] == [{"ResourceId": owned["template"], "ResourceType": "TEMPLATE",
+                            "TagKey": "team", "TagValue": "growth"}]
+    assert owner.common("QueryShortUrl", {"ShortUrl": owned["short_url"]})["Data"][
+        "SourceUrl"] == owned["source_url"]
+    [letter] = owner.common("QuerySmsAuthorizationLetter",
+                            records["QuerySmsAuthorizationLetter"][0])["Data"]
+    assert letter["State"] == "PASSED"

@@ -25,6 +25,16 @@ PARAM_NAMES = sorted({
     "PhoneNumbers", "TemplateParam", "OutId", "SmsUpExtendCode", "PhoneNumberJson",
     "SignNameJson", "TemplateParamJson", "SmsUpExtendCodeJson", "PhoneNumber", "SendDate",
     "CurrentPage", "BizId", "IsGlobe", "StartDate", "EndDate",
+    "AuthorizationLetterName", "Authorization", "ProxyAuthorization",
+    "AuthorizationLetterExpDate", "AuthorizationLetterPic", "SignList",
+    "AuthorizationLetterIdList", "Status", "TrademarkName", "TrademarkRegistrationNumber",
+    "TrademarkApplicantName", "TrademarkEffExpDate", "TrademarkPic", "TrademarkIdList",
+    "AppServiceName", "AppPrincipalUnitName", "AppIcpLicenseNumber", "AppApprovalDate",
+    "AppIcpRecordPic", "Domain", "AppIcpRecordIdList", "SignatureName", "ExtCode",
+    "ExistExtCode", "NewExtCode", "AuditStatus", "TemplateTag", "UsableStateList",
+    "RegionId", "ResourceType", "ResourceId.1", "Tag.1.Key", "Tag.1.Value", "TagKey.1", "All",
+    "NextToken", "SourceUrl", "ShortUrl", "ShortUrlName", "EffectiveDays", "CreateDateStart",
+    "CreateDateEnd",
 })
 
 values = st.one_of(
@@ -56,6 +66,8 @@ LAST_LONG_PAGE = str(2**62)  # a Long, but (page - 1) × PageSize is past what a
     ("QuerySmsSignList", "PageIndex", "SmsSignList"),
     ("QuerySmsTemplateList", "PageIndex", "SmsTemplateList"),
     ("QuerySmsQualificationRecord", "PageNo", "Data"),
+    ("GetSmsTemplateList", "PageIndex", "Data"),
+    ("QueryExtCodeSign", "PageNo", "Data"),
 ])
 def test_a_page_far_past_the_end_is_an_empty_page(core_sdk, action, page, items):
     answer = core_sdk.common(action, {page: LAST_LONG_PAGE, "PageSize": "50"})

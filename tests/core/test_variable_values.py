@@ -75,6 +75,13 @@ URL = "isv.PARAM_NOT_SUPPORT_URL"
     ("other_number2", "订单123", ILLEGAL),
     ("other_number2", "12 34", ILLEGAL),
     ("other_number2", "1" * 36, LENGTH),
+    # link_param: the end of a link the template writes (a short URL's code)
+    ("link_param", "Ab3dEf7h", None),
+    ("link_param", "order/42?from=sms&x=%20", None),
+    ("link_param", "订单42", ILLEGAL),
+    ("link_param", "a b", ILLEGAL),
+    ("link_param", "a" * 36, LENGTH),
+    ("link_param", "https://s.example.cn/s/Ab3dEf7h", URL),
     # no attribute or an unknown one: 1–35 characters, no URL
     (None, "杭州市西湖区文三路90号", None),
     (None, "x" * 35, None),

@@ -9,21 +9,24 @@ action, a function of the stage answering a :class:`Case`: the parameters the ca
 optional ones set to valid values, and the ``Code`` expected.
 
 Values are typed as the Tea SDKs' request models hold them: ``str``, ``int``, ``bool``, and
-``list`` for the parameters the SDKs send as JSON text or flatten (``MoreData``,
-``BusinessLicensePics``, ``OtherFiles``, ``SignFileList``); each client turns them into what
-its users pass.
+``list`` for the parameters the SDKs send as JSON text (``MoreData``, ``BusinessLicensePics``,
+``OtherFiles``, ``SignList``, ``TrademarkIdList`` …) or flatten (:data:`FLATTENED`:
+``SignFileList``, ``ResourceId``, ``Tag``, ``TagKey``); each client turns them into what its
+users pass.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pigeon.core.id_numbers import social_credit_check_char
 from pigeon.services import billing, qualifications
-from tests.support import workflow
+from tests.support import documents, workflow
 from tests.support.images import png_bytes
 
 SIGN = "云雀科技"  # matches the qualification's company (杭州云雀科技有限公司): approved
@@ -38,10 +41,18 @@ POSITIVE = frozenset({"PageNo", "PageIndex", "PageSize", "WorkOrderId", "OrderId
 """The optional integers of the cases that have only positive values."""
 
 PNG = base64.b64encode(png_bytes()).decode()
+FLATTENED = frozenset({"SignFileList", "ResourceId", "Tag", "TagKey"})
+"""List parameters the SDKs send flattened (``Tag.1.Key``), not as JSON text."""
+_FIRST17 = "91330106MA2B3C4D5"
+THIRD_PARTY_CODE = _FIRST17 + social_credit_check_char(_FIRST17)
+"""The credit code of the company a third-party signature sends for (杭州白鹭网络有限公司)."""
 
 # Numbers unique across every tenant of a run: a number gets one verification code a minute,
 # and a virtual handset's inbox is shared by all tenants.
 _numbers = (f"1390000{n:04d}" for n in itertools.count())
+# Extension codes are unique on the platform.  Pigeon's own never begin with 0, so these never
+# begin (nor are begun by) one of them, and all have the same length.
+_ext_codes = (f"0{n:07d}" for n in itertools.count(1))
 
 
 @dataclass
@@ -146,6 +157,54 @@ class Stage:
         assert status == ("2" if rejected else "1"), (code, status)
         return code
 
+    # -- documents, codes, links --------------------------------------------------------------
+
+    @functools.cached_property
+    def third_party_qualification(self) -> int:
+        """An approved qualification of the company third-party signatures send for."""
+        licence = documents.upload_picture(self.core)
+        return int(workflow.approved_qualification(
+            self.core, self.pigeon, QualificationName=self.name("白鹭网络资质"),
+            UseBySelf="false", CompanyName="杭州白鹭网络有限公司",
+            OrganizationCode=THIRD_PARTY_CODE, AdminPhoneNo=self.phone(),
+            BusinessLicensePics=json.dumps([{"LicensePic": licence,
+                                             "Type": "businessLicense"}])))
+
+    def letter(self, names: list[str], code: str = workflow.QUALIFICATION["OrganizationCode"]
+               ) -> int:
+        """An approved authorisation letter for ``names`` from the company of ``code``."""
+        return documents.created(documents.letter(self.core, names, OrganizationCode=code))
+
+    def trademark(self, name: str) -> int:
+        return documents.created(documents.trademark(self.core, name))
+
+    def app_icp(self, name: str) -> int:
+        return documents.created(documents.app_icp(self.core, name))
+
+    @staticmethod
+    def ext_code() -> str:
+        return next(_ext_codes)
+
+    def add_ext_code(self) -> str:
+        code = self.ext_code()
+        self._ok(self.core.common("AddExtCodeSign", {"ExtCode": code, "SignName": SIGN}))
+        return code
+
+    def short_url(self, source: str) -> str:
+        return self._ok(self.core.common("AddShortUrl", {
+            "SourceUrl": source, "ShortUrlName": "会员日", "EffectiveDays": "30"}))["Data"][
+            "ShortUrl"]
+
+    def smart_short_url(self, phone: str) -> str:
+        return self._ok(self.core.common("CreateSmartShortUrl", {
+            "SourceUrl": "https://www.lark.example/welcome", "PhoneNumbers": phone}))["Model"][0][
+            "ShortUrl"]
+
+    def tag_template(self) -> None:
+        self._ok(self.core.common("TagResources", {
+            "RegionId": "cn-hangzhou", "ResourceType": "TEMPLATE", "ResourceId.1": self.otp,
+            "Tag.1.Key": "team", "Tag.1.Value": "growth"}))
+
 
 def _qualification_fields(stage: Stage, phone: str) -> dict:
     return {**workflow.QUALIFICATION, "UseBySelf": True, "WhetherShare": False,
@@ -224,23 +283,126 @@ def valid_phone_code(stage: Stage) -> Case:
 
 # -- signatures ----------------------------------------------------------------------------------
 
-def _sign_options(stage: Stage) -> dict:
+def _sign_options(stage: Stage, name: str) -> dict:
+    """Every optional parameter of CreateSmsSign/UpdateSmsSign, valid for the signature
+    ``name``: a third-party signature (its company's qualification and letter) with the
+    trademark and the ICP filing of that name."""
     return {"SignType": 1, "Remark": "用于会员通知", "ThirdParty": True,
-            "AuthorizationLetterId": 3001, "TrademarkId": 3002, "AppIcpRecordId": 3003,
+            "QualificationId": stage.third_party_qualification,
+            "AuthorizationLetterId": stage.letter([name], THIRD_PARTY_CODE),
+            "TrademarkId": stage.trademark(name), "AppIcpRecordId": stage.app_icp(name),
             "ApplySceneContent": "https://www.example.com/app",
             "MoreData": [f"{stage.tenant.account_id}/more-data/proof.png"], **DELEGATION}
 
 
 def create_sms_sign(stage: Stage) -> Case:
-    return Case(required={"SignName": stage.name("云雀"), "SignSource": 0,
+    name = stage.name("云雀")
+    return Case(required={"SignName": name, "SignSource": 0,
                           "QualificationId": stage.qualification},
-                optional=_sign_options(stage))
+                optional=_sign_options(stage, name))
 
 
 def update_sms_sign(stage: Stage) -> Case:
-    return Case(required={"SignName": stage.signature(rejected=True), "SignSource": 0,
+    name = stage.signature(rejected=True)
+    return Case(required={"SignName": name, "SignSource": 0,
                           "QualificationId": stage.qualification},
-                optional=_sign_options(stage))
+                optional=_sign_options(stage, name))
+
+
+def change_signature_qualification(stage: Stage) -> Case:
+    name = stage.signature()
+    return Case(required={"SignatureName": name, "QualificationId": stage.qualification},
+                optional={"AuthorizationLetterId": stage.letter([name]), **DELEGATION})
+
+
+# -- signature documents --------------------------------------------------------------------------
+
+def create_sms_authorization_letter(stage: Stage) -> Case:
+    fields = documents.letter_fields(stage.core, [SIGN, "云雀"])
+    fields["SignList"] = json.loads(fields["SignList"])
+    return Case(required=fields, optional=DELEGATION)
+
+
+def query_sms_authorization_letter(stage: Stage) -> Case:
+    letter = stage.letter([SIGN])
+    return Case(required={}, optional={
+        "AuthorizationLetterIdList": [letter], "OrganizationCode":
+        workflow.QUALIFICATION["OrganizationCode"], "SignName": SIGN, "State": "PASSED",
+        "Status": "VALID", **DELEGATION})
+
+
+def create_sms_trademark(stage: Stage) -> Case:
+    return Case(required=documents.trademark_fields(stage.core, "云雀"), optional=DELEGATION)
+
+
+def query_sms_trademark(stage: Stage) -> Case:
+    return Case(required={"TrademarkIdList": [stage.trademark("云雀")]}, optional=DELEGATION)
+
+
+def create_sms_app_icp_record(stage: Stage) -> Case:
+    return Case(required=documents.app_icp_fields(stage.core, "云雀出行"), optional={
+        "AppRuntimePic": documents.upload_picture(stage.core),
+        "AppStoreDownloadPic": documents.upload_picture(stage.core), **DELEGATION})
+
+
+def query_sms_app_icp_record(stage: Stage) -> Case:
+    return Case(required={"AppIcpRecordIdList": [stage.app_icp("云雀出行")]},
+                optional=DELEGATION)
+
+
+# -- extension codes -------------------------------------------------------------------------------
+
+def add_ext_code_sign(stage: Stage) -> Case:
+    return Case(required={"ExtCode": stage.ext_code(), "SignName": SIGN}, optional=DELEGATION)
+
+
+def query_ext_code_sign(stage: Stage) -> Case:
+    code = stage.add_ext_code()
+    return Case(required={}, optional={"ExtCode": code, "SignName": SIGN, "PageNo": 1,
+                                       "PageSize": 10, **DELEGATION})
+
+
+def update_ext_code_sign(stage: Stage) -> Case:
+    return Case(required={"SignName": SIGN, "ExistExtCode": stage.add_ext_code(),
+                          "NewExtCode": stage.ext_code()}, optional=DELEGATION)
+
+
+def delete_ext_code_sign(stage: Stage) -> Case:
+    return Case(required={"ExtCode": stage.add_ext_code(), "SignName": SIGN},
+                optional=DELEGATION)
+
+
+# -- short URLs ------------------------------------------------------------------------------------
+
+def add_short_url(stage: Stage) -> Case:
+    return Case(required={"SourceUrl": "https://www.lark.example/promo?id=1",
+                          "ShortUrlName": "会员日", "EffectiveDays": "30"}, optional=DELEGATION)
+
+
+def query_short_url(stage: Stage) -> Case:
+    return Case(required={"ShortUrl": stage.short_url("https://www.lark.example/promo?id=2")},
+                optional=DELEGATION)
+
+
+def delete_short_url(stage: Stage) -> Case:
+    source = f"https://www.lark.example/promo?case={stage.name('delete')}"
+    stage.short_url(source)
+    return Case(required={"SourceUrl": source}, optional=DELEGATION)
+
+
+def create_smart_short_url(stage: Stage) -> Case:
+    return Case(required={"SourceUrl": "https://www.lark.example/welcome",
+                          "PhoneNumbers": f"{stage.phone()},{stage.phone()}"},
+                optional={"OutId": "campaign-7", **DELEGATION})
+
+
+def query_page_smart_short_url_log(stage: Stage) -> Case:
+    phone = stage.phone()
+    link = stage.smart_short_url(phone)
+    day = int(stage.today)
+    return Case(required={"CreateDateStart": day, "CreateDateEnd": day, "PageNo": 1,
+                          "PageSize": 10},
+                optional={"PhoneNumber": phone, "ShortUrl": link, **DELEGATION})
 
 
 def _sign_files() -> list:
@@ -329,6 +491,36 @@ def query_sms_template_list(stage: Stage) -> Case:
     return Case(required={}, optional={"PageIndex": 1, "PageSize": 10, **DELEGATION})
 
 
+def get_sms_template_list(stage: Stage) -> Case:
+    stage.tag_template()
+    return Case(required={}, optional={
+        "PageIndex": 1, "PageSize": 10, "TemplateCode": stage.otp, "TemplateName": "登录",
+        "SignName": SIGN, "TemplateType": 0, "AuditStatus": 1, "TemplateTag": "team:growth",
+        "UsableStateList": ["USABLE"], **DELEGATION})
+
+
+TAGGING = {"RegionId": "cn-hangzhou", "ResourceType": "TEMPLATE"}
+
+
+def tag_resources(stage: Stage) -> Case:
+    return Case(required={**TAGGING, "ResourceId": [stage.otp],
+                          "Tag": [{"Key": "team", "Value": "growth"}]},
+                optional={"ProdCode": "dysms", **DELEGATION})
+
+
+def untag_resources(stage: Stage) -> Case:
+    stage.tag_template()
+    return Case(required={**TAGGING, "ResourceId": [stage.otp]},
+                optional={"TagKey": ["team"], "All": True, "ProdCode": "dysms", **DELEGATION})
+
+
+def list_tag_resources(stage: Stage) -> Case:
+    stage.tag_template()
+    return Case(required=dict(TAGGING), optional={
+        "ResourceId": [stage.otp], "Tag": [{"Key": "team", "Value": "growth"}], "PageSize": 10,
+        "NextToken": "0", "ProdCode": "dysms", **DELEGATION})
+
+
 # -- uploads -------------------------------------------------------------------------------------
 
 def get_qualification_oss_info(stage: Stage) -> Case:
@@ -413,4 +605,24 @@ CASES: dict[str, Callable[[Stage], Case]] = {
     "QuerySendStatistics": query_send_statistics,
     "SmsConversionIntl": sms_conversion_intl,
     "QueryTokenForMnsQueue": query_token_for_mns_queue,
+    "ChangeSignatureQualification": change_signature_qualification,
+    "CreateSmsAuthorizationLetter": create_sms_authorization_letter,
+    "QuerySmsAuthorizationLetter": query_sms_authorization_letter,
+    "CreateSmsTrademark": create_sms_trademark,
+    "QuerySmsTrademark": query_sms_trademark,
+    "CreateSmsAppIcpRecord": create_sms_app_icp_record,
+    "QuerySmsAppIcpRecord": query_sms_app_icp_record,
+    "AddExtCodeSign": add_ext_code_sign,
+    "QueryExtCodeSign": query_ext_code_sign,
+    "UpdateExtCodeSign": update_ext_code_sign,
+    "DeleteExtCodeSign": delete_ext_code_sign,
+    "GetSmsTemplateList": get_sms_template_list,
+    "TagResources": tag_resources,
+    "UntagResources": untag_resources,
+    "ListTagResources": list_tag_resources,
+    "AddShortUrl": add_short_url,
+    "QueryShortUrl": query_short_url,
+    "DeleteShortUrl": delete_short_url,
+    "CreateSmartShortUrl": create_smart_short_url,
+    "QueryPageSmartShortUrlLog": query_page_smart_short_url_log,
 }

@@ -57,15 +57,21 @@ XML_TYPE = "application/xml"
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
-def upload_url(headers: Mapping[str, str], settings: Settings) -> str:
-    """Where a tenant uploads: this endpoint at the address the tenant reached (the ``Host``
-    header as received; ``X-Forwarded-Proto: https`` behind a TLS proxy)."""
+def reached_address(headers: Mapping[str, str], settings: Settings) -> str:
+    """The address the caller reached Pigeon at, ``scheme://host[:port]``: the ``Host`` header
+    as received (the listening address if it is not a host name), ``https`` when a TLS proxy
+    sends ``X-Forwarded-Proto: https``."""
     host = headers.get("host", "").strip()
     if not _HOST.fullmatch(host):
         host = f"{settings.host}:{settings.port}"
     forwarded = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     scheme = "https" if forwarded == "https" else "http"
-    return f"{scheme}://{host}{UPLOAD_PATH}"
+    return f"{scheme}://{host}"
+
+
+def upload_url(headers: Mapping[str, str], settings: Settings) -> str:
+    """Where a tenant uploads: this endpoint at the address the tenant reached."""
+    return f"{reached_address(headers, settings)}{UPLOAD_PATH}"
 
 
 def _xml(root: str, elements: list[tuple[str, str]]) -> bytes:

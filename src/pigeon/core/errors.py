@@ -81,6 +81,7 @@ BUSINESS = _rows(
     ErrorCode("isv.SMS_CONTENT_ILLEGAL", 200, "The content contains forbidden material."),
     ErrorCode("isv.SMS_SIGN_ILLEGAL", 200, "The signature is banned."),
     ErrorCode("isv.OUT_OF_SERVICE", 200, "The service is suspended for this account."),
+    ErrorCode("isv.PRODUCT_UNSUBSCRIBE", 200, "The product is not activated for this API."),
     ErrorCode("isv.ACCOUNT_NOT_EXISTS", 200, "The account does not exist."),
     ErrorCode("isv.ACCOUNT_ABNORMAL", 200, "The account is in an abnormal state."),
     ErrorCode("isv.SMS_TEMPLATE_ILLEGAL", 200,

@@ -29,6 +29,10 @@ name                   letters of any script plus ``· . - ' *``     Pigeon (UNC
                        ``张**``), at least one letter; ≤35
 other_number2          ASCII letters, digits, ``-``, ``_``, ``*``;  Pigeon (UNCERTAIN)
                        ≤35
+link_param             the variable part of a link written in the   Pigeon (UNCERTAIN)
+                       template (``https://s.example.cn/s/${u}``):
+                       ASCII letters, digits and ``- _ . ~ / ? = &
+                       % +``; ≤35, not a link itself
 anything else / none   1–35 characters                              Pigeon (UNCERTAIN; the
                                                                     historic rule was 1–20)
 =====================  ===========================================  =========================
@@ -36,6 +40,10 @@ anything else / none   1–35 characters                              Pigeon (UN
 Alibaba's description of characterWithNumber2 is "letters, or letters and digits"; Pigeon also
 accepts a digits-only value there, since tenants routinely declare alphanumeric codes that
 happen to be all digits, and the rule protects the format (length, no symbols), not the mix.
+
+``link_param`` is how a per-recipient link goes out: the template holds the fixed start of the
+link, the value its end — a smart short URL's code (CreateSmartShortUrl's ``ShortName``).  The
+message then carries the whole link, and is counted and billed with it.
 
 Every attribute: no URL in a value (``isv.PARAM_NOT_SUPPORT_URL``, Alibaba [DOC]); a value
 that is empty or longer than its maximum raises ``isv.PARAM_LENGTH_LIMIT``; a value that does
@@ -50,7 +58,8 @@ import re
 from pigeon.core.errors import PigeonError
 
 OTP_ATTRIBUTES = frozenset({"numberCaptcha", "characterWithNumber", "characterWithNumber2"})
-ATTRIBUTES = OTP_ATTRIBUTES | {"phone_number2", "time", "money", "name", "other_number2"}
+ATTRIBUTES = OTP_ATTRIBUTES | {"phone_number2", "time", "money", "name", "other_number2",
+                               "link_param"}
 """The attribute names a ``TemplateRule`` may use (the documented ones, spec §3.9)."""
 
 MAX_VALUE_LENGTH = 35
@@ -73,6 +82,7 @@ _MONEY_NUMBER = re.compile(
 _MONEY_WORDS = re.compile(r"[零壹贰叁肆伍陆柒捌玖拾佰仟一二三四五六七八九十百千万亿]+[元圆角分整]*")
 _NAME_MARKS = frozenset("·. -'*")
 _OTHER_NUMBER = re.compile(r"[A-Za-z0-9_*-]+")
+_LINK_PARAM = re.compile(r"[A-Za-z0-9._~/?=&%+-]+")
 
 
 def is_known_attribute(attribute: object) -> bool:
@@ -143,6 +153,10 @@ def check_variable_value(attribute: str | None, value: str) -> None:
             if not _is_name(value):
                 raise _illegal(attribute, value, "a person's name: letters, spaces, · . - ' "
                                "and * for masking, no digits or other symbols")
+        elif attribute == "link_param":
+            if not _LINK_PARAM.fullmatch(value):
+                raise _illegal(attribute, value, "the end of a link: ASCII letters, digits and "
+                               "- _ . ~ / ? = & % +, such as a short URL's code")
         elif attribute == "other_number2":
             if not _OTHER_NUMBER.fullmatch(value):
                 raise _illegal(attribute, value, "a number such as an order or tracking "

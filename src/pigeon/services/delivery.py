@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, delete, insert, select, update
 
 from pigeon.carriers.base import Inbound, Receipt
-from pigeon.services import billing, reports
+from pigeon.services import billing, ext_codes, reports
 from pigeon.services.review import emit_report
 from pigeon.store.database import Driver
 from pigeon.store.tables import (
@@ -33,7 +33,6 @@ from pigeon.store.tables import (
     messages,
     mo_messages,
     packages,
-    signatures,
 )
 
 FINAL = ("delivered", "failed")
@@ -331,13 +330,9 @@ def sweep_early(conn: Connection, zone: ZoneInfo, now: datetime) -> dict[str, in
 
 def accept_inbound(conn: Connection, inbound: Inbound, zone: ZoneInfo) -> dict:
     """Store a reply and queue its SmsUp for the tenant whose signature owns the code."""
-    # Extension codes are prefixes: the signature's own code, then any SmsUpExtendCode the
-    # sender appended.  The longest signature code that prefixes dest_code wins.
-    prefixes = [inbound.dest_code[:n] for n in range(1, len(inbound.dest_code) + 1)]
-    candidates = conn.execute(select(signatures.c.id, signatures.c.account_id,
-                                     signatures.c.name, signatures.c.extension_code)
-                              .where(signatures.c.extension_code.in_(prefixes))).all()
-    owner = max(candidates, key=lambda c: len(c.extension_code), default=None)
+    # Extension codes are prefixes: one of a signature's codes (services/ext_codes.py), then
+    # any SmsUpExtendCode the sender appended.  The longest code that prefixes dest_code wins.
+    owner = ext_codes.owner_of(conn, inbound.dest_code)
     mo_id = conn.execute(insert(mo_messages).values(
         account_id=owner.account_id if owner else None,
         signature_id=owner.id if owner else None, phone=inbound.phone,

@@ -27,7 +27,8 @@ from pigeon.core.review_rules import Decision
 from pigeon.core.schedule import Calendar
 from pigeon.store.tables import report_events, reviews
 
-KINDS = ("qualification", "signature", "template")
+KINDS = ("qualification", "signature", "template", "letter", "trademark", "app_icp")
+DOCUMENT_KINDS = ("letter", "trademark", "app_icp")  # services/sign_documents.py
 AUTO_REVIEWER = "auto-reviewer"
 
 
@@ -57,9 +58,14 @@ def register_subject(kind: str, subject: Subject) -> None:
 
 
 def _subject(kind: str) -> Subject:
-    if not SUBJECTS:
+    if kind not in SUBJECTS:
         # The subject modules register themselves on import.
-        from pigeon.services import qualifications, signatures, templates  # noqa: F401
+        from pigeon.services import (  # noqa: F401
+            qualifications,
+            sign_documents,
+            signatures,
+            templates,
+        )
     return SUBJECTS[kind]
 
 
@@ -168,10 +174,10 @@ def emit_reports(conn: Connection, reports: list[tuple[int, str, dict]], now: da
 
 
 def _subject_row(conn: Connection, kind: str, name: str, account_id: int | None) -> dict:
-    """Operators name subjects as the API does: a qualification by its id, a signature by
-    SignName, a template by TemplateCode."""
+    """Operators name subjects as the API does: a qualification or a document by its id, a
+    signature by SignName, a template by TemplateCode."""
     from pigeon.services import signatures, templates
-    from pigeon.store.tables import qualifications
+    from pigeon.store.tables import qualifications, sign_documents
 
     if kind == "signature":
         return signatures.find_for_operator(conn, account_id, name)
@@ -185,16 +191,25 @@ def _subject_row(conn: Connection, kind: str, name: str, account_id: int | None)
         if row is None:
             raise PigeonError("isv.INVALID_PARAMETERS", f"There is no qualification {name}.")
         return dict(row)
+    if kind in DOCUMENT_KINDS:
+        query = select(sign_documents).where(sign_documents.c.id == _as_id(name, kind),
+                                             sign_documents.c.kind == kind)
+        if account_id is not None:
+            query = query.where(sign_documents.c.account_id == account_id)
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise PigeonError("isv.INVALID_PARAMETERS", f"There is no {kind} {name}.")
+        return dict(row)
     raise PigeonError("isv.INVALID_PARAMETERS",
                       f"Kind must be one of {', '.join(KINDS)}, not {kind!r}.")
 
 
-def _as_id(text: str) -> int:
+def _as_id(text: str, kind: str = "qualification") -> int:
     try:
         return int(text)
     except ValueError:
         raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"A qualification is named by its id (a number), not {text!r}.") from None
+                          f"A {kind} is named by its id (a number), not {text!r}.") from None
 
 
 def decide_by_name(conn: Connection, policy: ReviewPolicy, kind: str, name: str, *,
@@ -254,13 +269,14 @@ def proof_file(conn: Connection, file_id: int) -> dict | None:
 
 def pending_overview(conn: Connection, kind: str | None = None) -> list[dict]:
     """Pending tickets with the names operators use for their subjects."""
-    from pigeon.store.tables import qualifications, signatures, templates
+    from pigeon.store.tables import qualifications, sign_documents, signatures, templates
 
     names = {
         "qualification": (qualifications, lambda r: str(r["id"]), lambda r: r["name"]),
         "signature": (signatures, lambda r: r["name"], lambda r: r["remark"] or ""),
         "template": (templates, lambda r: r["code"], lambda r: r["content"]),
-    }
+    } | {kind: (sign_documents, lambda r: str(r["id"]), lambda r: r["name"])
+         for kind in DOCUMENT_KINDS}
     overview = []
     for ticket in pending_tickets(conn, kind):
         table, key, summary = names[ticket["kind"]]

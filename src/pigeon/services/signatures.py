@@ -11,15 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from pigeon.core import review_rules
 from pigeon.core.errors import PigeonError
 from pigeon.core.review_rules import Decision
-from pigeon.services import review
+from pigeon.services import ext_codes, review, sign_documents
 from pigeon.services.review import ReviewPolicy, Subject
 from pigeon.store.tables import files, qualifications, sign_registrations, signatures
 
@@ -54,20 +53,6 @@ def require(conn: Connection, account_id: int, name: str) -> dict:
     return row
 
 
-def _new_extension_code(conn: Connection) -> str:
-    # A 4-digit sub-port appended to the platform's access number; MO replies to it are
-    # routed back to this signature.  Widened automatically as codes run out.
-    width = 4
-    while True:
-        for _ in range(20):
-            code = str(secrets.randbelow(9 * 10 ** (width - 1)) + 10 ** (width - 1))
-            taken = conn.scalar(select(signatures.c.id)
-                                .where(signatures.c.extension_code == code))
-            if not taken:
-                return code
-        width += 1
-
-
 def _decode_files(sign_files: list[dict]) -> list[tuple[str, bytes]]:
     decoded = []
     for index, item in enumerate(sign_files, start=1):
@@ -96,42 +81,65 @@ def _store_files(conn, account_id: int, signature_id: int, decoded, now: datetim
             created_at=now))
 
 
-def _check_fields(conn: Connection, account_id: int, fields: dict, legacy: bool) -> None:
+def _approved_qualification(conn: Connection, account_id: int, qualification_id: int):
+    qualification = conn.execute(select(qualifications.c.state, qualifications.c.use_by_self)
+                                 .where(qualifications.c.id == qualification_id,
+                                        qualifications.c.account_id == account_id)).first()
+    if qualification is None:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"QualificationId {qualification_id} does not exist in this account.")
+    if qualification.state != "PASS":
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"QualificationId {qualification_id} is not approved yet; a signature "
+                          "needs an approved qualification.")
+    return qualification
+
+
+def _check_third_party(fields: dict, qualification) -> None:
+    """A third-party signature (ThirdParty true) sends for another company: it needs that
+    company's qualification (UseBySelf false) and its authorisation letter (spec §2.5)."""
+    if not fields.get("third_party"):
+        return
+    if not fields.get("authorization_letter_id"):
+        raise PigeonError.missing("AuthorizationLetterId")
+    if qualification.use_by_self:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"QualificationId {fields['qualification_id']} is for the account's "
+                          "own use (UseBySelf true); a third-party signature (ThirdParty true) "
+                          "needs the qualification of the company it sends for.")
+
+
+def _check_fields(conn: Connection, account_id: int, fields: dict, legacy: bool,
+                  today: date) -> None:
     review_rules.validate_sign_name(fields["name"])
     review_rules.validate_sign_source(fields["source"], legacy=legacy)
     review_rules.validate_sign_type(fields["sign_type"])
     review_rules.validate_sign_remark(fields.get("remark") or "")
     if legacy:
         return
-    qualification = conn.execute(select(qualifications.c.state).where(
-        qualifications.c.id == fields["qualification_id"],
-        qualifications.c.account_id == account_id)).first()
-    if qualification is None:
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"QualificationId {fields['qualification_id']} does not exist in "
-                          "this account.")
-    if qualification.state != "PASS":
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"QualificationId {fields['qualification_id']} is not approved yet; "
-                          "a signature needs an approved qualification.")
-    if fields.get("third_party") and not fields.get("authorization_letter_id"):
-        raise PigeonError.missing("AuthorizationLetterId")
+    qualification = _approved_qualification(conn, account_id, fields["qualification_id"])
+    _check_third_party(fields, qualification)
     if fields["source"] == 5 and not fields.get("trademark_id"):
         raise PigeonError.missing("TrademarkId")
     if fields["source"] == 2 and not fields.get("app_icp_record_id"):
         raise PigeonError.missing("AppIcpRecordId")
+    # Every document named must exist, be approved and cover the name — even one the source
+    # does not require: a signature shows what backs it.
+    sign_documents.check_for_signature(conn, account_id, fields, fields["qualification_id"],
+                                       today)
 
 
 def create(conn: Connection, policy: ReviewPolicy, account_id: int, fields: dict,
            now: datetime, *, legacy: bool = False, sign_files: list[dict] = ()) -> dict:
     """CreateSmsSign / AddSmsSign.  ``fields`` uses snake_case names of the wire parameters."""
-    _check_fields(conn, account_id, fields, legacy)
+    _check_fields(conn, account_id, fields, legacy, policy.calendar.local_date(now))
     decoded = _decode_files(list(sign_files))
     if legacy and not decoded:
         raise PigeonError.missing("SignFileList.1.FileContents")
     if _find(conn, account_id, fields["name"]) is not None:
         raise PigeonError("isv.SIGN_NAME_ILLEGAL",
                           f"A signature named {fields['name']!r} already exists in this account.")
+    code = ext_codes.new_auto_code(conn)
     signature_id = conn.execute(insert(signatures).values(
         account_id=account_id, name=fields["name"], name_key=fields["name"].lower(),
         source=fields["source"], sign_type=fields["sign_type"],
@@ -140,8 +148,9 @@ def create(conn: Connection, policy: ReviewPolicy, account_id: int, fields: dict
         authorization_letter_id=fields.get("authorization_letter_id"),
         trademark_id=fields.get("trademark_id"), app_icp_record_id=fields.get("app_icp_record_id"),
         apply_scene=fields.get("apply_scene"), more_data=fields.get("more_data"),
-        status=PENDING, extension_code=_new_extension_code(conn), created_at=now,
+        status=PENDING, extension_code=code, created_at=now,
     )).inserted_primary_key[0]
+    ext_codes.register_auto(conn, account_id, signature_id, code, now)
     _store_files(conn, account_id, signature_id, decoded, now)
     return _submit(conn, policy, account_id, signature_id, now)
 
@@ -165,7 +174,7 @@ def modify(conn: Connection, policy: ReviewPolicy, account_id: int, fields: dict
                           f"Signature {current['name']!r} is not rejected; only a rejected "
                           "signature can be modified.")
     fields = {**fields, "name": current["name"]}
-    _check_fields(conn, account_id, fields, legacy)
+    _check_fields(conn, account_id, fields, legacy, policy.calendar.local_date(now))
     decoded = _decode_files(list(sign_files))
     conn.execute(update(signatures).where(signatures.c.id == current["id"]).values(
         source=fields["source"], sign_type=fields["sign_type"],
@@ -189,8 +198,35 @@ def remove(conn: Connection, account_id: int, name: str, now: datetime) -> dict:
                  .where(sign_registrations.c.signature_id == current["id"]))
     conn.execute(delete(files).where(files.c.owner_kind == "signature",
                                      files.c.owner_id == current["id"]))
+    ext_codes.forget(conn, current["id"])
     conn.execute(delete(signatures).where(signatures.c.id == current["id"]))
     return {"SignName": current["name"]}
+
+
+def change_qualification(conn: Connection, policy: ReviewPolicy, account_id: int, name: str,
+                         qualification_id: int, authorization_letter_id: int | None,
+                         now: datetime) -> dict:
+    """ChangeSignatureQualification: bind the signature to another approved qualification (and
+    authorisation letter).  Not while it is under review.  An approved signature is submitted
+    to the carriers again: their registration is of the company behind it."""
+    current = require(conn, account_id, name)
+    if current["status"] == PENDING:
+        raise PigeonError("isv.ERROR_SIGN_NOT_MODIFY",
+                          f"Signature {current['name']!r} is under review; change its "
+                          "qualification once the review is decided.")
+    letter = authorization_letter_id or current["authorization_letter_id"]
+    fields = {"name": current["name"], "qualification_id": qualification_id,
+              "third_party": current["third_party"], "authorization_letter_id": letter}
+    qualification = _approved_qualification(conn, account_id, qualification_id)
+    _check_third_party(fields, qualification)
+    sign_documents.check_for_signature(conn, account_id, fields, qualification_id,
+                                       policy.calendar.local_date(now))
+    conn.execute(update(signatures).where(signatures.c.id == current["id"]).values(
+        qualification_id=qualification_id, authorization_letter_id=letter))
+    if current["status"] == APPROVED:
+        start_registration(conn, current["id"], now, policy)
+    return {"SignName": current["name"], "QualificationId": qualification_id,
+            "AuthorizationLetterId": letter}
 
 
 def get(conn: Connection, account_id: int, name: str) -> dict:

@@ -16,12 +16,15 @@ from pigeon.core import review_rules
 from pigeon.core.errors import PigeonError
 from pigeon.core.review_rules import Decision
 from pigeon.core.templates import variables
-from pigeon.services import review
+from pigeon.services import review, template_tags
 from pigeon.services import signatures as signatures_service
 from pigeon.services.review import ReviewPolicy, Subject
 from pigeon.store.tables import signatures, templates
 
 PENDING, APPROVED, REJECTED, CANCELLED = 0, 1, 2, 10
+USABLE, UNUSABLE = "USABLE", "UNUSABLE"
+"""GetSmsTemplateList's ``UsableStateList`` (undocumented by Alibaba; Pigeon's words): a
+template can send (approved) or cannot."""
 TYPE_NAMES = {0: "验证码", 1: "短信通知", 2: "推广短信", 3: "国际/港澳台消息"}
 
 
@@ -127,6 +130,7 @@ def remove(conn: Connection, account_id: int, code: str, now: datetime) -> dict:
     if current["status"] == PENDING:
         raise PigeonError("isv.ERROR_TEMPLATE_NOT_DELETE",
                           f"Template {current['code']} is under review and cannot be deleted.")
+    template_tags.forget(conn, current["id"])
     conn.execute(delete(templates).where(templates.c.id == current["id"]))
     return {"TemplateCode": current["code"]}
 
@@ -143,6 +147,57 @@ def page(conn: Connection, account_id: int, page_index: int, page_size: int):
     rows = conn.execute(select(templates).where(where).order_by(templates.c.id.desc())
                         .limit(page_size).offset((page_index - 1) * page_size)).mappings()
     return total, [dict(r) for r in rows]
+
+
+def usable_states(row: dict) -> list[str]:
+    return [USABLE if row["status"] == APPROVED else UNUSABLE]
+
+
+def search(conn: Connection, account_id: int, *, page_no: int, page_size: int,
+           code: str | None = None, name: str | None = None, sign_name: str | None = None,
+           template_type: int | None = None, status: int | None = None,
+           tag: str | None = None, usable: list[str] | None = None) -> tuple[int, list[dict]]:
+    """GetSmsTemplateList (and the console's list): ``(total, rows of the page)``, newest
+    first, each row with its ``tags`` (``{key: value}``).
+
+    Filters: ``code`` exact; ``name`` a part of the name (letter case aside); ``sign_name``
+    the related signature; ``template_type`` and ``status`` (0/1/2/10, as TemplateStatus);
+    ``tag`` a tag key or ``key:value``; ``usable`` states of :data:`USABLE`/:data:`UNUSABLE`.
+    """
+    where = [templates.c.account_id == account_id]
+    if code is not None:
+        where.append(templates.c.code == code.strip())
+    if name is not None:
+        where.append(func.lower(templates.c.name).contains(name.strip().lower(),
+                                                           autoescape=True))
+    if sign_name is not None:
+        where.append(func.lower(templates.c.related_sign_name) == sign_name.strip().lower())
+    if template_type is not None:
+        where.append(templates.c.type == template_type)
+    if status is not None:
+        where.append(templates.c.status == status)
+    if tag is not None:
+        where.append(template_tags.has_tag(tag))
+    if usable is not None:
+        unknown = [state for state in usable if state not in (USABLE, UNUSABLE)]
+        if unknown:
+            raise PigeonError("isv.INVALID_PARAMETERS",
+                              f"UsableStateList holds {unknown[0]!r}; use {USABLE} or "
+                              f"{UNUSABLE}.")
+        if set(usable) == {USABLE}:
+            where.append(templates.c.status == APPROVED)
+        elif set(usable) == {UNUSABLE}:
+            where.append(templates.c.status != APPROVED)
+    total = conn.scalar(select(func.count()).select_from(templates).where(*where))
+    if (page_no - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
+        return total, []
+    rows = [dict(r) for r in conn.execute(
+        select(templates).where(*where).order_by(templates.c.id.desc())
+        .limit(page_size).offset((page_no - 1) * page_size)).mappings()]
+    tags = template_tags.of_templates(conn, [row["id"] for row in rows])
+    for row in rows:
+        row["tags"] = tags[row["id"]]
+    return total, rows
 
 
 def find_for_operator(conn: Connection, code: str) -> dict:

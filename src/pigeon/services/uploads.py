@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, insert, select
 
 from pigeon.config import Settings
-from pigeon.core import post_policy
+from pigeon.core import document_rules, post_policy
 from pigeon.core.errors import OssError
 from pigeon.store.secrets import load_or_create_key
 from pigeon.store.tables import accounts, files
@@ -65,8 +65,9 @@ def store(conn: Connection, account_id: int, key: str, suffix: str, data: bytes,
 
 
 def referenced_keys(kind: str, subject: dict) -> list[tuple[str, str]]:
-    """``(field, key)`` for every object key a qualification, signature or template names,
-    in form order; fields as the API names them (``BusinessLicensePics[1].LicensePic``)."""
+    """``(field, key)`` for every object key a qualification, signature, template or signature
+    document (letter, trademark, ICP filing) names, in form order; fields as the API names
+    them (``BusinessLicensePics[1].LicensePic``)."""
     refs: list[tuple[str, str]] = []
     if kind == "qualification":
         details = subject.get("details") or {}
@@ -78,6 +79,11 @@ def referenced_keys(kind: str, subject: dict) -> list[tuple[str, str]]:
             for position, item in enumerate(items if isinstance(items, list) else [], start=1):
                 if isinstance(item, dict) and isinstance(item.get("LicensePic"), str):
                     refs.append((f"{field}[{position}].LicensePic", item["LicensePic"]))
+    elif kind in document_rules.PICTURES:  # letter, trademark, app_icp
+        details = subject.get("details") or {}
+        for field in document_rules.PICTURES[kind]:
+            if isinstance(details.get(field), str) and details[field]:
+                refs.append((field, details[field]))
     elif kind in ("signature", "template"):
         items = subject.get("more_data")
         for position, key in enumerate(items if isinstance(items, list) else [], start=1):

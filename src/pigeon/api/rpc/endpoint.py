@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pigeon.api.rpc.actions import Call, load
+from pigeon.api.rpc.catalogue import refusal
 from pigeon.api.rpc.params import Params
 from pigeon.api.rpc.request import RpcRequest
 from pigeon.core import source_ip
@@ -102,7 +103,9 @@ class RpcEndpoint:
         name = rpc.action
         if not name:
             raise PigeonError.missing("Action")
-        handler = self.actions.get(name)
+        # Dysmsapi actions Pigeon does not offer are refused after authentication, with
+        # their documented code (api/rpc/catalogue.py); unknown names are not found.
+        handler = self.actions.get(name) or refusal(name)
         if handler is None:
             raise PigeonError("InvalidAction.NotFound")
         if rpc.version != API_VERSION:

@@ -41,7 +41,7 @@ ACTIONS: dict[str, Handler] = {}
 
 # Modules that register actions; imported once by load().
 MODULES = ("qualifications", "signatures", "templates", "uploads", "sending", "records",
-           "queues", "conversions")
+           "queues", "conversions", "documents", "tags", "ext_codes", "short_urls")
 
 
 def action(*names: str) -> Callable[[Handler], Handler]:

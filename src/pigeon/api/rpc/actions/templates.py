@@ -144,3 +144,34 @@ async def query_sms_template_list(call: Call) -> dict:
     } for row in rows]
     return {"CurrentPage": page_index, "PageSize": page_size, "TotalCount": total,
             "SmsTemplateList": items}
+
+
+@action("GetSmsTemplateList")
+async def get_sms_template_list(call: Call) -> dict:
+    """The newer list (spec §2.18b): filters, and each template's tags.  ``AuditStatus`` and
+    ``TemplateType`` use GetSmsTemplate's numbering; ``UsableStateList`` is ``USABLE`` (an
+    approved template) or ``UNUSABLE`` — Alibaba documents neither vocabulary."""
+    p = call.params
+    page_index = p.int("PageIndex", default=1, low=1)
+    page_size = p.int("PageSize", default=10, low=1, high=50)
+    usable = p.json("UsableStateList", list)
+    total, rows = await call.pigeon.db.read(
+        templates.search, call.account_id, page_no=page_index, page_size=page_size,
+        code=p.str("TemplateCode"), name=p.str("TemplateName"), sign_name=p.str("SignName"),
+        template_type=p.int("TemplateType"), status=p.int("AuditStatus"),
+        tag=p.str("TemplateTag"),
+        usable=None if usable is None else [str(state) for state in usable])
+    items = [{
+        "TemplateCode": row["code"],
+        "TemplateName": row["name"],
+        "TemplateContent": row["content"],
+        "TemplateType": row["type"],
+        "AuditStatus": row["status"],
+        "SignName": row["related_sign_name"] or "",
+        "GmtCreate": call.local_time(row["created_at"]),
+        "WorkOrderId": str(row["order_id"] or ""),
+        "UsableStateList": templates.usable_states(row),
+        "TemplateTag": [{"TagKey": key, "TagValue": value} for key, value in row["tags"].items()],
+    } for row in rows]
+    return {"Data": {"PageNo": page_index, "PageSize": page_size, "Total": total, "List": items},
+            "Success": True}

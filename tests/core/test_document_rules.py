@@ -1,0 +1,123 @@
+"""Signature documents: what a submission must hold, the reviewer's verdict, and when a
+document backs a signature."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pigeon.core import document_rules as rules
+from pigeon.core.errors import PigeonError
+
+TODAY = date(2026, 6, 1)
+CODE = "91350100M000100Y43"
+LETTER = {"AuthorizationLetterName": "授权书", "Authorization": "杭州云雀科技有限公司",
+          "ProxyAuthorization": "杭州白鹭网络有限公司", "OrganizationCode": CODE,
+          "AuthorizationLetterExpDate": "2020-01-01~2099-12-31", "AuthorizationLetterPic": "1/a.png",
+          "SignList": ["云雀科技", "云雀", "云雀科技"]}
+TRADEMARK = {"TrademarkName": "云雀", "TrademarkRegistrationNumber": "56781234",
+             "TrademarkApplicantName": "杭州云雀科技有限公司",
+             "TrademarkEffExpDate": "2020-01-01~2030-01-01", "TrademarkPic": "1/t.png"}
+APP_ICP = {"AppServiceName": "云雀出行", "AppPrincipalUnitName": "杭州云雀科技有限公司",
+           "AppIcpLicenseNumber": "浙ICP备20230001号", "AppApprovalDate": "2023-05-01",
+           "AppIcpRecordPic": "1/i.png", "Domain": "www.lark.example"}
+
+
+def code_of(kind, fields) -> str:
+    with pytest.raises(PigeonError) as raised:
+        rules.validate_document(kind, fields)
+    return raised.value.code
+
+
+def test_a_valid_letter_is_kept_with_its_names_once():
+    kept = rules.validate_document(rules.LETTER, {**LETTER, "Authorization": " 杭州云雀科技有限公司 "})
+    assert kept["SignList"] == ["云雀科技", "云雀"]
+    assert kept["Authorization"] == "杭州云雀科技有限公司"
+
+
+@pytest.mark.parametrize("kind, base, change, code", [
+    (rules.LETTER, LETTER, {"Authorization": None}, "MissingAuthorization"),
+    (rules.LETTER, LETTER, {"SignList": None}, "isv.INVALID_PARAMETERS"),
+    (rules.LETTER, LETTER, {"SignList": ["云雀", 3]}, "isv.INVALID_PARAMETERS"),
+    (rules.LETTER, LETTER, {"SignList": ["【云雀】"]}, "isv.SIGN_NAME_ILLEGAL"),
+    (rules.LETTER, LETTER, {"SignList": ["云雀科技有限公司杭州分公司"]}, "isv.SIGN_OVER_LIMIT"),
+    (rules.LETTER, LETTER, {"OrganizationCode": "91350100M000100Y4"}, "isv.INVALID_PARAMETERS"),
+    (rules.LETTER, LETTER, {"AuthorizationLetterExpDate": "2030-01-01~2020-01-01"},
+     "isv.INVALID_PARAMETERS"),
+    (rules.TRADEMARK, TRADEMARK, {"TrademarkPic": ""}, "MissingTrademarkPic"),
+    (rules.TRADEMARK, TRADEMARK, {"TrademarkName": "x" * 16}, "isv.INVALID_PARAMETERS"),
+    (rules.TRADEMARK, TRADEMARK, {"TrademarkRegistrationNumber": "56-78"},
+     "isv.INVALID_PARAMETERS"),
+    (rules.APP_ICP, APP_ICP, {"Domain": "lark"}, "isv.INVALID_PARAMETERS"),
+    (rules.APP_ICP, APP_ICP, {"AppApprovalDate": "20230501"}, "isv.INVALID_PARAMETERS"),
+    (rules.APP_ICP, APP_ICP, {"AppRuntimePic": 7}, "isv.INVALID_PARAMETERS"),
+])
+def test_a_submission_that_breaks_a_rule_is_refused(kind, base, change, code):
+    assert code_of(kind, {**base, **change}) == code
+
+
+def test_optional_pictures_may_be_left_out():
+    assert "AppRuntimePic" not in rules.validate_document(rules.APP_ICP, APP_ICP)
+
+
+@pytest.mark.parametrize("kind, fields, uploaded, today, approved, words", [
+    (rules.TRADEMARK, TRADEMARK, ["TrademarkPic"], TODAY, True, ""),
+    (rules.TRADEMARK, TRADEMARK, [], TODAY, False, "never uploaded"),
+    (rules.TRADEMARK, TRADEMARK, ["TrademarkPic"], date(2031, 1, 1), False, "expired on 2030-01-01"),
+    (rules.TRADEMARK, TRADEMARK, ["TrademarkPic"], date(2019, 1, 1), False, "not valid before"),
+    (rules.APP_ICP, APP_ICP, ["AppIcpRecordPic"], date(2199, 1, 1), True, ""),
+    (rules.APP_ICP, {**APP_ICP, "AppStoreDownloadPic": "1/s.png"}, ["AppIcpRecordPic"], TODAY,
+     False, "AppStoreDownloadPic"),
+])
+def test_the_reviewer_wants_a_current_document_with_its_pictures(kind, fields, uploaded, today,
+                                                                  approved, words):
+    decision = rules.review_document(kind, fields, uploaded=uploaded, today=today)
+    assert decision.approved is approved and words in decision.reason
+
+
+@pytest.mark.parametrize("kind, name, fields, sign, covered", [
+    (rules.LETTER, "授权书", LETTER, "云雀", True),
+    (rules.LETTER, "授权书", LETTER, "云雀 科技", True),  # spaces aside
+    (rules.LETTER, "授权书", LETTER, "白鹭", False),
+    (rules.TRADEMARK, "Lark", {}, "lark", True),  # letter case aside
+    (rules.TRADEMARK, "云雀", {}, "云雀科技", False),
+    (rules.APP_ICP, "云雀出行", {}, "云雀出行", True),
+])
+def test_what_a_document_covers(kind, name, fields, sign, covered):
+    assert rules.covers(kind, name, fields, sign) is covered
+
+
+def document(kind=rules.LETTER, state="PASS", **details):
+    name = {rules.LETTER: "授权书", rules.TRADEMARK: "云雀", rules.APP_ICP: "云雀出行"}[kind]
+    base = {rules.LETTER: LETTER, rules.TRADEMARK: TRADEMARK, rules.APP_ICP: APP_ICP}[kind]
+    return {"state": state, "name": name, "details": {**base, **details},
+            "audit_remark": "图片不清晰"}
+
+
+@pytest.mark.parametrize("kind, row, sign, organization, message", [
+    (rules.LETTER, None, "云雀", CODE, "AuthorizationLetterId 5 is no authorisation letter of "
+     "this account."),
+    (rules.LETTER, document(state="INIT"), "云雀", CODE, "is under review"),
+    (rules.LETTER, document(state="NOT_PASS"), "云雀", CODE, "was rejected (图片不清晰)"),
+    (rules.LETTER, document(AuthorizationLetterExpDate="2020-01-01~2021-01-01"), "云雀", CODE,
+     "is not valid today"),
+    (rules.LETTER, document(), "白鹭", CODE, "does not authorise the signature 白鹭 (it "
+     "authorises 云雀科技、云雀、云雀科技)"),
+    (rules.LETTER, document(), "云雀", "91330106MA2B3C4D5X", "not by the qualification's company"),
+    (rules.TRADEMARK, document(rules.TRADEMARK), "白鹭", CODE, "is for the trademark 云雀, not"),
+    (rules.APP_ICP, document(rules.APP_ICP), "白鹭", CODE, "is for the app or site 云雀出行"),
+])
+def test_a_document_that_cannot_back_the_signature_is_refused(kind, row, sign, organization,
+                                                              message):
+    with pytest.raises(PigeonError) as raised:
+        rules.check_for_signature(kind, 5, row, sign, organization_code=organization, today=TODAY)
+    assert raised.value.code == "isv.INVALID_PARAMETERS"
+    assert message in raised.value.message
+
+
+def test_a_document_that_covers_the_signature_backs_it():
+    for kind in rules.KINDS:
+        sign = {rules.LETTER: "云雀", rules.TRADEMARK: "云雀", rules.APP_ICP: "云雀出行"}[kind]
+        rules.check_for_signature(kind, 5, document(kind), sign, organization_code=CODE,
+                                  today=TODAY)
