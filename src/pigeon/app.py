@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pigeon import clock
+from pigeon.api.guard import BodyLimits, Guard
 from pigeon.api.mns import MnsEndpoint
 from pigeon.api.rpc.auth import Authenticator, DatabaseNonces, KeyRecord
 from pigeon.api.rpc.endpoint import RpcEndpoint
@@ -123,4 +125,6 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
                         methods=["GET", "PUT", "POST", "DELETE"]))
     routes.append(Route("/s/{code}", ShortLinks(pigeon).handle, methods=["GET"]))
     routes.extend(create_console(pigeon))  # /console (tenants) and /ops (operators)
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Every request's body is bounded in size, time and memory before a route reads it.
+    guard = Middleware(Guard, limits=BodyLimits.of(pigeon.settings))
+    return Starlette(routes=routes, middleware=[guard], lifespan=lifespan)

@@ -86,6 +86,33 @@ def parse_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+_SIZE = re.compile(r"^\s*(\d+)\s*(k|ki|kib|kb|m|mi|mib|mb)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {None: 1, "k": 1024, "ki": 1024, "kib": 1024, "kb": 1024,
+               "m": 1024 ** 2, "mi": 1024 ** 2, "mib": 1024 ** 2, "mb": 1024 ** 2}
+
+
+def parse_size(low: int, high: int) -> Callable[[str], int]:
+    """``"64KiB"``, ``"10MiB"``, ``"4096"`` → bytes (k and m count in 1024s), within bounds."""
+    def parse(text: str) -> int:
+        match = _SIZE.match(text)
+        if not match:
+            raise SettingsError("expected a size such as 64KiB or 10MiB")
+        value = int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower() or None]
+        if not low <= value <= high:
+            raise SettingsError(f"expected a size from {low} to {high} bytes")
+        return value
+
+    return parse
+
+
+def parse_positive_duration(text: str) -> timedelta:
+    """A duration longer than zero."""
+    value = parse_duration(text)
+    if value <= timedelta(0):
+        raise SettingsError("expected a duration longer than zero")
+    return value
+
+
 def parse_zone(text: str) -> ZoneInfo:
     try:
         return ZoneInfo(text.strip())
@@ -197,6 +224,44 @@ SETTINGS: tuple[Setting, ...] = (
             "How many API processes `pigeon serve` runs (`--workers` overrides); `0`: one per "
             "CPU core. With more than one, they share the port and the background workers run "
             "once, in the parent process."),
+    # -- limits before work (docs/operators.md, "Security") --
+    Setting("PIGEON_MAX_REQUEST_LINE", "max_request_line", parse_size(1024, 1024 ** 2), "64KiB",
+            "Longest request line (method, path and query string) `pigeon serve` reads; longer "
+            "is answered 414 and the connection closed. The official SDKs put every parameter "
+            "but proof files and SendBatchSms' lists in the query string: a SendSms to 1,000 "
+            "numbers takes about 15 KiB."),
+    Setting("PIGEON_MAX_HEADER_BYTES", "max_header_bytes", parse_size(1024, 1024 ** 2), "32KiB",
+            "Most bytes of header fields one request may send (the request line not counted); "
+            "more is answered 431 and the connection closed, before anything is parsed."),
+    Setting("PIGEON_MAX_HEADERS", "max_headers", parse_int(8, 10_000), "100",
+            "Most header fields one request may send; more is answered 431."),
+    Setting("PIGEON_HEADER_TIMEOUT", "header_timeout", parse_positive_duration, "10s",
+            "How long a client may take to send a request's line and headers, counted from "
+            "the connection's opening or the request's first byte; then the connection is "
+            "closed (408)."),
+    Setting("PIGEON_BODY_TIMEOUT", "body_timeout", parse_positive_duration, "60s",
+            "How long a request's body may take to arrive in full, counted from the end of its "
+            "headers; then the request is answered 408 and the connection closed."),
+    Setting("PIGEON_KEEP_ALIVE_TIMEOUT", "keep_alive_timeout", parse_positive_duration, "5s",
+            "How long an idle keep-alive connection stays open between requests."),
+    Setting("PIGEON_MAX_CONNECTIONS", "max_connections", parse_int(1, 1_000_000), "1000",
+            "Most open connections one API process holds; a connection past it is answered "
+            "503 and closed at once. `pigeon serve --workers N` holds N times as many."),
+    Setting("PIGEON_MAX_API_BODY", "max_api_body", parse_size(64 * 1024, 1024 ** 3), "10MiB",
+            "Largest request body of the RPC endpoint (`/`). The largest legitimate one is "
+            "AddSmsSign's proof files (each ≤ 2 MB, base64 in a form): the default holds three. "
+            "A body declared larger is refused (`InvalidParameter`, HTTP 400) before a byte of "
+            "it is read."),
+    Setting("PIGEON_MAX_CONSOLE_BODY", "max_console_body", parse_size(64 * 1024, 1024 ** 3),
+            "16MiB",
+            "Largest request body of the web console (`/console`, `/ops`): a qualification "
+            "form carries up to three proof files of 5 MB. Uploads to `/oss` have their own "
+            "limit (one 5 MB file)."),
+    Setting("PIGEON_BODY_MEMORY", "body_memory", parse_size(1024 ** 2, 64 * 1024 ** 3),
+            "32MiB",
+            "Most bytes of RPC request bodies one API process holds in memory at once (every "
+            "body is read whole before its signature can be checked). A request that would "
+            "pass it is answered `ServiceUnavailable` (HTTP 503, retryable) at once."),
     Setting("PIGEON_TIMEZONE", "timezone", parse_zone, "Asia/Shanghai",
             "Platform time zone: review hours, quiet hours, business days and dates shown in API "
             "answers are in this zone. Timestamps are stored in UTC."),
@@ -222,7 +287,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated addresses or CIDR ranges of reverse proxies in front of Pigeon. "
             "Only a request arriving from one of them has its `X-Forwarded-For` header read "
             "for the caller's address (the IP allow-list for API calls, SMS-pumping "
-            "detection); otherwise the TCP peer's address counts. Empty: no proxy is trusted."),
+            "detection, the console's sign-in throttle); otherwise the TCP peer's address "
+            "counts. Empty: no proxy is trusted."),
     Setting("PIGEON_QUIET_HOURS", "quiet_hours", parse_optional_window, "20:00-08:00",
             "Promotional messages are refused inside this daily window (platform time), "
             "`HH:MM-HH:MM`; `off` disables the rule."),
@@ -330,6 +396,16 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    max_request_line: int = 64 * 1024
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
+    header_timeout: timedelta = timedelta(seconds=10)
+    body_timeout: timedelta = timedelta(seconds=60)
+    keep_alive_timeout: timedelta = timedelta(seconds=5)
+    max_connections: int = 1000
+    max_api_body: int = 10 * 1024 * 1024
+    max_console_body: int = 16 * 1024 * 1024
+    body_memory: int = 32 * 1024 * 1024
     review_mode: str = "rules"
     review_delay: timedelta = timedelta(hours=2)
     review_hours: str = "09:00-21:00"

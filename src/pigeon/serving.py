@@ -29,9 +29,10 @@ import time
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from pigeon import workers
+from pigeon import http_protocol, workers
 from pigeon.app import Pigeon, create_app
 from pigeon.config import Settings
+from pigeon.store import faults
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,25 @@ _PARENT = "PIGEON_SERVE_PARENT"  # the parent's pid, for an API process to check
 
 
 def server_options(settings: Settings) -> dict:
-    """What every ``pigeon serve`` process gives uvicorn."""
+    """What every ``pigeon serve`` process gives uvicorn (besides its limits:
+    :func:`server_config`)."""
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any local peer as
     # the client; Pigeon reads it itself, from PIGEON_TRUSTED_PROXIES only.
     return {"log_level": settings.log_level, "access_log": False, "proxy_headers": False}
+
+
+def server_config(app, settings: Settings, **options) -> uvicorn.Config:
+    """uvicorn's configuration of a ``pigeon serve`` process: the options above, and the
+    connection limits of :mod:`pigeon.http_protocol` (request line, headers, their time,
+    keep-alive, connections)."""
+    return http_protocol.server_config(app, settings, **(server_options(settings) | options))
+
+
+def quiet_storage_faults() -> None:
+    """Log a storage incident once, not a traceback per failed attempt
+    (:class:`pigeon.store.faults.QuietFaults`); after logging is configured."""
+    faults.install_log_filter()
+    faults.install_log_filter(logging.getLogger("uvicorn"))
 
 
 def process_count(settings: Settings, workers: int | None) -> int:
@@ -59,8 +75,8 @@ def serve_many(settings: Settings, pigeon: Pigeon, host: str, port: int, count: 
     background = _Workers(pigeon) if settings.workers == "on" else None
     os.environ["PIGEON_WORKERS"] = "off"  # the API processes' (they inherit the environment)
     os.environ[_PARENT] = str(os.getpid())
-    config = uvicorn.Config("pigeon.serving:api_process", factory=True, host=host, port=port,
-                            workers=count, **server_options(settings))
+    config = server_config("pigeon.serving:api_process", settings, factory=True, host=host,
+                           port=port, workers=count)
     sock = _bind(config)
     if background is not None:
         pigeon.watch_others = True  # the API processes accept; this one dispatches
@@ -91,6 +107,7 @@ def api_process():
     _die_with_parent()
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    quiet_storage_faults()
     return create_app(Pigeon(settings), workers=False, close=True)
 
 

@@ -8,6 +8,7 @@ import threading
 
 import uvicorn
 
+from pigeon import serving
 from pigeon.app import Pigeon, create_app
 from tests.support.waiting import wait_until
 
@@ -19,9 +20,10 @@ class LiveServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self._sock = sock
-        # proxy_headers=False as `pigeon serve`: the app sees the TCP peer, not a header.
-        config = uvicorn.Config(create_app(pigeon, workers=workers), log_level="warning",
-                                lifespan="on", access_log=False, proxy_headers=False)
+        # As `pigeon serve` (its connection limits, proxy_headers=False: the app sees the TCP
+        # peer, not a header), quieter.
+        config = serving.server_config(create_app(pigeon, workers=workers), pigeon.settings,
+                                       log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
                                        daemon=True)

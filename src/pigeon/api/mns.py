@@ -39,11 +39,12 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from pigeon.core.errors import MnsError
 from pigeon.services import queues
+from pigeon.store import faults
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -221,7 +222,9 @@ class MnsEndpoint:
             return await self._handle(request, request_id)
         except MnsError as error:
             return error_response(error, request_id, host)
-        except Exception:
+        except Exception as error:
+            if isinstance(error, ClientDisconnect) or faults.is_storage_fault(error):
+                raise  # the guard's: a quiet disconnect, a 503 for the storage incident
             log.exception("queue request %s failed", request_id)
             return error_response(MnsError("InternalError"), request_id, host)
 

@@ -31,13 +31,14 @@ from xml.sax.saxutils import escape
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from pigeon.config import Settings
 from pigeon.core import post_policy, proof_files
 from pigeon.core.errors import OssError
 from pigeon.services import uploads
+from pigeon.store import faults
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -145,7 +146,9 @@ class UploadEndpoint:
             return await self._handle(request, request_id, host)
         except OssError as error:
             return error_response(error, request_id, host)
-        except Exception:
+        except Exception as error:
+            if isinstance(error, ClientDisconnect) or faults.is_storage_fault(error):
+                raise  # the guard's: a quiet disconnect, a 503 for the storage incident
             log.exception("upload %s failed", request_id)
             return error_response(OssError("InternalError"), request_id, host)
 

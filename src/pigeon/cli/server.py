@@ -20,6 +20,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
                    "per CPU core).")] = None) -> None:
     """Run the API (and the background workers unless PIGEON_WORKERS=off)."""
     import logging
+    import sys
 
     import uvicorn
 
@@ -32,6 +33,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
     port = port or settings.port
     count = serving.process_count(settings, workers)
     logging.basicConfig(level=settings.log_level.upper(), format=serving.LOG_FORMAT)
+    serving.quiet_storage_faults()
     pigeon = Pigeon(settings)
     tenants = pigeon.db.read_sync(accounts.list_accounts)
     out.print(f"Pigeon is listening on [bold]http://{host}:{port}[/bold] "
@@ -48,8 +50,14 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
         if count > 1:
             serving.serve_many(settings, pigeon, host, port, count)
         else:
-            uvicorn.run(create_app(pigeon), host=host, port=port,
-                        **serving.server_options(settings))
+            server = uvicorn.Server(serving.server_config(create_app(pigeon), settings,
+                                                          host=host, port=port))
+            try:
+                server.run()
+            except KeyboardInterrupt:
+                pass
+            if not server.started:  # as uvicorn.run: it could not bind, or the app not start
+                sys.exit(3)
     finally:
         pigeon.close()
 
@@ -66,6 +74,7 @@ def worker() -> None:
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format=serving.LOG_FORMAT)
+    serving.quiet_storage_faults()
     pigeon = open_pigeon()
 
     async def main() -> None:

@@ -40,6 +40,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import JSON
 
+from pigeon.store import faults
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -413,7 +415,8 @@ class Database:
             else:
                 _settle(batch[0].future, False, failed.exc)
         except Exception as exc:  # the commit itself failed: nothing in the group happened
-            log.exception("group commit of %d unit(s) failed", len(batch))
+            if not faults.incidents.report(exc):  # disk full &c.: one line an incident
+                log.exception("group commit of %d unit(s) failed", len(batch))
             try:
                 conn.close()
             except Exception:
@@ -423,6 +426,7 @@ class Database:
             raise _ConnectionLost from exc
         else:
             self.writes.committed()
+            faults.incidents.recovered()
             for unit, (ok, value) in zip(batch, outcomes, strict=True):
                 if not ok and _again(unit, value):
                     again.append(unit)

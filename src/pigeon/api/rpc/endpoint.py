@@ -3,7 +3,9 @@
 Decode (query and form body, chunked or not) → find the action (``x-acs-action`` header or
 ``Action`` parameter) → authenticate (V3 or V1 signature) → run the action → answer JSON with
 ``RequestId``/``Code``/``Message``.  Every failure becomes the one error body shape here; a
-client's mistake never produces a 500 or a stack trace.
+client's mistake never produces a 500 or a stack trace, and a storage fault (disk full, the
+database gone) answers the retryable ``ServiceUnavailable``.  The body's size, read time and
+memory are bounded before it gets here (:mod:`pigeon.api.guard`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import random
 import uuid
 from typing import TYPE_CHECKING
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from pigeon.api.rpc.actions import Call, load
@@ -23,6 +25,7 @@ from pigeon.api.rpc.params import Params
 from pigeon.api.rpc.request import RpcRequest
 from pigeon.core import source_ip
 from pigeon.core.errors import PigeonError
+from pigeon.store import faults
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -31,9 +34,6 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2017-05-25"
 HOST_ID = "dysmsapi.aliyuncs.com"
-# AddSmsSign carries proof images (≤ 2 MB each, base64) in the body; anything far larger is
-# not a Dysmsapi request.
-MAX_BODY = 32 * 1024 * 1024
 JSON_TYPE = "application/json;charset=utf-8"
 
 
@@ -62,15 +62,12 @@ def error_response(error: PigeonError, request_id: str) -> Response:
 
 
 async def _read_body(request: Request) -> bytes:
-    chunks = []
-    size = 0
+    # Its size is PIGEON_MAX_API_BODY at most (the guard).  One buffer, grown in place: the
+    # body is held once, not once in chunks and once joined.
+    body = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PigeonError("InvalidParameter",
-                              f"The request body is larger than {MAX_BODY} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+    return bytes(body) if len(body) < 65536 else body  # a large one is not copied again
 
 
 class RpcEndpoint:
@@ -84,7 +81,12 @@ class RpcEndpoint:
             return await self._handle(request, request_id)
         except PigeonError as error:
             return error_response(error, request_id)
-        except Exception:
+        except ClientDisconnect:  # gone mid-body (or cut off by the guard): nobody to answer
+            log.debug("request %s: the client went away before its body ended", request_id)
+            return Response(status_code=400)
+        except Exception as error:
+            if faults.incidents.report(error):  # one line an incident, not one a request
+                return error_response(PigeonError("ServiceUnavailable"), request_id)
             log.exception("request %s failed", request_id)
             return error_response(PigeonError("InternalError"), request_id)
 
