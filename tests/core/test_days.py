@@ -25,6 +25,7 @@ def test_a_day_is_written_yyyymmdd(text, day):
     ("2024-01-31", "yyyyMMdd"), ("2024131", "yyyyMMdd"), ("", "yyyyMMdd"),
     ("２０２４０１３１", "yyyyMMdd"), ("20230229", "not a calendar date"),
     ("20241301", "not a calendar date"), ("00000101", "not a calendar date"),
+    ("00010101", "out of range"), ("19691231", "out of range"), ("99991231", "out of range"),
 ])
 def test_anything_else_is_an_invalid_parameter_naming_the_field(text, why):
     with pytest.raises(PigeonError) as raised:

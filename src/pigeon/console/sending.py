@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from pigeon.console.auth import Context, NotFound
 from pigeon.console.rendering import BASE, SECURITY_HEADERS
 from pigeon.console.tenant import SIGN_STATUS, TEMPLATE_TYPES, notice
-from pigeon.core import days
+from pigeon.core import days, json_input
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import parse_number
 from pigeon.core.templates import variables
@@ -170,7 +170,7 @@ async def send_test(request: Request, ctx: Context) -> Response:
         params = None
         if values["params"]:
             try:
-                params = json.loads(values["params"])
+                params = json_input.loads(values["params"])
             except ValueError:
                 params = None
             if not isinstance(params, dict):

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from pigeon.console.auth import Context
 from pigeon.console.tenant import TEMPLATE_TYPES
+from pigeon.core import days
 from pigeon.core.errors import PigeonError
 from pigeon.services import statistics
 
@@ -80,10 +81,15 @@ def daily_chart(series: list[dict]) -> dict:
 
 def _day(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise PigeonError("isv.INVALID_PARAMETERS",
                           f"The {what} date must look like 2025-01-31, got {text!r}.") from None
+    if not days.FIRST_DAY <= day <= days.LAST_DAY:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"The {what} date must be from {days.FIRST_DAY} to {days.LAST_DAY}, "
+                          f"got {text!r}.")
+    return day
 
 
 async def statistics_page(request: Request, ctx: Context) -> Response:

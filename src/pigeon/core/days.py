@@ -30,12 +30,18 @@ SECONDS_PER_DAY = 86_400
 
 _DAY = re.compile(r"^[0-9]{8}$")
 
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+"""The days a parameter may name: any day a message can have been sent on, and far beyond;
+outside them the UTC instants of a day (year 1, year 9999) do not exist."""
+
 
 def parse_day(text: str, name: str) -> date:
     """``"20240131"`` → ``date(2024, 1, 31)``, or ``isv.INVALID_PARAMETERS`` naming ``name``.
 
-    Exactly eight ASCII digits forming a real date; ``2024-01-31``, ``2024131`` and
-    ``20240230`` are refused with a message saying what is expected.
+    Exactly eight ASCII digits forming a real date from :data:`FIRST_DAY` to
+    :data:`LAST_DAY`; ``2024-01-31``, ``2024131``, ``20240230`` and ``00010101`` are refused
+    with a message saying what is expected.
     """
     if not isinstance(text, str) or not _DAY.fullmatch(text.strip()):
         raise PigeonError("isv.INVALID_PARAMETERS",
@@ -43,10 +49,15 @@ def parse_day(text: str, name: str) -> date:
                           f"got {text!r}.")
     text = text.strip()
     try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        day = date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         raise PigeonError("isv.INVALID_PARAMETERS",
                           f"{name} {text} is not a calendar date.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PigeonError("isv.INVALID_PARAMETERS",
+                          f"{name} {text} is out of range: a day from {day_text(FIRST_DAY)} to "
+                          f"{day_text(LAST_DAY)}.")
+    return day
 
 
 def day_text(day: date) -> str:

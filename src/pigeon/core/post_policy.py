@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pigeon.core import json_input
 from pigeon.core.errors import OssError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -106,7 +107,7 @@ def grant(platform_key: str, account_id: int, start_path: str, now: datetime,
 def _decode_policy(policy: str) -> dict:
     try:
         text = base64.b64decode(policy.strip(), validate=True).decode("utf-8")
-        document = json.loads(text)
+        document = json_input.loads(text)
     except (binascii.Error, ValueError):
         raise OssError("InvalidPolicyDocument",
                        "Invalid Policy: the policy form field is not base64-encoded JSON.") from None
@@ -121,11 +122,12 @@ def _decode_policy(policy: str) -> dict:
 def _parse_expiration(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 in another offset
         raise OssError("InvalidPolicyDocument",
                        f"Invalid Policy: Invalid expiration {text!r}; use ISO 8601 in GMT, such "
                        "as 2024-06-25T06:37:25.000Z.") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _failed(condition: object) -> OssError:

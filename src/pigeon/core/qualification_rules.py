@@ -25,11 +25,11 @@ already have started at review time.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import date
 
+from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
 from pigeon.core.id_numbers import resident_id_problem, social_credit_code_problem
 from pigeon.core.numbers import parse_number
@@ -114,7 +114,7 @@ def parse_file_list(value: object, *, typed: bool) -> list[dict]:
     items = value
     if isinstance(value, str):
         try:
-            items = json.loads(value)
+            items = json_input.loads(value)
         except ValueError:
             raise ValueError("must be a JSON array such as "
                              '[{"LicensePic":"<oss key>","Type":"socialCreditLicense"}]') from None

@@ -41,10 +41,10 @@ are Pigeon's choices where the spec is silent, kept simple enough to explain to 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
+from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
 from pigeon.core.qualification_rules import (
     normalize_mainland_mobile,
@@ -195,8 +195,8 @@ def parse_template_rule(text: str | None) -> dict | None:
     if text is None or not text.strip():
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return json_input.loads(text)
+    except ValueError:  # JsonLimitError too: a rule a few variables long is short and flat
         raise PigeonError("isv.INVALID_PARAMETERS",
                           'TemplateRule must be a JSON object such as {"code":"numberCaptcha"}.'
                           ) from None

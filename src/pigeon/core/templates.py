@@ -14,6 +14,12 @@ from collections.abc import Mapping
 
 from pigeon.core.errors import PigeonError
 
+MAX_TEMPLATE_PARAM = 4096
+"""Characters of one recipient's TemplateParam JSON (``isv.PARAM_LENGTH_LIMIT`` past it).
+Alibaba documents none; a message is at most 500 characters with its variables expanded and a
+value at most 35 (core/variable_values.py), which leaves room here for keys the template does
+not use — and those are not stored (services/sending.py)."""
+
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 # Everything from "${" up to the first "}" (or to the end when it is never closed).
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)(\}?)")

@@ -22,7 +22,6 @@ lease runs out and another pass pushes them (at-least-once).  Every delivered re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pigeon import push_targets
+from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
 from pigeon.services.accounts import require_account
 from pigeon.store.database import BulkInsert, Database
@@ -372,8 +372,8 @@ def acknowledgement_error(status_code: int, body: bytes) -> str | None:
     if status_code != 200:
         return f"HTTP {status_code}"
     try:
-        answer = json.loads(body)
-    except ValueError:  # also UnicodeDecodeError
+        answer = json_input.loads(body, max_length=len(body))
+    except ValueError:  # also UnicodeDecodeError, and nesting deeper than anyone needs
         return f"HTTP 200 but the answer is not JSON: {_excerpt(body)}"
     code = answer.get("code") if isinstance(answer, dict) else None
     if isinstance(code, bool) or not isinstance(code, int | float):

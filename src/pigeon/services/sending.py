@@ -56,6 +56,8 @@ from pigeon.store.tables import (
 
 MAX_SEND_SMS_NUMBERS = 1000
 MAX_BATCH_NUMBERS = 100
+MAX_EXTEND_CODE = 7
+"""Digits of SmsUpExtendCode (spec/dysmsapi.md §7.1: "7 digits or fewer")."""
 LIMIT_FAILURE = "MOBILE_SEND_LIMIT"  # the receipt code for a number over its limit
 
 CACHE_SECONDS = 2.0
@@ -104,6 +106,7 @@ class _Prepared:
     content: str
     segments: int
     encoding: str
+    params: dict | None  # the values of the template's variables: what is stored
     failure: tuple[str, str] | None = None  # refused per number (over its limit)
     charge: pricing.Charge | None = field(default=None)
 
@@ -253,11 +256,17 @@ def _prepare(signature_of: Callable[[str], dict], template: dict,
     content = signed_text(signature["name"], text, international=not number.is_mainland)
     seg = count_segments(content, international=not number.is_mainland)
     check_length(seg)
-    if recipient.extend_code is not None and not recipient.extend_code.isdigit():
+    extend = recipient.extend_code
+    if extend is not None and not (extend.isascii() and extend.isdigit()
+                                   and len(extend) <= MAX_EXTEND_CODE):
         raise PigeonError("isv.EXTEND_CODE_ERROR",
-                          f"SmsUpExtendCode {recipient.extend_code!r} must be digits.")
+                          f"SmsUpExtendCode {extend[:20]!r}{'…' if len(extend) > 20 else ''} "
+                          f"must be 1 to {MAX_EXTEND_CODE} digits.")
+    # Only the variables the template uses are kept with the message: keys it does not use
+    # would otherwise be stored once per recipient (a large TemplateParam to many numbers).
     return _Prepared(recipient=recipient, number=number, signature=signature, content=content,
-                     segments=seg.segments, encoding=seg.encoding)
+                     segments=seg.segments, encoding=seg.encoding,
+                     params={name: values[name] for name in names} if names else None)
 
 
 def _signature_lookup(conn: Connection, cache: _Cache, account_id: int,
@@ -399,7 +408,7 @@ def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: 
         country_code=item.number.country_code, carrier=item.number.carrier,
         signature_id=item.signature["id"], sign_name=item.signature["name"],
         template_id=template["id"], template_code=template["code"],
-        template_type=template["type"], params=item.recipient.params, content=item.content,
+        template_type=template["type"], params=item.params, content=item.content,
         segments=item.segments, encoding=item.encoding, extend_code=extend, out_id=out_id,
         status="failed" if failed else "queued",
         err_code=item.failure[0] if failed else None,

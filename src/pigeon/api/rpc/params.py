@@ -14,11 +14,25 @@ handlers read parameters only through these methods.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
+from pigeon.core.templates import MAX_TEMPLATE_PARAM
+
+MAX_LENGTH = 64 * 1024
+"""Characters of any parameter without a limit of its own.  The spec's limits are checked by
+the rules that know them (TemplateName ≤ 30 …); this bounds what nothing else bounds."""
+_INVALID = "isv.INVALID_PARAMETERS"
+MAX_LENGTHS: dict[str, tuple[int, str]] = {
+    "ApplySceneContent": (1000, _INVALID),  # a URL (spec §2.5, §2.13; AddShortUrl: ≤ 1000)
+    "TrafficDriving": (8192, _INVALID),  # a few declared links or numbers (spec §3.10)
+    "TemplateParam": (MAX_TEMPLATE_PARAM, "isv.PARAM_LENGTH_LIMIT"),
+    "TemplateParamJson": (100 * MAX_TEMPLATE_PARAM, "isv.PARAM_LENGTH_LIMIT"),  # ≤ 100 numbers
+}
+"""Parameters with a limit of their own, and the code past it."""
+_UNBOUNDED_SUFFIX = ".FileContents"  # AddSmsSign's proof files: only the body limit applies
 
 _INT = re.compile(r"^\s*[+-]?\d{1,19}\s*$")
 _EMPTY_ARRAY = re.compile(r"^\s*\[\s*\]\s*$")
@@ -39,6 +53,11 @@ class Params:
             if required:
                 raise PigeonError.missing(name)
             return default
+        if len(value) > 1000:  # the usual case needs no look-up
+            limit, code = _limit(name)
+            if len(value) > limit:
+                raise PigeonError(code, f"{name} must be at most {limit} characters, got "
+                                        f"{len(value)}.")
         return value
 
     def list_text(self, name: str) -> str | None:
@@ -80,23 +99,31 @@ class Params:
         raise PigeonError.invalid(name, "It must be true or false.")
 
     def json(self, name: str, kind: type, *, required: bool = False, default: Any = None,
-             code: str | None = None) -> Any:
+             code: str | None = None, max_length: int = json_input.MAX_LENGTH) -> Any:
         """A JSON-text parameter (``MoreData=["a.png"]``) of the given top-level ``kind``.
 
         ``code`` picks a business code for bad JSON (``isv.INVALID_JSON_PARAM`` for
         TemplateParam); by default it is the gateway's ``Invalid<Name>``.  An empty array for
         an optional parameter is not given, whatever ``kind``; a required one is decoded, for
-        the action's own rule on it (``PhoneNumberJson=[]`` holds no number).
+        the action's own rule on it (``PhoneNumberJson=[]`` holds no number).  Text longer
+        than ``max_length`` or nested deeper than :data:`~pigeon.core.json_input.MAX_DEPTH`
+        is refused the same way, before it costs more than its own length.
         """
         text = self.str(name, required=True) if required else self.list_text(name)
         if text is None:
             return default
+        what = "a JSON array" if kind is list else "a JSON object"
         try:
-            value = json.loads(text)
+            value = json_input.loads(text, max_length=max_length)
+        except json_input.JsonLimitError as limit:
+            why = f"{name} must be {what} of at most {max_length} characters, nested at most " \
+                  f"{json_input.MAX_DEPTH} levels; {limit}."
+            if code:
+                raise PigeonError(code, why) from None
+            raise PigeonError.invalid(name, why) from None
         except ValueError:
             value = _NotJson
         if not isinstance(value, kind):
-            what = "a JSON array" if kind is list else "a JSON object"
             if code:
                 raise PigeonError(code, f"{name} must be {what}.")
             raise PigeonError.invalid(name, f"It must be {what}.")
@@ -112,6 +139,11 @@ class Params:
             if match:
                 items.setdefault(int(match.group(1)), {})[match.group(2) or ""] = value
         return [items[index] for index in sorted(items)]
+
+
+def _limit(name: str) -> tuple[int, str]:
+    return MAX_LENGTHS.get(name) or (
+        2**63 if name.endswith(_UNBOUNDED_SUFFIX) else MAX_LENGTH, _INVALID)
 
 
 class _NotJson:

@@ -79,12 +79,20 @@ class RpcRequest:
                    params=params)
 
     @property
+    def is_v3(self) -> bool:
+        """Whether the request is signed the V3 way (``Authorization: ACS3-…``): its
+        ``x-acs-*`` headers are signed, a V1 request's headers are not."""
+        return self.headers.get("authorization", "").lstrip().startswith("ACS3-")
+
+    @property
     def action(self) -> str | None:
-        # The signed parameter wins: V1 signatures do not cover headers, so a rewritten
-        # x-acs-action must not re-route a signed V1 request.  (V3 sends no Action parameter
-        # and signs the header.)
-        return self.params.get("Action") or self.headers.get("x-acs-action")
+        # Only what the signature covers: the Action parameter, or a V3 request's signed
+        # x-acs-action header.  A V1 signature covers no header, so a V1 request without
+        # Action has none — a header added or rewritten on the way must not pick it.
+        return self.params.get("Action") or (
+            self.headers.get("x-acs-action") if self.is_v3 else None)
 
     @property
     def version(self) -> str | None:
-        return self.params.get("Version") or self.headers.get("x-acs-version")
+        return self.params.get("Version") or (
+            self.headers.get("x-acs-version") if self.is_v3 else None)

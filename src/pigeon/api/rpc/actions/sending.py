@@ -7,11 +7,11 @@ carrier).
 
 from __future__ import annotations
 
-import json
-
 from pigeon.api.rpc.actions import Call, action
+from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import split_numbers
+from pigeon.core.templates import MAX_TEMPLATE_PARAM
 from pigeon.services import sending
 from pigeon.services.sending import Recipient, SendRequest
 
@@ -28,8 +28,10 @@ def _out_id(call: Call) -> str | None:
 def _template_param(text: str | None, where: str) -> dict | None:
     if text is None:
         return None
-    try:
-        value = json.loads(text)
+    try:  # its length is bounded already (params.MAX_LENGTHS)
+        value = json_input.loads(text, max_length=MAX_TEMPLATE_PARAM)
+    except json_input.JsonLimitError as limit:
+        raise PigeonError("isv.INVALID_JSON_PARAM", f"{where} is refused: {limit}.") from None
     except ValueError:
         raise PigeonError("isv.INVALID_JSON_PARAM", f"{where} is not valid JSON.") from None
     if not isinstance(value, dict):
@@ -59,9 +61,10 @@ async def send_sms(call: Call) -> dict:
     return await _accept(call, request)
 
 
-def _json_list(call: Call, name: str, *, required: bool) -> list | None:
-    value = call.params.json(name, list, required=required, code="isv.INVALID_JSON_PARAM")
-    return value
+def _json_list(call: Call, name: str, *, required: bool,
+               max_length: int = json_input.MAX_LENGTH) -> list | None:
+    return call.params.json(name, list, required=required, code="isv.INVALID_JSON_PARAM",
+                            max_length=max_length)
 
 
 @action("SendBatchSms")
@@ -69,7 +72,8 @@ async def send_batch_sms(call: Call) -> dict:
     numbers = _json_list(call, "PhoneNumberJson", required=True)
     sign_names = _json_list(call, "SignNameJson", required=True)
     template_code = call.params.str("TemplateCode", required=True)
-    params = _json_list(call, "TemplateParamJson", required=False)
+    params = _json_list(call, "TemplateParamJson", required=False,
+                        max_length=sending.MAX_BATCH_NUMBERS * MAX_TEMPLATE_PARAM)
     extend_codes = _json_list(call, "SmsUpExtendCodeJson", required=False)
     if not numbers:
         raise PigeonError("isv.MOBILE_NUMBER_ILLEGAL", "PhoneNumberJson holds no number.")
