@@ -179,7 +179,7 @@ async def phone_code(request: Request, ctx: Context) -> Response:
     phone = str((ctx.json or {}).get("phone") or "")
     try:
         national = await ctx.pigeon.db.write(qualifications.request_phone_code, ctx.account_id,
-                                             phone, ctx.now)
+                                             phone, ctx.now, ctx.pigeon.calendar.zone)
     except PigeonError as exc:
         return JSONResponse({"ok": False, "error": exc.message}, status_code=400)
     return JSONResponse({"ok": True, "message": f"A code was sent to {national[:3]}****"

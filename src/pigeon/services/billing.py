@@ -106,6 +106,35 @@ def _package(row, now: datetime, zone: tzinfo | None = None) -> dict:
             "expired": row["expires_at"] <= now}
 
 
+def charge(conn: Connection, account_id: int, template_type: int, segments: int,
+           now: datetime, note: str) -> pricing.Charge:
+    """Charge ``segments`` of ``template_type`` that are not a message of SendSms (a
+    RequiredPhoneCode verification code): packages first, then the balance, at the price in
+    force, as a message is charged — ``isv.AMOUNT_NOT_ENOUGH`` when they cannot pay.  One
+    ledger row per part, without a message."""
+    lock_account(conn, account_id)
+    price = next(row["price_milli"] for row in price_list(conn, account_id)
+                 if row["TemplateType"] == template_type)
+    usable = [pricing.Package(id=r.id, kind=r.kind, remaining=r.remaining,
+                              expires_at=r.expires_at)
+              for r in conn.execute(select(packages.c.id, packages.c.kind, packages.c.remaining,
+                                           packages.c.expires_at).where(
+                  packages.c.account_id == account_id, packages.c.remaining > 0))]
+    plan = pricing.plan_charge(template_type, segments, price, usable,
+                               balance(conn, account_id), now)
+    for part in plan.parts:
+        if part.package_id is not None:
+            conn.execute(update(packages).where(packages.c.id == part.package_id)
+                         .values(remaining=packages.c.remaining - part.units))
+        conn.execute(insert(ledger).values(
+            account_id=account_id, kind="charge", package_id=part.package_id,
+            units=-part.units, amount=-part.amount, note=note, created_at=now))
+    if plan.total_amount:
+        conn.execute(update(balances).where(balances.c.account_id == account_id)
+                     .values(amount=balances.c.amount - plan.total_amount))
+    return plan
+
+
 def set_price(conn: Connection, template_type: int, price: int,
               account_id: int | None = None) -> dict:
     """Set the price per segment (milli-CNY) of a template type: the platform default, or the

@@ -171,7 +171,7 @@ async def query_single_sms_qualification(call: Call) -> dict:
 async def required_phone_code(call: Call) -> dict:
     phone = call.params.str("PhoneNo", required=True)
     await call.pigeon.db.write(qualifications.request_phone_code, call.account_id, phone,
-                               call.now)
+                               call.now, call.pigeon.calendar.zone)
     return {"Success": True}
 
 
