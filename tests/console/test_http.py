@@ -86,7 +86,7 @@ def test_posts_without_the_session_token_are_refused(pigeon, tenant, client):
 def test_repeated_failures_lock_the_email_out_even_with_the_right_password(pigeon, tenant,
                                                                            client):
     add_user(pigeon, tenant.account_id, "dev@lark.example")
-    for _ in range(console_users.MAX_FAILURES_PER_EMAIL):
+    for _ in range(console_users.MAX_FAILURES_PER_PAIR):
         assert sign_in(client, "dev@lark.example", "wrong password!").status_code == 401
     refused = sign_in(client, "dev@lark.example")
     assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from pigeon.console.rendering import BASE, OPERATOR_BASE
+from pigeon.core import json_input, source_ip
 from pigeon.core.errors import PigeonError
 from pigeon.core.post_policy import MAX_UPLOAD_BYTES
 from pigeon.services import console_users
@@ -81,8 +83,14 @@ class Context:
 Handler = Callable[[Request, Context], Awaitable[Response]]
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, pigeon) -> str:
+    """The browser's address: the TCP peer's, or behind a trusted proxy
+    (``PIGEON_TRUSTED_PROXIES``) the one its ``X-Forwarded-For`` names — as the API reads it."""
+    peer = request.client.host if request.client else None
+    trusted = pigeon.settings.trusted_proxies
+    if trusted:
+        peer = source_ip.client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+    return peer or "unknown"
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -105,8 +113,8 @@ async def current_user(request: Request, pigeon) -> dict | None:
 async def _posted(request: Request, ctx: Context) -> None:
     """Read the POST body and check its CSRF token (``Forbidden`` when wrong)."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = await request.json()
+        try:  # the pages' small calls: a few fields, never deep
+            body = json_input.loads(await request.body())
         except ValueError:
             body = None
         ctx.json = body if isinstance(body, dict) else {}
@@ -210,6 +218,9 @@ def landing(user: dict, target: str | None) -> str:
 
 def sign_in_handlers(pages):
     pigeon = pages.pigeon
+    # Argon2 checks running or waiting in this process (console_users.MAX_CHECKS_AT_ONCE run).
+    checks = asyncio.Semaphore(console_users.MAX_CHECKS_AT_ONCE)
+    waiting = 0
 
     def form(request: Request, *, status: int = 200, error: str | None = None,
              email: str = "", target: str | None = None) -> Response:
@@ -239,20 +250,35 @@ def sign_in_handlers(pages):
         if not _same(str(posted.get("csrf") or ""), request.cookies.get(SIGN_IN_COOKIE)):
             return form(request, status=403, email=email, target=target,
                         error="The sign-in form was stale or forged; try again.")
+        nonlocal waiting
         now = pigeon.now()
-        client = _client(request)
+        client = client_address(request, pigeon)
+        # The attempt is committed before it is counted: racing attempts see one another
+        # (services/console_users.py).
+        attempt = await pigeon.db.write(console_users.begin_attempt, email, client, now)
         try:
-            await pigeon.db.read(console_users.check_throttle, email, client, now)
+            await pigeon.db.read(console_users.check_attempt, email, client, now)
+            if waiting >= console_users.MAX_CHECKS_AT_ONCE + console_users.MAX_CHECKS_WAITING:
+                raise PigeonError("Throttling.User", "Too many sign-ins at once; try again in "
+                                                     "a moment.")
         except PigeonError as exc:
+            await pigeon.db.write(console_users.end_attempt, attempt, email, client,
+                                  signed_in=False)
             return form(request, status=429, email=email, target=target, error=exc.message)
         user_id, password_hash = await pigeon.db.read(console_users.password_hash_of, email)
-        # Argon2 costs tens of milliseconds of CPU: off the event loop.
-        ok = await anyio.to_thread.run_sync(console_users.verify_password, password_hash,
-                                            password)
-        if not ok or user_id is None:
-            await pigeon.db.write(console_users.record_failure, email, client, now)
+        # Argon2 costs tens of milliseconds of CPU: off the event loop, a few at a time.
+        waiting += 1
+        try:
+            async with checks:
+                ok = await anyio.to_thread.run_sync(console_users.verify_password,
+                                                    password_hash, password)
+        finally:
+            waiting -= 1
+        if not ok or user_id is None:  # the attempt's row stays: a failure
             return form(request, status=401, email=email, target=target,
                         error="Wrong email or password.")
+        await pigeon.db.write(console_users.end_attempt, attempt, email, client,
+                              signed_in=True)
         token, _csrf = await pigeon.db.write(console_users.open_session, user_id, now)
         user = await pigeon.db.read(console_users.session_user, token, now)
         response = RedirectResponse(landing(user, target), 303)

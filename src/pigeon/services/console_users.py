@@ -10,10 +10,28 @@ A session is a random token in an HttpOnly cookie; the database keeps only its S
 copy of the database opens no session.  Each session has its own CSRF token, which every form
 posts back.
 
-Sign-in is throttled by email and by client address: after :data:`MAX_FAILURES_PER_EMAIL`
-(or :data:`MAX_FAILURES_PER_CLIENT`) failures within :data:`FAILURE_WINDOW`, attempts are
-refused until the oldest failure leaves the window — also with the right password, so that a
-guesser learns nothing.
+Sign-in is throttled, and the database decides, for every process and node at once
+(:func:`begin_attempt`, :func:`check_attempt`, :func:`end_attempt`):
+
+* **An email from one address** (the client behind ``PIGEON_TRUSTED_PROXIES``): after
+  :data:`MAX_FAILURES_PER_PAIR` failures within :data:`FAILURE_WINDOW`, its attempts are
+  refused until the oldest failure leaves the window (a cool-down) — also with the right
+  password, so that a guesser learns nothing.  Others behind the same address, with their own
+  emails, are not concerned: an office behind one NAT is not locked out by one guesser.
+* **An email from anywhere**: past :data:`MAX_FAILURES_PER_EMAIL` failures within the window,
+  one attempt per :data:`EMAIL_PACE` (a slower backoff): guessers spread over many addresses
+  get a few tries an hour, and the owner still gets in.
+* **Password checks at once**, per process: :data:`MAX_CHECKS_AT_ONCE` (Argon2 costs tens of
+  milliseconds of CPU each, on purpose), :data:`MAX_CHECKS_WAITING` more waiting; past that
+  an attempt is refused at once (console/auth.py).
+
+Every attempt is a row *before* its password is checked, committed; the counts are read
+after.  Of attempts racing one another, each counts every one that committed before it
+looked, so a limit of five never lets a sixth through, however many arrive at once (it may
+refuse one too many then: never one too few).  A refused attempt's row is removed (it was
+never checked), a failed one stays for the window, and a successful one removes itself and
+its address's earlier failures for that email.  Rows are the same for unknown emails: the
+throttle tells nobody which emails exist.
 """
 
 from __future__ import annotations
@@ -34,8 +52,11 @@ from pigeon.store.tables import console_sessions, console_sign_in_failures, cons
 
 SESSION_LIFETIME = timedelta(hours=12)
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_CLIENT = 20
+MAX_FAILURES_PER_PAIR = 5
+MAX_FAILURES_PER_EMAIL = 10
+EMAIL_PACE = timedelta(minutes=1)
+MAX_CHECKS_AT_ONCE = 4
+MAX_CHECKS_WAITING = 16
 MIN_PASSWORD_LENGTH = 10
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -114,27 +135,59 @@ def password_hash_of(conn: Connection, email: str) -> tuple[int | None, str | No
 
 # -- throttle ------------------------------------------------------------------------------------
 
-def check_throttle(conn: Connection, email: str, client: str, now: datetime) -> None:
-    """``Throttling.User`` when the email or the client failed too often recently."""
-    since = now - FAILURE_WINDOW
-    email = (email or "").strip().lower()[:254]
-    by_email = conn.scalar(select(func.count()).select_from(console_sign_in_failures).where(
-        console_sign_in_failures.c.email == email,
-        console_sign_in_failures.c.created_at > since))
-    by_client = conn.scalar(select(func.count()).select_from(console_sign_in_failures).where(
-        console_sign_in_failures.c.client == client[:64],
-        console_sign_in_failures.c.created_at > since))
-    if by_email >= MAX_FAILURES_PER_EMAIL or by_client >= MAX_FAILURES_PER_CLIENT:
-        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-        raise PigeonError("Throttling.User",
-                          f"Too many failed sign-ins; try again in {minutes} minutes.")
+_attempts = console_sign_in_failures  # rows: attempts in progress, and failed ones
 
 
-def record_failure(conn: Connection, email: str, client: str, now: datetime) -> None:
-    conn.execute(delete(console_sign_in_failures).where(
-        console_sign_in_failures.c.created_at <= now - FAILURE_WINDOW))
-    conn.execute(insert(console_sign_in_failures).values(
-        email=(email or "").strip().lower()[:254], client=client[:64], created_at=now))
+def _key(email: str, client: str) -> tuple[str, str]:
+    return (email or "").strip().lower()[:254], (client or "unknown")[:64]
+
+
+def begin_attempt(conn: Connection, email: str, client: str, now: datetime) -> int:
+    """Record an attempt to sign in as ``email`` from ``client`` (before its password is
+    checked); its id, for :func:`check_attempt` once this has committed."""
+    email, client = _key(email, client)
+    conn.execute(delete(_attempts).where(_attempts.c.created_at <= now - FAILURE_WINDOW))
+    return conn.execute(insert(_attempts).values(email=email, client=client, created_at=now)
+                        ).inserted_primary_key[0]
+
+
+def check_attempt(conn: Connection, email: str, client: str, now: datetime) -> None:
+    """``Throttling.User`` when the attempt recorded (and committed) by :func:`begin_attempt`
+    may not have its password checked; every count includes that attempt."""
+    email, client = _key(email, client)
+    window = now - FAILURE_WINDOW
+    by_email = _attempts.c.email == email
+    pair = conn.execute(select(func.count(), func.min(_attempts.c.created_at)).where(
+        by_email, _attempts.c.client == client, _attempts.c.created_at > window)).one()
+    if pair[0] > MAX_FAILURES_PER_PAIR:
+        raise _throttled(pair[1] + FAILURE_WINDOW - now)
+    anywhere = conn.scalar(select(func.count()).select_from(_attempts).where(
+        by_email, _attempts.c.created_at > window))
+    if anywhere > MAX_FAILURES_PER_EMAIL:
+        recent = conn.scalar(select(func.count()).select_from(_attempts).where(
+            by_email, _attempts.c.created_at > now - EMAIL_PACE))
+        if recent > 1:
+            raise _throttled(EMAIL_PACE)
+
+
+def end_attempt(conn: Connection, attempt_id: int, email: str, client: str, *,
+                signed_in: bool) -> None:
+    """The attempt was refused before its password was checked (``signed_in`` False): it
+    never happened.  It signed in: it and the address's earlier failures for the email are
+    forgotten."""
+    if signed_in:
+        email, client = _key(email, client)
+        conn.execute(delete(_attempts).where(_attempts.c.email == email,
+                                             _attempts.c.client == client))
+    else:
+        conn.execute(delete(_attempts).where(_attempts.c.id == attempt_id))
+
+
+def _throttled(wait: timedelta) -> PigeonError:
+    minutes = max(1, -(-int(wait.total_seconds()) // 60))
+    return PigeonError("Throttling.User",
+                       f"Too many failed sign-ins; try again in {minutes} "
+                       f"minute{'s' if minutes > 1 else ''}.")
 
 
 # -- sessions ------------------------------------------------------------------------------------
