@@ -175,3 +175,35 @@ def test_a_client_that_leaves_mid_body_is_not_an_error_in_the_log(served):
             assert status_of(read_answer(sock)) == 400
     log = served.log()
     assert "Traceback" not in log and " ERROR " not in log and "ERROR:" not in log, log[-3000:]
+
+
+def read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` whole responses (each with a Content-Length) from a kept-alive connection."""
+    data, responses = b"", []
+    while len(responses) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].lower()
+            length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(data) >= head_end + 4 + length:
+                responses.append(data[:head_end + 4 + length])
+                data = data[head_end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return responses
+
+
+def test_keep_alive_and_pipelined_requests_are_still_served(served):
+    request = b"GET /?Action=SendSms HTTP/1.1\r\nHost: pigeon\r\n\r\n"
+    with served.connect() as sock:
+        sock.sendall(request * 3)  # pipelined: three answers, in order
+        assert [status_of(r) for r in read_responses(sock, 3)] == [400] * 3
+        # The same connection again, in two pieces: its head is timed anew, and answered.
+        sock.sendall(request[:20])
+        sock.sendall(request[20:])
+        assert status_of(read_responses(sock, 1)[0]) == 400
+        # Then left idle: closed after the keep-alive time, not held.
+        closed, _ = closed_within(sock, 10)
+        assert closed
