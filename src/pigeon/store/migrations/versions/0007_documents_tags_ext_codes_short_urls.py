@@ -55,8 +55,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_ext_codes_signature_id'), 'ext_codes', ['signature_id'], unique=False)
     # Every signature so far has its one code, chosen by Pigeon: replies keep finding it.
+    # (The platform's alert signature sends from the bare access number, code '': no reply
+    # is routed by it.)
     op.execute("INSERT INTO ext_codes (code, account_id, signature_id, source, created_at) "
-               "SELECT extension_code, account_id, id, 'auto', created_at FROM signatures")
+               "SELECT extension_code, account_id, id, 'auto', created_at FROM signatures "
+               "WHERE extension_code <> ''")
 
     op.create_table('short_urls',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
