@@ -18,6 +18,7 @@ from pigeon.console import (
     alerts_pages,
     batch,
     editing,
+    links_and_tags,
     operator,
     ops_pages,
     sending,
@@ -109,6 +110,7 @@ def create_console(pigeon) -> list[Mount]:
         *operator.routes(t, o),
         # Each page module names its own routes: ``routes(t, o)`` with the two route builders.
         *batch.routes(t, o),
+        *links_and_tags.routes(t, o),
         *statistics.routes(t, o),
         *settings_pages.routes(t, o),
         *alerts_pages.routes(t, o),

@@ -17,7 +17,15 @@ from pigeon.core.errors import PigeonError
 from pigeon.core.qualification_rules import ID_CARD_TYPES
 from pigeon.core.templates import variables
 from pigeon.services import overview as overview_service
-from pigeon.services import qualifications, review, signatures, simulator, templates, uploads
+from pigeon.services import (
+    qualifications,
+    review,
+    signatures,
+    simulator,
+    template_tags,
+    templates,
+    uploads,
+)
 
 NOTICES = {
     "qualification": "Qualification submitted.",
@@ -251,9 +259,18 @@ async def signature_detail(request: Request, ctx: Context) -> Response:
 # -- templates ----------------------------------------------------------------------------------
 
 async def template_list(request: Request, ctx: Context) -> Response:
-    total, rows = await ctx.pigeon.db.read(templates.page, ctx.account_id, 1, 200)
+    """The templates with their tags; ``?tag=key`` or ``?tag=key:value`` shows those with
+    the tag (as GetSmsTemplateList's TemplateTag)."""
+    tag = request.query_params.get("tag", "").strip() or None
+
+    def read(conn):
+        return (templates.search(conn, ctx.account_id, page_no=1, page_size=200, tag=tag),
+                template_tags.keys_in_use(conn, ctx.account_id))
+
+    (total, rows), tags_in_use = await ctx.pigeon.db.read(read)
     return ctx.render(request, "templates.html", rows=rows, total=total, statuses=SIGN_STATUS,
-                      types=TEMPLATE_TYPES, notice=notice(request), nav="templates")
+                      types=TEMPLATE_TYPES, tag=tag, tags_in_use=tags_in_use,
+                      notice=notice(request), nav="templates")
 
 
 async def _approved_signatures(ctx: Context) -> list[dict]:
@@ -299,12 +316,20 @@ async def _own_template(ctx: Context, code: str) -> dict:
         raise NotFound() from None
 
 
-async def template_detail(request: Request, ctx: Context) -> Response:
+async def template_detail(request: Request, ctx: Context, *, error: str | None = None,
+                          status: int = 200) -> Response:
     row = await _own_template(ctx, request.path_params["code"])
-    history = await ctx.pigeon.db.read(review.history, "template", row["id"])
-    return ctx.render(request, "template.html", row=row, history=history,
-                      statuses=SIGN_STATUS, types=TEMPLATE_TYPES, notice=notice(request),
-                      nav="templates")
+
+    def read(conn):
+        return (review.history(conn, "template", row["id"]),
+                template_tags.of_templates(conn, [row["id"]])[row["id"]])
+
+    history, tags = await ctx.pigeon.db.read(read)
+    shown = notice(request) or {"tagged": "Tag saved.", "untagged": "Tag removed."}.get(
+        request.query_params.get("notice", ""))
+    return ctx.render(request, "template.html", row=row, history=history, tags=tags,
+                      statuses=SIGN_STATUS, types=TEMPLATE_TYPES, notice=shown, error=error,
+                      status=status, nav="templates")
 
 
 async def template_edit(request: Request, ctx: Context) -> Response:
