@@ -126,6 +126,36 @@ def test_an_operator_reviews_from_the_command_line(cli, tmp_path, database_url):
         pigeon.close()
 
 
+def test_an_operator_reviews_a_signature_document_from_the_command_line(cli):
+    from pigeon.app import Pigeon
+    from pigeon.config import Settings
+    from tests.support import documents
+    from tests.support.server import LiveServer
+
+    account = _json(cli("account", "create", "Lark", "--json"))
+    key = _json(cli("accesskey", "create", account["AccountId"], "--json"))
+    tenant = Tenant(int(account["AccountId"]), key["AccessKeyId"], key["AccessKeySecret"])
+    pigeon = Pigeon(Settings.from_env(cli.env))
+    live = LiveServer(pigeon).start()
+    try:
+        core = CoreClient(live.endpoint, tenant)
+        mark = documents.created(documents.trademark(core, "云雀"))
+        pending = _json(cli("review", "list", "--kind", "trademark", "--json"))
+        assert [(p["Kind"], p["Name"], p["Summary"]) for p in pending] == \
+            [("trademark", str(mark), "云雀")]
+        shown = _json(cli("review", "show", "trademark", str(mark), "--json"))
+        assert [f["field"] for f in shown["files"]] == ["TrademarkPic"]
+        cli("review", "approve", "trademark", str(mark))
+        cli("review", "approve", "trademark", "云雀", code=1)  # documents go by their id
+        [item] = core.common("QuerySmsTrademark", {"TrademarkIdList": f"[{mark}]"})["Data"]
+        assert item["TrademarkName"] == "云雀"
+        assert _json(cli("review", "show", "trademark", str(mark), "--json"))["history"][0][
+            "status"] == "approved"
+    finally:
+        live.stop()
+        pigeon.close()
+
+
 def test_the_installed_entry_point_runs(tmp_path):
     env = {**os.environ, "PIGEON_DATA_DIR": str(tmp_path / "data")}
     bin_dir = Path(sys.executable).parent
@@ -142,14 +172,22 @@ def test_a_handset_user_replies_from_the_command_line(cli):
     from pigeon.app import Pigeon
     from pigeon.config import Settings
     from pigeon.services import reports
-    from pigeon.store.tables import signatures
+    from pigeon.store.tables import ext_codes, signatures
 
     account_id = int(_json(cli("account", "create", "Lark Technology", "--json"))["AccountId"])
     pigeon = Pigeon(Settings.from_env(cli.env))
-    try:
-        pigeon.db.write_sync(lambda conn: conn.execute(insert(signatures).values(
+
+    def signature(conn):
+        signature_id = conn.execute(insert(signatures).values(
             account_id=account_id, name="云雀科技", name_key="云雀科技", source=0, sign_type=1,
-            status=1, extension_code="1234", created_at=pigeon.now())))
+            status=1, extension_code="1234", created_at=pigeon.now())).inserted_primary_key[0]
+        # Replies find a signature by its codes (services/ext_codes.py).
+        conn.execute(insert(ext_codes).values(code="1234", account_id=account_id,
+                                              signature_id=signature_id, source="auto",
+                                              created_at=pigeon.now()))
+
+    try:
+        pigeon.db.write_sync(signature)
         # The sender as the inbox shows it (access code 1069 + extension code + 56).
         answer = _json(cli("handset", "reply", "+8613700137000", "收到", "--to", "1069123456",
                            "--json"))

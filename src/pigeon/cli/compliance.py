@@ -10,16 +10,18 @@ import typer
 
 from pigeon.cli.common import AccountOpt, JsonOpt, call, emit, operator_name, out, run, utcnow
 
-review_app = typer.Typer(help="Review qualifications, signatures and templates.",
+review_app = typer.Typer(help="Review qualifications, signatures, templates and signature "
+                         "documents.",
                          no_args_is_help=True)
 signature_app = typer.Typer(help="Signatures: carrier registration.", no_args_is_help=True)
 
 
 # -- review -----------------------------------------------------------------------------------
 
-KindArg = Annotated[str, typer.Argument(help="qualification, signature or template")]
+KindArg = Annotated[str, typer.Argument(
+    help="qualification, signature, template, letter, trademark or app_icp")]
 NameArg = Annotated[str, typer.Argument(
-    help="qualification id, SignName or TemplateCode")]
+    help="qualification or document id, SignName or TemplateCode")]
 
 
 @review_app.command("list")
