@@ -113,6 +113,19 @@ def session_cpu(sessions: set[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def cpu_by_name(sessions: set[int]) -> dict[str, float]:
+    """:func:`session_cpu` by process name (``comm``), for the breakdown of a round."""
+    totals: dict[str, float] = {}
+    for pid in session_pids(sessions):
+        fields = _stat(str(pid))
+        with contextlib.suppress(OSError):
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            if fields is not None:
+                totals[name] = totals.get(name, 0.0) + sum(
+                    int(f) for f in fields[11:15]) / CLOCK_TICKS
+    return totals
+
+
 def process_names(sessions: set[int]) -> list[str]:
     names = []
     for pid in session_pids(sessions):

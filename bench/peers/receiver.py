@@ -32,6 +32,7 @@ import sys
 import time
 
 import httptools
+from smsc import quick_ack
 
 ANSWERS = {
     b"/kannel": b"text/plain", b"/jasmin": b"text/plain", b"/pigeon": b"application/json",
@@ -57,12 +58,15 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.socket = transport.get_extra_info("socket")
 
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             self.transport.close()
+            return
+        quick_ack(self.socket)  # see smsc.py: Jasmin's DLR thrower leaves Nagle on
 
     # httptools callbacks
     def on_message_begin(self) -> None:
