@@ -216,11 +216,38 @@ def landing(user: dict, target: str | None) -> str:
     return target
 
 
+class PasswordChecks:
+    """Argon2 checks in this process: at most ``at_once`` run, one at a time per client
+    address, and at most ``per_client`` wait per address (more are refused).  A guesser
+    flooding from one address gets one core's worth of checks at most, and whoever shares the
+    address waits their turn behind it — slower, never locked out — while other addresses go
+    on."""
+
+    def __init__(self, at_once: int, per_client: int) -> None:
+        self.running = asyncio.Semaphore(at_once)
+        self.per_client = per_client
+        self.clients: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def check(self, client: str, password_hash: str | None, password: str) -> bool:
+        lock, waiting = self.clients.setdefault(client, (asyncio.Lock(), [0]))
+        if waiting[0] >= self.per_client:
+            raise PigeonError("Throttling.User",
+                              "Too many sign-ins at once from your address; try again in a "
+                              "moment.")
+        waiting[0] += 1
+        try:
+            async with lock, self.running:
+                return await anyio.to_thread.run_sync(console_users.verify_password,
+                                                      password_hash, password)
+        finally:
+            waiting[0] -= 1
+            if not waiting[0]:
+                del self.clients[client]
+
+
 def sign_in_handlers(pages):
     pigeon = pages.pigeon
-    # Argon2 checks running or waiting in this process (console_users.MAX_CHECKS_AT_ONCE run).
-    checks = asyncio.Semaphore(console_users.MAX_CHECKS_AT_ONCE)
-    waiting = 0
+    checks = PasswordChecks(console_users.MAX_CHECKS_AT_ONCE, console_users.MAX_CHECKS_WAITING)
 
     def form(request: Request, *, status: int = 200, error: str | None = None,
              email: str = "", target: str | None = None) -> Response:
@@ -250,7 +277,6 @@ def sign_in_handlers(pages):
         if not _same(str(posted.get("csrf") or ""), request.cookies.get(SIGN_IN_COOKIE)):
             return form(request, status=403, email=email, target=target,
                         error="The sign-in form was stale or forged; try again.")
-        nonlocal waiting
         now = pigeon.now()
         client = client_address(request, pigeon)
         # The attempt is committed before it is counted: racing attempts see one another
@@ -258,22 +284,14 @@ def sign_in_handlers(pages):
         attempt = await pigeon.db.write(console_users.begin_attempt, email, client, now)
         try:
             await pigeon.db.read(console_users.check_attempt, email, client, now)
-            if waiting >= console_users.MAX_CHECKS_AT_ONCE + console_users.MAX_CHECKS_WAITING:
-                raise PigeonError("Throttling.User", "Too many sign-ins at once; try again in "
-                                                     "a moment.")
+            user_id, password_hash = await pigeon.db.read(console_users.password_hash_of,
+                                                          email)
+            # Argon2 costs tens of milliseconds of CPU: off the event loop, a few at a time.
+            ok = await checks.check(client, password_hash, password)
         except PigeonError as exc:
             await pigeon.db.write(console_users.end_attempt, attempt, email, client,
                                   signed_in=False)
             return form(request, status=429, email=email, target=target, error=exc.message)
-        user_id, password_hash = await pigeon.db.read(console_users.password_hash_of, email)
-        # Argon2 costs tens of milliseconds of CPU: off the event loop, a few at a time.
-        waiting += 1
-        try:
-            async with checks:
-                ok = await anyio.to_thread.run_sync(console_users.verify_password,
-                                                    password_hash, password)
-        finally:
-            waiting -= 1
         if not ok or user_id is None:  # the attempt's row stays: a failure
             return form(request, status=401, email=email, target=target,
                         error="Wrong email or password.")

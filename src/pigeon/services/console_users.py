@@ -21,9 +21,10 @@ Sign-in is throttled, and the database decides, for every process and node at on
 * **An email from anywhere**: past :data:`MAX_FAILURES_PER_EMAIL` failures within the window,
   one attempt per :data:`EMAIL_PACE` (a slower backoff): guessers spread over many addresses
   get a few tries an hour, and the owner still gets in.
-* **Password checks at once**, per process: :data:`MAX_CHECKS_AT_ONCE` (Argon2 costs tens of
-  milliseconds of CPU each, on purpose), :data:`MAX_CHECKS_WAITING` more waiting; past that
-  an attempt is refused at once (console/auth.py).
+* **Password checks**, per process: :data:`MAX_CHECKS_AT_ONCE` at once (Argon2 costs tens of
+  milliseconds of CPU each, on purpose), one at a time per address with at most
+  :data:`MAX_CHECKS_WAITING` waiting behind it: a flood from one address takes its turns, not
+  the machine (console/auth.py).
 
 Every attempt is a row *before* its password is checked, committed; the counts are read
 after.  Of attempts racing one another, each counts every one that committed before it
@@ -55,8 +56,8 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_PAIR = 5
 MAX_FAILURES_PER_EMAIL = 10
 EMAIL_PACE = timedelta(minutes=1)
-MAX_CHECKS_AT_ONCE = 4
-MAX_CHECKS_WAITING = 16
+MAX_CHECKS_AT_ONCE = 2
+MAX_CHECKS_WAITING = 50
 MIN_PASSWORD_LENGTH = 10
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
