@@ -163,10 +163,11 @@ def page(conn: Connection, account_id: int, *, ext_code: str | None, sign_name: 
         .order_by(signatures.c.id, ext_codes.c.created_at, ext_codes.c.code)
         .limit(page_size).offset((page_no - 1) * page_size)).mappings()]
     for row in rows:
-        # ix_messages_limits starts with signature_id: one range of the index per code.
+        # One range of ix_messages_signature per code: the extension codes that start with it
+        # (digits: every such code sorts from the code itself to the code + ":").
         row["send_count"] = conn.scalar(select(func.count()).select_from(messages).where(
             messages.c.signature_id == row["signature_id"],
-            messages.c.extend_code.startswith(row["code"], autoescape=True)))
+            messages.c.extend_code >= row["code"], messages.c.extend_code < row["code"] + ":"))
         row["active"] = bool(row["active"])
     return total, rows
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select
@@ -211,7 +212,7 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
     # SMS-pumping protection switched on by the tenant's alert rules (alerts issue).
     otp_protection.check(conn, account_id, template_type, [p.number for p in prepared], now)
     _check_caps(conn, account_id, account.settings, len(prepared), now, policy.zone)
-    _check_number_limits(conn, account, template, prepared, now, policy.zone)
+    _check_number_limits(conn, account_id, account, template, prepared, now, policy.zone)
     chargeable = [p for p in prepared if p.failure is None]
     price = account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type])
     if chargeable:
@@ -327,14 +328,32 @@ def _number_limits(settings: dict) -> limits.NumberLimits:
 # one number?): one number (every SendSms to one number) needs no list parameter.
 _COUNTED_SQL = {
     (per_template, one): (
-        "SELECT phone, created_at FROM messages WHERE signature_id = ? AND "
+        "SELECT phone, created_at FROM messages WHERE account_id = ? AND signature_id = ? AND "
         + ("phone = ?" if one else "phone {in_ids}")
         + " AND created_at >= ? AND (err_code IS NULL OR err_code != '" + LIMIT_FAILURE + "')"
         + (" AND template_id = ?" if per_template else " AND template_type = ?"))
     for per_template in (True, False) for one in (True, False)}
 
 
-def _check_number_limits(conn: Connection, account: _Account, template: dict,
+def _counted(driver: Driver, per_template: bool, account_id: int, signature_id: int,
+             phones: set[str], since: Any, scope: int) -> tuple[str, tuple]:
+    """The statement (and its parameters) that reads what ``phones`` were sent already."""
+    one = len(phones) == 1
+    text = _COUNTED_SQL[per_template, one]
+    if one:
+        phone_params: tuple = (next(iter(phones)),)
+    elif driver.sqlite:
+        # A list of placeholders, not json_each(): SQLite cannot tell how many numbers a JSON
+        # list holds, and would rather walk the account's whole day than the index.
+        text = text.format(in_ids=f"IN ({', '.join('?' * len(phones))})")
+        phone_params = tuple(sorted(phones))
+    else:
+        text = text.format(in_ids=driver.in_ids)
+        phone_params = (driver.ids(sorted(phones)),)
+    return text, (account_id, signature_id, *phone_params, since, scope)
+
+
+def _check_number_limits(conn: Connection, account_id: int, account: _Account, template: dict,
                          prepared: list[_Prepared], now: datetime, zone: ZoneInfo) -> None:
     """Per-number limits.  A one-number call over its limit is refused with
     ``isv.BUSINESS_LIMIT_CONTROL``; in a call with several numbers only the numbers over their
@@ -357,13 +376,9 @@ def _check_number_limits(conn: Connection, account: _Account, template: dict,
     # Every OTP template of the signature, and only those, shares the count.
     scope = template["id"] if per_template else template_type
     for signature_id, phones in phones_by_signature.items():
-        one = len(phones) == 1
-        text = _COUNTED_SQL[per_template, one]
-        if not one:
-            text = text.format(in_ids=driver.in_ids)
-        phone_param = next(iter(phones)) if one else driver.ids(sorted(phones))
-        for phone, created_at in driver.run(conn, None, text,
-                                            (signature_id, phone_param, since, scope)):
+        text, params = _counted(driver, per_template, account_id, signature_id, phones, since,
+                                scope)
+        for phone, created_at in driver.run(conn, None, text, params):
             sent.setdefault((signature_id, phone), []).append(driver.read_time(created_at))
     earlier: dict[tuple, list[datetime]] = {}  # this call's own earlier messages, per scope
     for item in checked:

@@ -396,7 +396,10 @@ messages = Table(
     Column("done_at", UTCDateTime(), nullable=True),  # final receipt (ReceiveDate)
     Index("ix_messages_dispatch", "status", "id"),
     Index("ix_messages_lookup", "account_id", "phone", "created_at"),
-    Index("ix_messages_limits", "signature_id", "phone", "created_at"),
+    # A signature's messages by extension code (QueryExtCodeSign's counts).  Not by phone: the
+    # per-number limits read ix_messages_lookup — one index in the phone's random order is
+    # enough to write into (every message lands on a random page of each such index).
+    Index("ix_messages_signature", "signature_id", "extend_code"),
     Index("ix_messages_account_day", "account_id", "created_at"),
     Index("ix_messages_biz", "biz_id"),
     Index("ix_messages_carrier_id", "connector", "carrier_message_id"),
