@@ -332,3 +332,51 @@ def test_an_account_price_overrides_the_platform_price(pigeon, sdk, sender):
     amounts = [e["amount"] for e in rows(pigeon, ledger, sender.account_id)
                if e["kind"] == "charge"]
     assert amounts == [-40, -30]
+
+
+# -- replays -------------------------------------------------------------------------------------
+# SendSms records its nonce in the transaction that accepts the message (one write for both);
+# a nonce is used once all the same, whatever became of the request.
+
+def _post(server, params: dict) -> dict:
+    import httpx
+
+    from tests.support import signer
+
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        return http.post("/", content=signer.form(params), headers={
+            "content-type": "application/x-www-form-urlencoded"}).json()
+
+
+def test_a_replayed_send_is_refused_and_sends_nothing_more(pigeon, server, tenant, sender):
+    from tests.support import signer
+
+    params = signer.v1_params(tenant, "SendSms", {
+        "PhoneNumbers": A, "SignName": sender.sign, "TemplateCode": sender.notice,
+        "TemplateParam": '{"order":"1"}'})
+    assert _post(server, params)["Code"] == "OK"
+    assert _post(server, params)["Code"] == "SignatureNonceUsed"
+    assert [m['phone'] for m in rows(pigeon, messages, tenant.account_id)] == [A]
+
+
+def test_a_refused_send_replayed_once_it_would_pass_is_still_refused(pigeon, server, tenant,
+                                                                       sender):
+    from tests.support import signer
+
+    # Refused inside the accepting transaction: no money yet.
+    pigeon.db.write_sync(lambda conn: conn.execute(
+        balances.update().where(balances.c.account_id == tenant.account_id).values(amount=0)))
+    params = signer.v1_params(tenant, "SendSms", {
+        "PhoneNumbers": A, "SignName": sender.sign, "TemplateCode": sender.notice,
+        "TemplateParam": '{"order":"1"}'})
+    assert _post(server, params)["Code"] == "isv.AMOUNT_NOT_ENOUGH"
+    pigeon.db.write_sync(billing.topup, tenant.account_id, 10_000, pigeon.now())
+    assert _post(server, params)["Code"] == "SignatureNonceUsed"
+
+    # Refused before any write (a malformed parameter): the nonce is used all the same.
+    bad = signer.v1_params(tenant, "SendSms", {
+        "PhoneNumbers": A, "SignName": sender.sign, "TemplateCode": sender.notice,
+        "TemplateParam": "{not json"})
+    assert _post(server, bad)["Code"] == "isv.INVALID_JSON_PARAM"
+    assert _post(server, bad)["Code"] == "SignatureNonceUsed"
+    assert rows(pigeon, messages, tenant.account_id) == []

@@ -10,12 +10,15 @@ nonce's length; :func:`purge` drops rows past their expiry.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from pigeon.store.database import Driver
+from pigeon.core.errors import PigeonError
+from pigeon.store.database import Driver, savepoint
 from pigeon.store.tables import nonces
 
 PURGE_CHUNK = 10_000
@@ -47,6 +50,30 @@ def use(conn: Connection, nonce: Nonce, now: datetime) -> bool:
     driver = Driver.of(conn)
     return bool(driver.run(conn, "nonces", _USE, (nonce.digest, driver.time(nonce.expires_at),
                                                    driver.time(now))))
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What :func:`first_use` returns when the work refused the request: the nonce stays
+    recorded, the work's writes are undone, and the caller raises ``error``."""
+
+    error: PigeonError
+
+
+def first_use(conn: Connection, nonce: Nonce, now: datetime, work: Callable[..., Any],
+              *args: Any) -> Any:
+    """``work(conn, *args)`` for a request whose nonce is recorded in the same transaction —
+    one write for both, the send path's way (api/rpc/endpoint.py).  ``SignatureNonceUsed``
+    (raised: nothing is written) if the nonce is not new.  A refusal of the work (a
+    PigeonError) undoes its writes and not the nonce — a refused request replayed later must
+    not be accepted then — and comes back as :class:`Refused`."""
+    if not use(conn, nonce, now):
+        raise PigeonError("SignatureNonceUsed")
+    try:
+        with savepoint(conn, "pigeon_work"):
+            return work(conn, *args)
+    except PigeonError as error:
+        return Refused(error)
 
 
 def purge(conn: Connection, now: datetime, chunk: int = PURGE_CHUNK) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import json
 import logging
@@ -583,6 +584,25 @@ class Database:
             self._inline_all.append(conn)
         with conn.begin():
             return fn(conn, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def savepoint(conn: Connection, name: str):
+    """A savepoint of ``name`` inside the transaction (written straight on the driver's
+    connection, as the writer's own): an exception rolls the block's writes back, and only
+    them, then goes on."""
+    raw = conn.connection.dbapi_connection.execute
+    raw(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        raw(f"ROLLBACK TO SAVEPOINT {name}")
+        raw(f"RELEASE SAVEPOINT {name}")
+        log_ = WriteLog.of(conn)
+        if log_ is not None:
+            log_.rolled_back()
+        raise
+    raw(f"RELEASE SAVEPOINT {name}")
 
 
 class _Unit:

@@ -216,10 +216,22 @@ class Authenticator:
         self.nonces = nonces
 
     async def authenticate(self, request: RpcRequest, now: datetime) -> KeyRecord:
-        """Return the signing key, or raise the gateway's error (spec/dysmsapi.md §4.2).
+        """Return the signing key, or raise the gateway's error (spec/dysmsapi.md §4.2),
+        the nonce recorded.  ``now`` is an aware datetime."""
+        verified = await self.verify(request, now)
+        await self.record(verified, now)
+        return verified.key
 
-        ``now`` is an aware datetime.
-        """
+    async def record(self, verified: Verified, now: datetime) -> None:
+        """Record the verified request's nonce: ``SignatureNonceUsed`` if it was already."""
+        if not await self.nonces.use(verified.key.access_key_id, verified.nonce, now,
+                                     verified.nonce_expires_at):
+            raise PigeonError("SignatureNonceUsed")
+
+    async def verify(self, request: RpcRequest, now: datetime) -> Verified:
+        """Every check of :meth:`authenticate` but the nonce's, which the caller records —
+        with :meth:`record`, or in the transaction of the request's own write
+        (:func:`pigeon.services.nonces.first_use`)."""
         claim = _claim(request)
 
         key = await self.lookup(claim.access_key_id)
@@ -236,7 +248,16 @@ class Authenticator:
         if not constant_time_equal(claim.signature, expected):
             raise PigeonError.signature_mismatch(claim.string_to_sign)
 
-        if not await self.nonces.use(key.access_key_id, claim.nonce, now,
-                                     max(now, signed_at) + self.window):
-            raise PigeonError("SignatureNonceUsed")
-        return key
+        return Verified(key, claim.nonce, max(now, signed_at) + self.window)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A request whose signature checked out, and its nonce, not recorded yet."""
+
+    key: KeyRecord
+    nonce: str
+    nonce_expires_at: datetime  # see Authenticator: the later of now and its timestamp + window
+
+    def stored_nonce(self) -> nonces.Nonce:
+        return nonces.Nonce.of(self.key.access_key_id, self.nonce, self.nonce_expires_at)

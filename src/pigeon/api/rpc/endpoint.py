@@ -114,21 +114,34 @@ class RpcEndpoint:
             raise PigeonError("InvalidVersion")
 
         now = self.pigeon.now()
-        key = await self.pigeon.authenticator.authenticate(rpc, now)
-        # After the signature, as Alibaba's RAM check: only the key's owner learns that the
-        # address is not allowed.  Every action, not only the sending ones.  Without trusted
-        # proxies or an allow-list (the usual case) nothing is parsed.
-        client_ip = request.client.host if request.client else None
-        trusted = self.pigeon.settings.trusted_proxies
-        if trusted:
-            client_ip = source_ip.client_address(client_ip, headers.get("x-forwarded-for"),
-                                                 trusted)
-        if key.allow_list:
-            source_ip.check_allowed(key.allow_list, client_ip)
+        authenticator = self.pigeon.authenticator
+        verified = await authenticator.verify(rpc, now)
+        key = verified.key
+        # The nonce is used once, whatever the answer.  An action that writes first records it
+        # in that write's transaction (records_nonce: SendSms, one write instead of two); for
+        # the others it is recorded now.
+        in_write = getattr(handler, "records_nonce", False)
+        if not in_write:
+            await authenticator.record(verified, now)
         call = Call(pigeon=self.pigeon, account_id=key.account_id,
                     access_key_id=key.access_key_id, params=Params(rpc.params), request=rpc,
-                    now=now, client_ip=client_ip)
-        fields = await handler(call)
+                    now=now, nonce=verified.stored_nonce() if in_write else None)
+        try:
+            # After the signature, as Alibaba's RAM check: only the key's owner learns that the
+            # address is not allowed.  Every action, not only the sending ones.  Without
+            # trusted proxies or an allow-list (the usual case) nothing is parsed.
+            client_ip = request.client.host if request.client else None
+            trusted = self.pigeon.settings.trusted_proxies
+            if trusted:
+                client_ip = source_ip.client_address(client_ip, headers.get("x-forwarded-for"),
+                                                     trusted)
+            call.client_ip = client_ip
+            if key.allow_list:
+                source_ip.check_allowed(key.allow_list, client_ip)
+            fields = await handler(call)
+        finally:
+            if call.nonce is not None:  # refused before its write: the nonce is used all the same
+                await authenticator.record(verified, now)
         return json_response({"RequestId": request_id, "Code": "OK", "Message": "OK", **fields})
 
 

@@ -12,10 +12,12 @@ import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pigeon.api.rpc.params import Params
 from pigeon.api.rpc.request import RpcRequest
+from pigeon.services import nonces
+from pigeon.services.nonces import Nonce
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -30,6 +32,20 @@ class Call:
     request: RpcRequest
     now: datetime
     client_ip: str | None = None  # the HTTP peer's address (SMS-pumping detection)
+    # The request's nonce while not recorded yet: an action registered with
+    # ``records_nonce=True`` records it in its first write (write()).
+    nonce: Nonce | None = None
+
+    async def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(conn, *args)`` as a write; the first one also records the request's nonce
+        (:func:`pigeon.services.nonces.first_use`): one transaction instead of two."""
+        nonce, self.nonce = self.nonce, None
+        if nonce is None:
+            return await self.pigeon.db.write(fn, *args)
+        done = await self.pigeon.db.write(nonces.first_use, nonce, self.now, fn, *args)
+        if isinstance(done, nonces.Refused):
+            raise done.error
+        return done
 
     def local_time(self, ts: datetime | None) -> str:
         """``yyyy-MM-dd HH:mm:ss`` in platform time, as the API shows dates; "" for none."""
@@ -44,12 +60,16 @@ MODULES = ("qualifications", "signatures", "templates", "uploads", "sending", "r
            "queues", "conversions", "documents", "tags", "ext_codes", "short_urls")
 
 
-def action(*names: str) -> Callable[[Handler], Handler]:
+def action(*names: str, records_nonce: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler under ``names``.  ``records_nonce``: the handler writes through
+    :meth:`Call.write` before anything else that changes state, and so records the request's
+    nonce in its own transaction (the endpoint records it for the others first)."""
     def register(handler: Handler) -> Handler:
         for name in names:
             if name in ACTIONS:
                 raise RuntimeError(f"action {name} registered twice")
             ACTIONS[name] = handler
+        handler.records_nonce = records_nonce
         return handler
 
     return register

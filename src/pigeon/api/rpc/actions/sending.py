@@ -40,13 +40,13 @@ def _template_param(text: str | None, where: str) -> dict | None:
 
 
 async def _accept(call: Call, request: SendRequest) -> dict:
-    answer = await call.pigeon.db.write(sending.accept, call.pigeon.send_policy,
+    answer = await call.write(sending.accept, call.pigeon.send_policy,
                                         call.account_id, request, call.now)
     call.pigeon.wake_dispatcher()
     return answer
 
 
-@action("SendSms")
+@action("SendSms", records_nonce=True)
 async def send_sms(call: Call) -> dict:
     p = call.params
     numbers = split_numbers(p.str("PhoneNumbers", required=True),
@@ -67,7 +67,7 @@ def _json_list(call: Call, name: str, *, required: bool,
                             max_length=max_length)
 
 
-@action("SendBatchSms")
+@action("SendBatchSms", records_nonce=True)
 async def send_batch_sms(call: Call) -> dict:
     numbers = _json_list(call, "PhoneNumberJson", required=True)
     sign_names = _json_list(call, "SignNameJson", required=True)
