@@ -6,14 +6,16 @@ afterwards, and every process is started and stopped by this script (no system s
 used or left running):
 
 * **the SMSC** — ``smsc.py`` (its own process, uvloop): answers every ``submit_sm`` and sends a
-  ``DELIVRD`` receipt at once.  Its ceiling is measured in the same run with the raw SMPP
-  client of ``bench/smpp_throughput.py`` so the table shows how far below it the gateways are;
+  ``DELIVRD`` receipt at once.  Its ceiling and CPU per message are measured in the same run
+  with the raw SMPP client of ``bench/smpp_throughput.py``, and the test SMSC's
+  (``tests/support/smsc.py``) beside it;
 * **the receiver** — ``receiver.py`` (its own process): every gateway pushes its reports to it;
 * **Kannel** (``kannel_gateway.py``), **Jasmin** (``jasmin_gateway.py``), **Pigeon**
   (``pigeon_gateway.py``): each module's docstring gives the settings it runs with.
 
-Two cases, each ``--rounds`` rounds; in each round every gateway gets the same number of
-messages (fresh numbers, distinct across the run), the order rotating from round to round:
+Two cases, each ``--rounds`` rounds; in each round every gateway gets its messages (fresh
+numbers, distinct across the run; Jasmin fewer, ``--jasmin-*-messages``, as its rate would
+make the others' count last many minutes), the order rotating from round to round:
 
 * **bulk** — ``--bulk-messages`` messages, 100 numbers a request, through each gateway's bulk
   HTTP interface (Kannel ``sendsms`` with 100 recipients, Jasmin's REST ``/secure/sendbatch``,
@@ -95,6 +97,33 @@ def smsc_ceiling(port: int, messages: int, window: int) -> float:
     if result.returncode != 0:
         raise BenchError(f"the raw SMPP client failed: {result.stderr[-500:]}")
     return float(result.stdout.strip().splitlines()[-1])
+
+
+def smsc_ceilings(bench_smsc: Controlled, window: int, count: int = 50_000) -> dict:
+    """The raw SMPP client against this benchmark's SMSC and against the test SMSC
+    (``tests/support/smsc.py``, as ``smpp_throughput.py --serve-smsc`` runs it): msg/s and
+    the SMSC's CPU µs per message, so that the table shows how much of a core each SMSC takes
+    at the gateways' rates."""
+    from harness import process_cpu_seconds
+
+    cpu = bench_smsc.command("stats")["cpu_s"]
+    rate = smsc_ceiling(bench_smsc.port, count, window)
+    ours = {"msg_per_s": round(rate),
+            "cpu_us_per_msg": round((bench_smsc.command("stats")["cpu_s"] - cpu) * 1e6 / count,
+                                    1)}
+    test = subprocess.Popen([sys.executable, str(PEERS.parent / "smpp_throughput.py"),
+                             "--serve-smsc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        port = int(test.stdout.readline())
+        cpu = process_cpu_seconds(test.pid)
+        rate = smsc_ceiling(port, count, window)
+        theirs = {"msg_per_s": round(rate), "cpu_us_per_msg": round(
+            (process_cpu_seconds(test.pid) - cpu) * 1e6 / count, 1)}
+    finally:
+        test.stdin.close()
+        test.wait(30)
+    return {"bench/peers/smsc.py": ours, "tests/support/smsc.py": theirs}
 
 
 class Bench:
@@ -349,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
             gateways[name] = start_gateway(name, bench, args, tmp)
             print(f"  {gateways[name].version}; processes: "
                   f"{', '.join(process_names(gateways[name].sessions))}", flush=True)
-        ceiling = smsc_ceiling(bench.smsc.port, 50_000, args.window)
-        print(f"SMSC ceiling (raw SMPP client, window {args.window}): {ceiling:,.0f} msg/s")
+        ceiling = smsc_ceilings(bench.smsc, args.window)
+        for name, figures in ceiling.items():
+            print(f"SMSC ceiling, {name}: {figures['msg_per_s']:,} msg/s with the raw SMPP "
+                  f"client (window {args.window}), {figures['cpu_us_per_msg']} µs of its CPU "
+                  "a message")
         if args.warmup:
             for name, gateway in gateways.items():
                 warm = bench.round(gateway, "bulk", min(args.warmup,
@@ -384,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             "options": {k: str(v) for k, v in vars(args).items()},
             "versions": {n: g.version for n, g in gateways.items()},
             "settings": {n: g.settings() for n, g in gateways.items()},
-            "smsc_ceiling_msg_per_s": round(ceiling), "runs": runs, "summary": summary},
+            "smsc_ceilings": ceiling, "runs": runs, "summary": summary},
             ensure_ascii=False))
         return 0 if valid else 1
     except BenchError as exc:
