@@ -230,6 +230,15 @@ def test_a_letter_must_list_the_signature_and_come_from_the_qualifications_compa
     sign = sdk.get_sms_sign_with_options(models.GetSmsSignRequest(sign_name="白鹭"), RT).body
     assert (sign.third_party, sign.authorization_letter_id,
             sign.authorization_letter_audit_pass, sign.sign_status) == (True, letter, True, 1)
+    [item] = sdk.query_sms_sign_list_with_options(models.QuerySmsSignListRequest(),
+                                                  RT).body.sms_sign_list
+    assert (item.authorization_letter_id, item.authorization_letter_audit_pass) == (letter, True)
+
+
+def test_a_signature_without_a_letter_shows_no_approved_letter(sdk, qualification):
+    assert create_sign(sdk, qualification).code == "OK"
+    sign = sdk.get_sms_sign_with_options(models.GetSmsSignRequest(sign_name=SIGN), RT).body
+    assert sign.authorization_letter_audit_pass is False and sign.authorization_letter_id is None
 
 
 def test_a_third_party_signature_needs_a_letter_and_a_third_party_qualification(

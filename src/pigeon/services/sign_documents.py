@@ -94,6 +94,19 @@ def letters(conn: Connection, account_id: int, *, ids: Iterable[int] | None = No
     return found
 
 
+def letters_approved(conn: Connection, account_id: int, rows: list[dict]) -> None:
+    """Set ``letter_approved`` on each signature row: whether its authorisation letter is
+    approved now (GetSmsSign's AuthorizationLetterAuditPass)."""
+    ids = {row["authorization_letter_id"] for row in rows if row["authorization_letter_id"]}
+    approved = set()
+    if ids:
+        approved = set(conn.scalars(select(sign_documents.c.id).where(
+            sign_documents.c.id.in_(sorted(ids)), sign_documents.c.account_id == account_id,
+            sign_documents.c.kind == LETTER, sign_documents.c.state == "PASS")))
+    for row in rows:
+        row["letter_approved"] = row["authorization_letter_id"] in approved
+
+
 def check_for_signature(conn: Connection, account_id: int, fields: dict,
                         qualification_id: int | None, today: date) -> None:
     """Refuse (``isv.INVALID_PARAMETERS``) a document id in ``fields`` (snake_case:

@@ -237,6 +237,7 @@ def get(conn: Connection, account_id: int, name: str) -> dict:
         .where(files.c.owner_kind == "signature", files.c.owner_id == row["id"])
         .order_by(files.c.id)).mappings()]
     row["registrations"] = registrations(conn, row["id"])
+    sign_documents.letters_approved(conn, account_id, [row])
     return row
 
 
@@ -256,9 +257,11 @@ def page(conn: Connection, account_id: int, page_index: int, page_size: int):
     total = conn.scalar(select(func.count()).select_from(signatures).where(where))
     if (page_index - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
         return total, []
-    rows = conn.execute(select(signatures).where(where).order_by(signatures.c.id.desc())
-                        .limit(page_size).offset((page_index - 1) * page_size)).mappings()
-    return total, [dict(r) for r in rows]
+    rows = [dict(r) for r in conn.execute(
+        select(signatures).where(where).order_by(signatures.c.id.desc())
+        .limit(page_size).offset((page_index - 1) * page_size)).mappings()]
+    sign_documents.letters_approved(conn, account_id, rows)
+    return total, rows
 
 
 # -- review -------------------------------------------------------------------------------

@@ -124,8 +124,7 @@ async def get_sms_sign(call: Call) -> dict:
         "SignTag": "2",
         "SignUsage": "他用" if row["third_party"] else "自用",
         "ThirdParty": bool(row["third_party"]),
-        "AuthorizationLetterAuditPass": bool(row["third_party"]
-                                             and row["authorization_letter_id"]),
+        "AuthorizationLetterAuditPass": row["letter_approved"],
         "RegisterResult": _register_result(row["registrations"]),
         "SignIspRegisterDetailList": details,
     }
@@ -160,8 +159,7 @@ async def query_sms_sign_list(call: Call) -> dict:
             "BusinessType": BUSINESS_TYPES.get(row["sign_type"], "通用类型"),
             "OrderId": str(row["order_id"] or ""),
             "Reason": reject_reason(call, row),
-            "authorizationLetterAuditPass": bool(row["third_party"]
-                                                 and row["authorization_letter_id"]),
+            "authorizationLetterAuditPass": row["letter_approved"],
         }
         for wire, column in (("AuthorizationLetterId", "authorization_letter_id"),
                              ("TrademarkId", "trademark_id"),
