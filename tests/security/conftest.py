@@ -24,6 +24,7 @@ HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
 SERVER_ENV = {
     "PIGEON_HEADER_TIMEOUT": f"{HEADER_TIMEOUT}s", "PIGEON_BODY_TIMEOUT": f"{BODY_TIMEOUT}s",
+    "PIGEON_KEEP_ALIVE_TIMEOUT": "2s",
     # Every request of these tests comes "through a proxy" on the loopback, which names the
     # attacker's address in X-Forwarded-For (the sign-in tests use that); nothing else reads it.
     "PIGEON_TRUSTED_PROXIES": "127.0.0.1",
