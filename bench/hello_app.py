@@ -1,9 +1,10 @@
 """The baseline of the RPC benchmarks: a bare "hello" ASGI app on Pigeon's server stack.
 
 A minimal Starlette app answering ``GET|POST /`` with a small constant JSON body, served by
-``uvicorn.run`` with the very options ``pigeon serve`` passes (loop and HTTP implementation
-left to uvicorn's ``auto`` choice, access log off, one process).  Whatever the benchmark
-measures beyond this app is Pigeon's own cost.
+``uvicorn.run`` with the options ``pigeon serve`` passes (loop and HTTP implementation left to
+uvicorn's ``auto`` choice, access log off, one process) — but uvicorn's own httptools protocol,
+not Pigeon's with its connection limits (src/pigeon/http_protocol.py): whatever the benchmark
+measures beyond this app is Pigeon's own cost, those limits included.
 
     python bench/hello_app.py --host 127.0.0.1 --port 8081
 """
@@ -35,8 +36,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
-    # As src/pigeon/cli/server.py `serve` does: uvicorn.run(app, host, port, log_level,
-    # access_log=False, proxy_headers=False)
+    # The options of src/pigeon/serving.py server_options: uvicorn.run(app, host, port,
+    # log_level, access_log=False, proxy_headers=False)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
                 proxy_headers=False)
 

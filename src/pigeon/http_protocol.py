@@ -12,7 +12,8 @@ server's memory and connections:
   minute, stays open for good (the keep-alive timer runs only between requests, and is
   cancelled by the first byte);
 * ``limit_concurrency`` answers 503 only once a request's head is complete, and counts
-  connections that are still trickling their headers.
+  connections that are still trickling their headers; ``limit_max_requests`` is no cap at
+  all, it ends the process after so many requests.  (``timeout_keep_alive`` is used as is.)
 
 So this subclass counts the bytes of each request head *before* feeding them to the parser
 and refuses the request (431, 414) the moment it passes :attr:`Limits.max_head`; arms a timer
