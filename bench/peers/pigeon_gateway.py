@@ -92,11 +92,11 @@ class Pigeon:
                                  + self.server.log_tail())
             time.sleep(0.5)
         self.rows = Rows(self.dir / "data")
+        self.version = self._version()  # the tree the server started from
         self.after = 0
         self.files = 0
 
-    @property
-    def version(self) -> str:
+    def _version(self) -> str:
         root = Path(__file__).resolve().parents[2]
         git = functools.partial(subprocess.run, capture_output=True, text=True, cwd=root)
         commit = git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "?"
