@@ -127,3 +127,14 @@ def test_every_receipt_code_has_a_description():
     for outcome in [*network.MAGIC.values(), DELIVERED, PORT_NOT_REGISTERED]:
         if outcome.receipt:
             assert network.DESCRIPTIONS[outcome.err_code]
+
+
+def test_carrier_ids_sort_by_time_and_stay_distinct():
+    from datetime import UTC, datetime, timedelta
+
+    early = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+    later = early + timedelta(milliseconds=1)
+    ids = [network.timed_message_id(early, bits) for bits in (0, 1, 2**32 - 1)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert network.timed_message_id(later, 0) > max(ids)
+    assert all(len(i) == 20 for i in ids)

@@ -102,7 +102,7 @@ class SimulatorConnector:
                              error_message="运营商限流，稍后重试")
         self._throttled.discard(message.message_id)
         self._counts["submitted"] += 1
-        carrier_id = network.message_id(self.rng.getrandbits(80))
+        carrier_id = network.timed_message_id(now, self.rng.getrandbits(32))
         if not fate.receipt:
             return Submitted(message.message_id, carrier_message_id=carrier_id)
         due = now + network.receipt_delay(self.delay, fate, self.rng.uniform(-1, 1))
