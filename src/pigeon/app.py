@@ -16,6 +16,7 @@ from starlette.routing import Route
 from pigeon import clock
 from pigeon.api.guard import BodyLimits, Guard
 from pigeon.api.mns import MnsEndpoint
+from pigeon.api.operations import Operations
 from pigeon.api.rpc.auth import Authenticator, DatabaseNonces, KeyRecord
 from pigeon.api.rpc.endpoint import RpcEndpoint
 from pigeon.api.short_links import ShortLinks
@@ -70,6 +71,8 @@ class Pigeon:
         # The running dispatcher's wake-up (workers/dispatcher.py creates it on its loop); the
         # send path sets it so new messages are claimed at once instead of at the next poll.
         self.dispatcher_wake: asyncio.Event | None = None
+        # The task running this process's workers, when it runs them (/readyz looks).
+        self.workers_task: asyncio.Task | None = None
 
     async def lookup_key(self, key_id: str) -> KeyRecord | None:
         cached = self._keys.get(key_id)
@@ -108,6 +111,7 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
         pigeon.db.attach()  # SQLite: this process's writes run on this loop
         task = asyncio.create_task(background.run(pigeon), name="workers") if run_workers \
             else None
+        pigeon.workers_task = task
         try:
             yield
         finally:
@@ -124,6 +128,10 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
     routes.append(Route("/queues{tail:path}", MnsEndpoint(pigeon).handle,
                         methods=["GET", "PUT", "POST", "DELETE"]))
     routes.append(Route("/s/{code}", ShortLinks(pigeon).handle, methods=["GET"]))
+    operations = Operations(pigeon)  # /metrics, /healthz, /readyz (docs/operations.md)
+    routes.append(Route("/metrics", operations.metrics, methods=["GET"]))
+    routes.append(Route("/healthz", operations.healthz, methods=["GET"]))
+    routes.append(Route("/readyz", operations.readyz, methods=["GET"]))
     routes.extend(create_console(pigeon))  # /console (tenants) and /ops (operators)
     # Every request's body is bounded in size, time and memory before a route reads it.
     guard = Middleware(Guard, limits=BodyLimits.of(pigeon.settings))

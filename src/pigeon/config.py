@@ -190,6 +190,23 @@ def parse_database_url(text: str) -> str:
     return value
 
 
+def parse_listen_address(text: str) -> tuple[str, int] | None:
+    """``"127.0.0.1:9464"``, ``"[::1]:9464"`` or ``":9464"`` (every address) → (host, port);
+    ``off`` or nothing → None."""
+    value = text.strip()
+    if value.lower() in {"", "off", "none"}:
+        return None
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    try:
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise SettingsError("expected HOST:PORT such as 127.0.0.1:9464, or off")
+    return host or "0.0.0.0", number
+
+
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
     """``"10.0.0.0/8, 192.168.1.10"`` → networks (a bare address is a range of one)."""
     networks = []
@@ -386,6 +403,18 @@ SETTINGS: tuple[Setting, ...] = (
             "deployment that runs them in a separate `pigeon worker` process."),
     Setting("PIGEON_LOG_LEVEL", "log_level", parse_choice("debug", "info", "warning", "error"), "info",
             "Log verbosity."),
+    Setting("PIGEON_LOG_FORMAT", "log_format", parse_choice("text", "json"), "text",
+            "`text`: one line per event for people. `json`: one JSON object per line (`time`, "
+            "`level`, `logger`, `message`, the context such as `request_id`, `exception`) for "
+            "log shippers (see docs/operations.md)."),
+    Setting("PIGEON_METRICS_TOKEN", "metrics_token", Secret, None,
+            "Bearer token that `GET /metrics` on the API port requires (`Authorization: Bearer "
+            "<token>`). Unset: `/metrics` is not served on the API port (404) — set this, or "
+            "`PIGEON_METRICS_ADDRESS`, to let Prometheus scrape.", secret=True),
+    Setting("PIGEON_METRICS_ADDRESS", "metrics_address", parse_listen_address, "off",
+            "A separate listen address (`HOST:PORT`, e.g. `10.0.0.5:9464` on a private "
+            "interface) that serves the Prometheus metrics without a token, from `pigeon "
+            "serve` and from `pigeon worker` (whose nodes have no API port). `off`: none."),
 )
 
 
@@ -445,6 +474,9 @@ class Settings:
     workers: str = "on"
     serve_workers: int = 0
     log_level: str = "info"
+    log_format: str = "text"
+    metrics_token: Secret | None = None
+    metrics_address: tuple[str, int] | None = None
 
     @property
     def effective_database_url(self) -> str:

@@ -29,14 +29,14 @@ import time
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from pigeon import http_protocol, workers
+from pigeon import http_protocol, logs, metrics, workers
 from pigeon.app import Pigeon, create_app
 from pigeon.config import Settings
 from pigeon.store import faults
 
 log = logging.getLogger(__name__)
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = logs.TEXT_FORMAT
 _PR_SET_PDEATHSIG = 1
 BIND_PATIENCE = 10.0
 _PARENT = "PIGEON_SERVE_PARENT"  # the parent's pid, for an API process to check it still has it
@@ -47,7 +47,9 @@ def server_options(settings: Settings) -> dict:
     :func:`server_config`)."""
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any local peer as
     # the client; Pigeon reads it itself, from PIGEON_TRUSTED_PROXIES only.
-    return {"log_level": settings.log_level, "access_log": False, "proxy_headers": False}
+    # log_config=None: uvicorn leaves the handlers to Pigeon's (pigeon.logs: text or JSON).
+    return {"log_level": settings.log_level, "access_log": False, "proxy_headers": False,
+            "log_config": None}
 
 
 def server_config(app, settings: Settings, **options) -> uvicorn.Config:
@@ -69,11 +71,17 @@ def process_count(settings: Settings, workers: int | None) -> int:
     return workers or settings.serve_workers or os.cpu_count() or 1
 
 
-def serve_many(settings: Settings, pigeon: Pigeon, host: str, port: int, count: int) -> None:
+def serve_many(settings: Settings, pigeon: Pigeon, host: str, port: int, count: int,
+               on_ready=None) -> None:
     """Run ``count`` API processes on ``host:port``, and the workers here (unless
-    ``PIGEON_WORKERS=off``), until a signal stops them."""
+    ``PIGEON_WORKERS=off``), until a signal stops them.  ``on_ready()``, called once the
+    metrics are shared, may return a function to call at the end (the metrics listener's
+    stop)."""
     background = _Workers(pigeon) if settings.workers == "on" else None
     os.environ["PIGEON_WORKERS"] = "off"  # the API processes' (they inherit the environment)
+    # Every process keeps its metrics in a file there; a scrape of any one sums them all.
+    metrics.prepare_directory(settings.data_dir)
+    stop = on_ready() if on_ready is not None else None
     os.environ[_PARENT] = str(os.getpid())
     config = server_config("pigeon.serving:api_process", settings, factory=True, host=host,
                            port=port, workers=count)
@@ -86,6 +94,8 @@ def serve_many(settings: Settings, pigeon: Pigeon, host: str, port: int, count: 
     finally:
         if background is not None:
             background.stop()
+        if stop is not None:
+            stop()
         sock.close()
 
 
@@ -106,7 +116,7 @@ def api_process():
     """The app of one API process (uvicorn's factory, in the child)."""
     _die_with_parent()
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    logs.configure(settings)
     quiet_storage_faults()
     return create_app(Pigeon(settings), workers=False, close=True)
 

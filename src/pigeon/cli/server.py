@@ -19,12 +19,12 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
               help="API processes sharing the port (default: PIGEON_SERVE_WORKERS, else one "
                    "per CPU core).")] = None) -> None:
     """Run the API (and the background workers unless PIGEON_WORKERS=off)."""
-    import logging
     import sys
 
     import uvicorn
 
-    from pigeon import serving
+    from pigeon import logs, serving
+    from pigeon.api.operations import start_listener
     from pigeon.app import Pigeon, create_app
     from pigeon.services import accounts
 
@@ -32,7 +32,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
     host = host or settings.host
     port = port or settings.port
     count = serving.process_count(settings, workers)
-    logging.basicConfig(level=settings.log_level.upper(), format=serving.LOG_FORMAT)
+    logs.configure(settings)
     serving.quiet_storage_faults()
     pigeon = Pigeon(settings)
     tenants = pigeon.db.read_sync(accounts.list_accounts)
@@ -46,10 +46,13 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
         out.print("No tenant yet. Create one and its AccessKey with:\n"
                   "  pigeon account create \"My Company\"\n"
                   "  pigeon accesskey create <AccountId>")
+    stop_listener = None
     try:
         if count > 1:
-            serving.serve_many(settings, pigeon, host, port, count)
+            serving.serve_many(settings, pigeon, host, port, count,
+                               on_ready=lambda: start_listener(pigeon))
         else:
+            stop_listener = start_listener(pigeon)
             server = uvicorn.Server(serving.server_config(create_app(pigeon), settings,
                                                           host=host, port=port))
             try:
@@ -59,6 +62,8 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
             if not server.started:  # as uvicorn.run: it could not bind, or the app not start
                 sys.exit(3)
     finally:
+        if stop_listener is not None:
+            stop_listener()
         pigeon.close()
 
 
@@ -67,19 +72,20 @@ def worker() -> None:
     PIGEON_WORKERS=off on the API nodes).  SIGTERM or Ctrl-C stops it cleanly: its leases and
     claimed messages go to the other nodes at once."""
     import asyncio
-    import logging
     import signal
 
-    from pigeon import serving, workers
+    from pigeon import logs, serving, workers
+    from pigeon.api.operations import start_listener
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format=serving.LOG_FORMAT)
+    logs.configure(settings)
     serving.quiet_storage_faults()
     pigeon = open_pigeon()
+    stop_listener = start_listener(pigeon)  # PIGEON_METRICS_ADDRESS: this node's /metrics
 
     async def main() -> None:
         pigeon.db.attach()
-        task = asyncio.create_task(workers.run(pigeon))
+        task = pigeon.workers_task = asyncio.create_task(workers.run(pigeon))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
@@ -93,6 +99,8 @@ def worker() -> None:
     try:
         asyncio.run(main())
     finally:
+        if stop_listener is not None:
+            stop_listener()
         pigeon.close()
 
 

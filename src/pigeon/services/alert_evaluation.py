@@ -24,11 +24,13 @@ a race accepted on purpose (an alert told twice), the window being one pass.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import Connection, and_, delete, distinct, func, insert, or_, select, update
 
+from pigeon import metrics
 from pigeon.alerts.channels import Channel
 from pigeon.alerts.notice import Notice
 from pigeon.core import alert_rules, pumping
@@ -37,6 +39,7 @@ from pigeon.core.limits import OTP
 from pigeon.services import alert_config, alert_conversions, otp_protection
 from pigeon.services.billing import balance
 from pigeon.store.claiming import taken_by
+from pigeon.store.database import after_commit
 from pigeon.store.secrets import SecretBox
 from pigeon.store.tables import (
     accounts,
@@ -297,6 +300,9 @@ def record(conn: Connection, source: Source, findings: list[Finding],
             subject=finding.subject[:128], title=finding.title[:200], text=finding.text,
             figures=finding.figures, fired_at=now, last_seen_at=now)).inserted_primary_key[0]
         done.fired.append(alert_id)
+        after_commit(conn, functools.partial(
+            metrics.alert_fired, finding.kind,
+            "platform" if source.account_id is None else "tenant"))
         if finding.protect is not None and source.account_id is not None:
             protection = otp_protection.switch_on(conn, source.account_id, finding.protect,
                                                   alert_id, finding.text, now)

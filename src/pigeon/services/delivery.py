@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from pigeon import metrics
 from pigeon.carriers.base import Inbound, Receipt
 from pigeon.services import billing, ext_codes, reports
 from pigeon.services.review import emit_report
-from pigeon.store.database import Driver
+from pigeon.store.database import Driver, after_commit
 from pigeon.store.tables import (
     balances,
     early_receipts,
@@ -109,7 +110,7 @@ def refund(conn: Connection, message_id: int, now: datetime) -> int:
 _FINISHED = tuple(messages.c[name] for name in (
     "id", "account_id", "status", "phone", "created_at", "sent_at", "done_at", "err_code",
     "err_msg", "segments", "biz_id", "out_id", "sign_name", "template_code", "extend_code",
-    "content", "charged", "connector", "carrier_message_id"))
+    "content", "charged", "connector", "carrier_message_id", "template_type"))
 
 
 _FINISHED_NAMES = tuple(column.name for column in _FINISHED)
@@ -170,6 +171,8 @@ def finish_many(conn: Connection, finals: Iterable[Final], zone: ZoneInfo,
             row["charged"] = False
     reports.emit_many(conn, [(row["account_id"], "SmsReport", report_payload(row, zone))
                              for row in finished], now)
+    if finished:
+        after_commit(conn, lambda: metrics.finished(finished))
     return finished
 
 

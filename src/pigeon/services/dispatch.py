@@ -49,11 +49,12 @@ from sqlalchemy import (
     update,
 )
 
+from pigeon import metrics
 from pigeon.carriers.base import Outbound, Submitted
 from pigeon.core.routing import SIMULATOR, Rule, choose
 from pigeon.services import delivery
 from pigeon.store.claiming import taken_by
-from pigeon.store.database import Driver
+from pigeon.store.database import Driver, after_commit
 from pigeon.store.tables import messages
 
 __all__ = ["SIMULATOR", "Routing", "backoff", "claim", "claim_and_submit", "record",
@@ -112,7 +113,7 @@ def _held_sql(driver: Driver) -> str:
     """The rows of a list of ids still ``sending`` and claimed by a given node, with their
     attempts; on PostgreSQL locked, so that a late twin of this record() waits, then sees
     none."""
-    return ("SELECT id, attempts FROM messages WHERE id " + driver.in_ids
+    return ("SELECT id, attempts, template_type FROM messages WHERE id " + driver.in_ids
             + " AND status = 'sending' AND claimed_by IS NOT DISTINCT FROM ?"
             + ("" if driver.sqlite else " FOR UPDATE"))
 
@@ -285,8 +286,8 @@ def record(conn: Connection, connector_name: str, results: list[Submitted], zone
     # The hot statements of record() run on the driver (store.database.Driver): SQLAlchemy's
     # per-row parameter processing was most of their cost.
     driver = Driver.of(conn)
-    attempts = (dict(driver.run(conn, None, _held_sql(driver), (driver.ids(ids), node)))
-                if ids else {})
+    held = driver.run(conn, None, _held_sql(driver), (driver.ids(ids), node)) if ids else []
+    attempts = {message_id: tries for message_id, tries, _type in held}
     counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
     sent, again, failed = [], [], []
     for result in results:
@@ -318,6 +319,9 @@ def record(conn: Connection, connector_name: str, results: list[Submitted], zone
                 ran.add(id(result.effect))
                 result.effect(conn)
         counts["sent"] = len(sent)
+        types = {message_id: template_type for message_id, _tries, template_type in held}
+        after_commit(conn, lambda: metrics.sent(
+            (connector_name, types[r.message_id]) for r in sent))
         # Receipts that overtook this record() wait in early_receipts: match them now.
         if delivery.has_early(conn):
             counts["early"] = delivery.match_early(

@@ -386,14 +386,23 @@ def _excerpt(body: bytes, size: int = 200) -> str:
     return text + ("…" if len(body) > size else "")
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """What one recorded push did: how long each acknowledged report had waited since it
+    was made (seconds), and how many reports it gave up on."""
+
+    lags: list[float] = field(default_factory=list)
+    given_up: int = 0
+
+
 def record_push(conn: Connection, account_id: int, report_type: str, url: str, ids: list[int],
                 *, error: str | None, status_code: int | None, duration_ms: int,
-                now: datetime, schedule: tuple[timedelta, ...]) -> None:
+                now: datetime, schedule: tuple[timedelta, ...]) -> Pushed:
     """Record one HTTP push of the events ``ids``: ``error`` None means acknowledged.
 
     A failed push schedules each event's next try by the number of tries it has had:
     ``schedule[k]`` after its (k+1)-th failure; after ``len(schedule) + 1`` failures it is
-    ``failed``, kept with ``last_error``.
+    ``failed``, kept with ``last_error``.  Returns what the metrics count of it.
     """
     conn.execute(insert(report_attempts).values(
         account_id=account_id, type=report_type, url=url, reports=len(ids),
@@ -402,21 +411,25 @@ def record_push(conn: Connection, account_id: int, report_type: str, url: str, i
     # The state in a form no index serves: see _is_due.
     mine = and_(events.c.id.in_(_IDS), events.c.state.op("||")(literal("")) == "pending")
     if error is None:
-        conn.execute(update(events).where(mine).values(
+        made = conn.execute(update(events).where(mine).values(
             state="delivered", delivered_at=now, attempts=events.c.attempts + 1,
-            next_attempt_at=None, last_error=None), {"ids": ids})
-        return
+            next_attempt_at=None, last_error=None).returning(events.c.created_at),
+            {"ids": ids}).scalars().all()
+        return Pushed(lags=[(now - created).total_seconds() for created in made])
     tries = conn.execute(select(events.c.attempts, func.count()).where(mine)
                          .group_by(events.c.attempts), {"ids": ids}).all()
-    for before, _n in tries:
+    given_up = 0
+    for before, n in tries:
         after = before + 1
         values: dict = {"attempts": after, "last_error": error[:1000]}
         if after > len(schedule):
             values.update(state="failed", next_attempt_at=None)
+            given_up += n
         else:
             values.update(next_attempt_at=now + schedule[after - 1])
         conn.execute(update(events).where(mine, events.c.attempts == before).values(**values),
                      {"ids": ids})
+    return Pushed(given_up=given_up)
 
 
 def queue_test_report(conn: Connection, account_id: int, report_type: str, local_time: str,

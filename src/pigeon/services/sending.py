@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select
 
+from pigeon import metrics
 from pigeon.core import limits, pricing
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import PhoneNumber, parse_number
@@ -44,7 +45,7 @@ from pigeon.services import billing, otp_protection
 from pigeon.services import signatures as signatures_service
 from pigeon.services import templates as templates_service
 from pigeon.services.delivery import queue_report_for
-from pigeon.store.database import BulkInsert, Driver, WriteLog
+from pigeon.store.database import BulkInsert, Driver, WriteLog, after_commit
 from pigeon.store.tables import (
     accounts,
     balances,
@@ -229,6 +230,7 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
     for item, message_id in zip(prepared, ids, strict=True):
         if item.failure is not None:
             queue_report_for(conn, message_id, policy.zone, now)
+    after_commit(conn, lambda: metrics.accepted_rows(template_type, rows))
     return {"BizId": biz_id}
 
 

@@ -16,6 +16,8 @@ import sqlite3
 import threading
 import time
 
+from pigeon import metrics
+
 log = logging.getLogger(__name__)
 
 # SQLite primary result codes (the low byte of the extended code).
@@ -95,6 +97,7 @@ class Incidents:
         Anything else is left to the caller (False)."""
         if not is_storage_fault(error):
             return False
+        metrics.storage_fault()
         with self._lock:
             self._faults += 1
             self._last = time.monotonic()

@@ -29,3 +29,10 @@ def upgrade(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+def head() -> str:
+    """The newest revision of the migrations this code ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

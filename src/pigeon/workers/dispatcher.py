@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from pigeon import logs
 from pigeon.carriers import registry
 from pigeon.carriers.base import Connector, Inbound, Outbound, Receipt, Submitted
 from pigeon.core.routing import Rule
@@ -307,7 +308,8 @@ async def _submit(connector: Connector | None, name: str,
         results = await connector.submit(batch)
     except Exception:
         log.exception("dispatcher: connector %s failed to submit %d message(s)", name,
-                      len(batch))
+                      len(batch), extra={"context": logs.fields() | {
+                          "connector": name, "message_id": [m.message_id for m in batch[:20]]}})
         return [Submitted(m.message_id, retry=True) for m in batch]
     if len(results) != len(batch):
         log.error("dispatcher: connector %s answered %d of %d message(s)", name,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from pigeon import __version__, push_targets
+from pigeon import __version__, logs, metrics, push_targets
 from pigeon.services import reports, retention
 
 if TYPE_CHECKING:
@@ -272,13 +272,17 @@ class Reporter:
         push = await self.post(claim.url, body)
         taken = [event_id for event_id, _payload in claim.events]
         done = clock()
-        await self.db.write(reports.record_push, group.account_id, group.type, claim.url, taken,
-                            error=push.error, status_code=push.status_code,
-                            duration_ms=push.duration_ms, now=done, schedule=self.schedule)
+        pushed = await self.db.write(
+            reports.record_push, group.account_id, group.type, claim.url, taken,
+            error=push.error, status_code=push.status_code, duration_ms=push.duration_ms,
+            now=done, schedule=self.schedule)
+        metrics.report_push(group.type, push.error is None, pushed.lags)
+        metrics.reports_given_up(group.type, pushed.given_up)
         result.pushes += 1
         if push.error is not None:
             log.info("push of %d %s report(s) to %s failed: %s", len(taken), group.type,
-                     claim.url, push.error)
+                     claim.url, push.error,
+                     extra={"context": logs.fields() | _about(group, claim)})
             # Rest until the first retry is due; the rest of the group waits with it.
             rest = self.schedule[0] if self.schedule else self.lease
             self._held[group.key] = done + rest
@@ -316,6 +320,23 @@ class Reporter:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return Push(error, status_code,
                     round((time.monotonic() - started) * 1000))
+
+
+def _about(group: reports.DueGroup, claim: reports.Claim) -> dict:
+    """A push's log context: the account, and the messages its reports are about (their
+    BizId and message id, the first few)."""
+    payloads = [payload for _id, payload in claim.events if isinstance(payload, dict)]
+    about: dict[str, object] = {"account_id": group.account_id}
+    biz_ids = [p["biz_id"] for p in payloads if p.get("biz_id")][:MENTIONED]
+    if biz_ids:
+        about["biz_id"] = biz_ids
+        about["message_id"] = [p["message_id"] for p in payloads
+                               if p.get("message_id")][:MENTIONED]
+    return about
+
+
+MENTIONED = 20
+"""How many of a push's messages its log line names."""
 
 
 async def reporter(pigeon: Pigeon) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 import uuid
 from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from pigeon import logs, metrics
 from pigeon.api.rpc.actions import Call, load
 from pigeon.api.rpc.catalogue import refusal
 from pigeon.api.rpc.params import Params
@@ -76,21 +78,33 @@ class RpcEndpoint:
         self.actions = load()
 
     async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
         request_id = new_request_id()
+        # Every line logged while this request runs (the writer's too) carries its RequestId.
+        bound = logs.bind(request_id=request_id)
+        seen = _Seen()
+        code = "OK"
         try:
-            return await self._handle(request, request_id)
+            return await self._handle(request, request_id, seen)
         except PigeonError as error:
+            code = error.code
             return error_response(error, request_id)
         except ClientDisconnect:  # gone mid-body (or cut off by the guard): nobody to answer
+            code = "ClientDisconnected"
             log.debug("request %s: the client went away before its body ended", request_id)
             return Response(status_code=400)
         except Exception as error:
             if faults.incidents.report(error):  # one line an incident, not one a request
+                code = "ServiceUnavailable"
                 return error_response(PigeonError("ServiceUnavailable"), request_id)
+            code = "InternalError"
             log.exception("request %s failed", request_id)
             return error_response(PigeonError("InternalError"), request_id)
+        finally:
+            metrics.api_request(seen.action, code, time.perf_counter() - started)
+            logs.unbind(bound)
 
-    async def _handle(self, request: Request, request_id: str) -> Response:
+    async def _handle(self, request: Request, request_id: str, seen: _Seen) -> Response:
         if request.method not in ("GET", "POST"):
             raise PigeonError("UnsupportedHTTPMethod")
         body = await _read_body(request)
@@ -110,6 +124,7 @@ class RpcEndpoint:
         handler = self.actions.get(name) or refusal(name)
         if handler is None:
             raise PigeonError("InvalidAction.NotFound")
+        seen.action = name  # a known name: the metrics' labels stay few
         if rpc.version != API_VERSION:
             raise PigeonError("InvalidVersion")
 
@@ -143,6 +158,15 @@ class RpcEndpoint:
             if call.nonce is not None:  # refused before its write: the nonce is used all the same
                 await authenticator.record(verified, now)
         return json_response({"RequestId": request_id, "Code": "OK", "Message": "OK", **fields})
+
+
+class _Seen:
+    """What the metrics learn of a request on its way: its action, once it is a known one."""
+
+    __slots__ = ("action",)
+
+    def __init__(self) -> None:
+        self.action = "other"
 
 
 

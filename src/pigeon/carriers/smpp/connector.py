@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
+from pigeon import metrics
 from pigeon.carriers.base import Inbound, Outbound, Receipt, Sink, Submitted
 
 from . import pdu
@@ -264,6 +265,7 @@ class SmppConnector:
                     on_deliver=self._on_deliver, on_slots=self._wake)
             except LinkError as exc:
                 bind.last_error = str(exc)
+                metrics.connector_bind_error(self.name)
                 level = logging.WARNING if isinstance(exc, BindRefused) else logging.INFO
                 log.log(level, "%s: %s", label, exc)
             else:
@@ -276,6 +278,8 @@ class SmppConnector:
                 lived = time.time() - bind.since
                 bind.session, bind.since = None, None
                 bind.last_error = session.close_reason
+                if self._running:  # not our own unbind at stop()
+                    metrics.connector_bind_error(self.name)
                 log.warning("%s: bind closed: %s", label, session.close_reason)
                 if lived > 10:
                     delay = low
@@ -417,8 +421,11 @@ class SmppConnector:
     def _answered(self, key: tuple[int, int], tracker: Tracked, round_: _Round,
                   status: int | None, body: bytes) -> None:
         if status is None:
+            metrics.connector_answer(self.name, "timeout")
             round_.done(key, _NO_ANSWER, "sent, but no submit_sm_resp (timeout or link lost)")
             return
+        metrics.connector_answer(self.name, "ok" if status == pdu.ESME_ROK else
+                                 "throttled" if status in THROTTLED else "refused")
         if status == pdu.ESME_ROK:
             try:
                 part_id = pdu.message_id(body)

@@ -7,6 +7,8 @@ carrier).
 
 from __future__ import annotations
 
+import logging
+
 from pigeon.api.rpc.actions import Call, action
 from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
@@ -14,6 +16,8 @@ from pigeon.core.numbers import split_numbers
 from pigeon.core.templates import MAX_TEMPLATE_PARAM
 from pigeon.services import sending
 from pigeon.services.sending import Recipient, SendRequest
+
+log = logging.getLogger(__name__)
 
 MAX_OUT_ID = 255
 
@@ -43,6 +47,9 @@ async def _accept(call: Call, request: SendRequest) -> dict:
     answer = await call.write(sending.accept, call.pigeon.send_policy,
                                         call.account_id, request, call.now)
     call.pigeon.wake_dispatcher()
+    # The line that ties this request's RequestId (in its context) to the messages' BizId,
+    # which the dispatcher's and the report pusher's lines name.
+    log.debug("accepted BizId %s: %d message(s)", answer["BizId"], len(request.recipients))
     return answer
 
 
