@@ -415,6 +415,11 @@ SETTINGS: tuple[Setting, ...] = (
             "A separate listen address (`HOST:PORT`, e.g. `10.0.0.5:9464` on a private "
             "interface) that serves the Prometheus metrics without a token, from `pigeon "
             "serve` and from `pigeon worker` (whose nodes have no API port). `off`: none."),
+    Setting("PIGEON_AUDIT_RETENTION", "audit_retention", parse_optional_duration, "400d",
+            "How long audit trail entries (every administrative change: docs/operations.md) "
+            "are kept; older ones are dropped every few minutes, and the drop itself is "
+            "recorded so that `pigeon audit verify` still checks the chain. `never`: keep "
+            "them all."),
 )
 
 
@@ -477,6 +482,7 @@ class Settings:
     log_format: str = "text"
     metrics_token: Secret | None = None
     metrics_address: tuple[str, int] | None = None
+    audit_retention: timedelta | None = timedelta(days=400)
 
     @property
     def effective_database_url(self) -> str:

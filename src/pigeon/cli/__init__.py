@@ -17,6 +17,7 @@ import typer
 
 from pigeon.cli.accounts import accesskey_app, account_app, user_app
 from pigeon.cli.alerts import alerts_app
+from pigeon.cli.audit import audit_app
 from pigeon.cli.billing import billing_app
 from pigeon.cli.carriers import connector_app, route_app
 from pigeon.cli.common import err
@@ -41,7 +42,7 @@ for name, group in {"account": account_app, "accesskey": accesskey_app, "review"
                     "billing": billing_app, "limits": limits_app, "whitelist": whitelist_app,
                     "testnumber": testnumber_app, "user": user_app, "alerts": alerts_app,
                     "security": security_app, "connector": connector_app,
-                    "route": route_app}.items():
+                    "route": route_app, "audit": audit_app}.items():
     app.add_typer(group, name=name)
 del command, name, group
 

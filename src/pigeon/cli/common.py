@@ -45,8 +45,11 @@ def open_pigeon():
 def call(work: Callable[[Any], Any]) -> Any:
     """Open Pigeon, run ``work(pigeon)``, close; errors become one line and exit status 1."""
     from pigeon.core.errors import PigeonError
+    from pigeon.services import audit
 
     pigeon = open_pigeon()
+    # What the command changes is recorded in the audit trail as this OS user's, from here.
+    acting = audit.acting(audit.cli())
     try:
         return work(pigeon)
     except PigeonError as exc:
@@ -54,6 +57,7 @@ def call(work: Callable[[Any], Any]) -> Any:
         err.print(f"error: {exc.code}: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
+        audit.done(acting)
         pigeon.close()
 
 

@@ -33,7 +33,7 @@ from pigeon.console.rendering import BASE, OPERATOR_BASE
 from pigeon.core import json_input, source_ip
 from pigeon.core.errors import PigeonError
 from pigeon.core.post_policy import MAX_UPLOAD_BYTES
-from pigeon.services import console_users
+from pigeon.services import audit, console_users
 
 SESSION_COOKIE = "pigeon_session"
 SIGN_IN_COOKIE = "pigeon_signin"
@@ -164,6 +164,9 @@ def _guard(pages, *, operator: bool) -> Callable[[Handler], Callable]:
             if refused is not None:
                 return refused
             ctx = Context(pigeon=pigeon, pages=pages, user=user, now=pigeon.now())
+            # What the page changes goes into the audit trail as this user's, from this
+            # address (a context variable of the request's own task: it ends with it).
+            audit.acting(audit.console(user, client_address(request, pigeon)))
             try:
                 if request.method == "POST":
                     await _posted(request, ctx)
@@ -312,6 +315,7 @@ def sign_in_handlers(pages):
             if not _same(str(posted.get("csrf") or ""), user["csrf"]):
                 return pages.render(request, "error.html", status=403, user=user,
                                     csrf=user["csrf"], message="The form was stale or forged.")
+            audit.acting(audit.console(user, client_address(request, pigeon)))
             await pigeon.db.write(console_users.close_session,
                                   request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse(SIGN_IN_PATH, 303)

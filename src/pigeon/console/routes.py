@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from pigeon.console import (
     alerts_pages,
+    audit_pages,
     batch,
     editing,
     links_and_tags,
@@ -114,6 +115,7 @@ def create_console(pigeon) -> list[Mount]:
         *statistics.routes(t, o),
         *settings_pages.routes(t, o),
         *alerts_pages.routes(t, o),
+        *audit_pages.routes(t, o),
         *ops_pages.routes(t, o),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

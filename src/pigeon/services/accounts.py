@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 
 from pigeon.core.errors import PigeonError
+from pigeon.services import audit
 from pigeon.store.secrets import SecretBox
 from pigeon.store.tables import access_keys, accounts
 
@@ -44,7 +45,10 @@ def create_account(conn: Connection, name: str, now: datetime) -> dict:
             break
     conn.execute(insert(accounts).values(id=account_id, name=name, status="active",
                                          created_at=now))
-    return {"AccountId": str(account_id), "Name": name, "Status": "active"}
+    made = {"AccountId": str(account_id), "Name": name, "Status": "active"}
+    audit.record(conn, "account.create", f"account:{account_id}", account_id=account_id,
+                 after=made, now=now)
+    return made
 
 
 def require_account(conn: Connection, account_id: int) -> dict:
@@ -69,6 +73,8 @@ def create_access_key(conn: Connection, box: SecretBox, account_id: int,
     conn.execute(insert(access_keys).values(id=key_id, account_id=account_id,
                                             secret=box.encrypt(secret), status="enabled",
                                             created_at=now))
+    audit.record(conn, "accesskey.create", f"accesskey:{key_id}", account_id=account_id,
+                 after={"AccessKeyId": key_id, "Status": "enabled"}, now=now)
     return {"AccessKeyId": key_id, "AccessKeySecret": secret, "AccountId": str(account_id)}
 
 
@@ -85,13 +91,18 @@ def set_access_key_status(conn: Connection, key_id: str, status: str, *,
                           account_id: int | None = None) -> dict:
     """Enable or disable a key; with ``account_id``, only a key of that account (another
     account's key answers as a nonexistent one)."""
-    query = update(access_keys).where(access_keys.c.id == key_id)
+    found = select(access_keys.c.account_id, access_keys.c.status).where(
+        access_keys.c.id == key_id)
     if account_id is not None:
-        query = query.where(access_keys.c.account_id == account_id)
-    result = conn.execute(query.values(status=status))
-    if result.rowcount == 0:
+        found = found.where(access_keys.c.account_id == account_id)
+    row = conn.execute(found).first()
+    if row is None:
         raise PigeonError("InvalidAccessKeyId.NotFound",
                           f"AccessKey {key_id} does not exist.")
+    conn.execute(update(access_keys).where(access_keys.c.id == key_id).values(status=status))
+    audit.record(conn, "accesskey.enable" if status == "enabled" else "accesskey.disable",
+                 f"accesskey:{key_id}", account_id=row.account_id,
+                 before={"Status": row.status}, after={"Status": status})
     return {"AccessKeyId": key_id, "Status": status}
 
 
@@ -107,6 +118,9 @@ def find_access_key(conn: Connection, box: SecretBox, key_id: str) -> AccessKey 
 
 
 def set_account_status(conn: Connection, account_id: int, status: str) -> dict:
-    require_account(conn, account_id)
+    before = require_account(conn, account_id)
     conn.execute(update(accounts).where(accounts.c.id == account_id).values(status=status))
+    audit.record(conn, "account.suspend" if status == "suspended" else "account.resume",
+                 f"account:{account_id}", account_id=account_id,
+                 before={"Status": before["status"]}, after={"Status": status})
     return {"AccountId": str(account_id), "Status": status}

@@ -19,6 +19,7 @@ from pigeon.alerts import channels as channel_kinds
 from pigeon.core import alert_rules
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import parse_number
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store.secrets import SecretBox
 from pigeon.store.tables import alert_channels, alert_contacts
@@ -75,8 +76,11 @@ def add_contact(conn: Connection, account_id: int | None, name: str, phone: str 
     contact_id = conn.execute(insert(alert_contacts).values(
         account_id=account_id, name=name, phone=wire, email=email,
         created_at=now)).inserted_primary_key[0]
-    return _contact(conn.execute(select(alert_contacts).where(
+    made = _contact(conn.execute(select(alert_contacts).where(
         alert_contacts.c.id == contact_id)).mappings().one())
+    audit.record(conn, "alert.contact.add", f"alert_contact:{contact_id}",
+                 account_id=account_id, after=made, now=now)
+    return made
 
 
 def contacts(conn: Connection, account_id: int | None) -> list[dict]:
@@ -100,6 +104,8 @@ def remove_contact(conn: Connection, account_id: int | None, contact_id: int) ->
         raise _invalid(f"Contact {contact_id} is named by channel(s) "
                        f"{', '.join(map(str, used))}; remove them first.")
     conn.execute(delete(alert_contacts).where(alert_contacts.c.id == contact_id))
+    audit.record(conn, "alert.contact.remove", f"alert_contact:{contact_id}",
+                 account_id=account_id, before=_contact(row))
     return _contact(row) | {"removed": True}
 
 
@@ -148,8 +154,11 @@ def add_channel(conn: Connection, box: SecretBox, account_id: int | None, kind: 
         account_id=account_id, kind=kind, name=name, config=config,
         secret=box.encrypt(secret) if secret else None, enabled=True,
         created_at=now)).inserted_primary_key[0]
-    return _channel(conn.execute(select(alert_channels).where(
+    made = _channel(conn.execute(select(alert_channels).where(
         alert_channels.c.id == channel_id)).mappings().one())
+    audit.record(conn, "alert.channel.add", f"alert_channel:{channel_id}",
+                 account_id=account_id, after=made, now=now)
+    return made
 
 
 def channels(conn: Connection, account_id: int | None) -> list[dict]:
@@ -173,6 +182,8 @@ def remove_channel(conn: Connection, account_id: int | None, channel_id: int) ->
             if rule.channels and channel_id in rule.channels:
                 conn.execute(update(rules_table).where(rules_table.c.id == rule.id).values(
                     channels=[c for c in rule.channels if c != channel_id]))
+    audit.record(conn, "alert.channel.remove", f"alert_channel:{channel_id}",
+                 account_id=account_id, before=_channel(row))
     return _channel(row) | {"removed": True}
 
 
@@ -240,8 +251,11 @@ def add_rule(conn: Connection, account_id: int, kind: str, params: dict[str, str
     rule_id = conn.execute(insert(rules_table).values(
         account_id=account_id, kind=kind, params=stored, quiet_seconds=seconds,
         channels=channel_ids or None, enabled=True, created_at=now)).inserted_primary_key[0]
-    return _rule(conn.execute(select(rules_table).where(
+    made = _rule(conn.execute(select(rules_table).where(
         rules_table.c.id == rule_id)).mappings().one())
+    audit.record(conn, "alert.rule.add", f"alert_rule:{rule_id}", account_id=account_id,
+                 after=made, now=now)
+    return made
 
 
 def rules(conn: Connection, account_id: int) -> list[dict]:
@@ -257,6 +271,8 @@ def remove_rule(conn: Connection, account_id: int, rule_id: int) -> dict:
     if row is None:
         raise _invalid(f"There is no rule {rule_id} on account {account_id}.")
     conn.execute(delete(rules_table).where(rules_table.c.id == rule_id))
+    audit.record(conn, "alert.rule.remove", f"alert_rule:{rule_id}", account_id=account_id,
+                 before=_rule(row))
     return _rule(row) | {"removed": True}
 
 
@@ -268,6 +284,9 @@ def set_rule_enabled(conn: Connection, account_id: int, rule_id: int, enabled: b
     if row is None:
         raise _invalid(f"There is no rule {rule_id} on account {account_id}.")
     conn.execute(update(rules_table).where(rules_table.c.id == rule_id).values(enabled=enabled))
+    audit.record(conn, "alert.rule.enable" if enabled else "alert.rule.disable",
+                 f"alert_rule:{rule_id}", account_id=account_id, before=_rule(row),
+                 after=_rule(row) | {"enabled": enabled})
     return _rule(row) | {"enabled": enabled}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from pigeon.core import pricing
 from pigeon.core.errors import PigeonError
 from pigeon.core.limits import INTERNATIONAL, NOTIFICATION, OTP, PROMOTIONAL
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store import locks
 from pigeon.store.tables import balances, ledger, packages, prices
@@ -59,6 +60,7 @@ def topup(conn: Connection, account_id: int, amount_milli: int, now: datetime,
     """Add ``amount_milli`` (> 0) to the account's balance; returns the new balance."""
     require_account(conn, account_id)
     lock_account(conn, account_id)
+    before = balance(conn, account_id)
     if isinstance(amount_milli, bool) or not isinstance(amount_milli, int) \
             or not 0 < amount_milli <= MAX_TOPUP:
         raise _invalid(f"A top-up must be more than 0 CNY and at most "
@@ -71,6 +73,10 @@ def topup(conn: Connection, account_id: int, amount_milli: int, now: datetime,
         account_id=account_id, kind="topup", units=0, amount=amount_milli,
         note=note or "top-up", created_at=now)).inserted_primary_key[0]
     total = balance(conn, account_id)
+    audit.record(conn, "balance.topup", f"account:{account_id}", account_id=account_id,
+                 before={"balance_milli": before},
+                 after={"balance_milli": total, "amount_milli": amount_milli,
+                        "note": note or "top-up", "ledger_id": entry}, now=now)
     return {"AccountId": str(account_id), "amount": pricing.format_cny(amount_milli),
             "balance": pricing.format_cny(total), "balance_milli": total, "ledger_id": entry}
 
@@ -95,8 +101,11 @@ def add_package(conn: Connection, account_id: int, kind: str, count: int,
     conn.execute(insert(ledger).values(
         account_id=account_id, kind="package", package_id=package_id, units=count, amount=0,
         note=f"{kind} package of {count}", created_at=now))
-    return _package(conn.execute(select(packages).where(packages.c.id == package_id))
+    made = _package(conn.execute(select(packages).where(packages.c.id == package_id))
                     .mappings().one(), now, expires_at.tzinfo)
+    audit.record(conn, "package.add", f"package:{package_id}", account_id=account_id,
+                 after=made, now=now)
+    return made
 
 
 def _package(row, now: datetime, zone: tzinfo | None = None) -> dict:
@@ -150,13 +159,18 @@ def set_price(conn: Connection, template_type: int, price: int,
              else prices.c.account_id == account_id)
     # The unique constraint does not catch two NULL accounts: look first, then update or insert
     # (the single writer makes the pair atomic).
-    existing = conn.scalar(select(prices.c.id).where(owner,
-                                                     prices.c.template_type == template_type))
+    existing = conn.execute(select(prices.c.id, prices.c.price).where(
+        owner, prices.c.template_type == template_type)).first()
     if existing is None:
         conn.execute(insert(prices).values(account_id=account_id, template_type=template_type,
                                            price=price))
     else:
-        conn.execute(update(prices).where(prices.c.id == existing).values(price=price))
+        conn.execute(update(prices).where(prices.c.id == existing.id).values(price=price))
+    audit.record(conn, "price.set", f"price:{_TYPE_NAME[template_type]}"
+                 + ("" if account_id is None else f"@account:{account_id}"),
+                 account_id=account_id,
+                 before=None if existing is None else {"price_milli": existing.price},
+                 after={"type": _TYPE_NAME[template_type], "price_milli": price})
     return {"type": _TYPE_NAME[template_type], "TemplateType": template_type,
             "AccountId": None if account_id is None else str(account_id),
             "price": pricing.format_cny(price), "price_milli": price}

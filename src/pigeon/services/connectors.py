@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pigeon.core.errors import PigeonError
 from pigeon.core.routing import SIMULATOR
+from pigeon.services import audit
 from pigeon.store.database import Database
 from pigeon.store.secrets import SecretBox
 from pigeon.store.tables import connector_states, connectors, routes
@@ -174,7 +175,9 @@ def add(conn: Connection, box: SecretBox, name: str, protocol: str, now: datetim
     conn.execute(insert(connectors).values(
         name=name, protocol=protocol, config=config, secret=box.encrypt(settings["password"]),
         enabled=True, created_at=now))
-    return describe(_find(conn, name))
+    made = describe(_find(conn, name))
+    audit.record(conn, "connector.add", f"connector:{name}", after=made, now=now)
+    return made
 
 
 def remove(conn: Connection, name: str) -> dict:
@@ -191,15 +194,19 @@ def remove(conn: Connection, name: str) -> dict:
                        "remove them first (`pigeon route remove ID`).")
     conn.execute(delete(connectors).where(connectors.c.name == name))
     conn.execute(delete(connector_states).where(connector_states.c.connector == name))
+    audit.record(conn, "connector.remove", f"connector:{name}", before=describe(row))
     return describe(row) | {"removed": True}
 
 
 def set_enabled(conn: Connection, name: str, enabled: bool) -> dict:
     """Enable or disable a connector.  A disabled connector is stopped: no message is routed
     to it (rules naming it fall back or wait), and its binds are closed."""
-    _find(conn, name)
+    before = describe(_find(conn, name))
     conn.execute(update(connectors).where(connectors.c.name == name).values(enabled=enabled))
-    return describe(_find(conn, name))
+    after = describe(_find(conn, name))
+    audit.record(conn, "connector.enable" if enabled else "connector.disable",
+                 f"connector:{name}", before=before, after=after)
+    return after
 
 
 def specs(conn: Connection, box: SecretBox) -> list[Spec]:

@@ -48,6 +48,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pigeon.core.errors import PigeonError
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store.tables import console_sessions, console_sign_in_failures, console_users
 
@@ -111,8 +112,11 @@ def create_user(conn: Connection, account_id: int | None, email: str, password_h
     except IntegrityError:
         raise PigeonError("isv.INVALID_PARAMETERS",
                           f"A console user {email} exists already.") from None
-    return {"id": user_id, "account_id": None if account_id is None else str(account_id),
+    made = {"id": user_id, "account_id": None if account_id is None else str(account_id),
             "email": email, "operator": account_id is None}
+    audit.record(conn, "user.create", f"user:{email}", account_id=account_id, after=made,
+                 now=now)
+    return made
 
 
 def list_users(conn: Connection, account_id: int | None = None) -> list[dict]:
@@ -180,6 +184,12 @@ def end_attempt(conn: Connection, attempt_id: int, email: str, client: str, *,
         email, client = _key(email, client)
         conn.execute(delete(_attempts).where(_attempts.c.email == email,
                                              _attempts.c.client == client))
+        user = conn.execute(select(console_users.c.id, console_users.c.account_id)
+                            .where(console_users.c.email == email)).first()
+        audit.record(conn, "user.sign_in", f"user:{email}",
+                     account_id=user.account_id if user else None,
+                     actor=audit.Actor("console", email, client,
+                                       user.account_id if user else None))
     else:
         conn.execute(delete(_attempts).where(_attempts.c.id == attempt_id))
 
@@ -222,4 +232,9 @@ def session_user(conn: Connection, token: str, now: datetime) -> dict | None:
 
 
 def close_session(conn: Connection, token: str) -> None:
+    user = conn.execute(select(console_users.c.email, console_users.c.account_id)
+                        .join(console_sessions, console_sessions.c.user_id == console_users.c.id)
+                        .where(console_sessions.c.id == _token_id(token))).first()
     conn.execute(delete(console_sessions).where(console_sessions.c.id == _token_id(token)))
+    if user is not None:
+        audit.record(conn, "user.sign_out", f"user:{user.email}", account_id=user.account_id)

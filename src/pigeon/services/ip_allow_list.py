@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from pigeon.core import source_ip
 from pigeon.core.errors import PigeonError
-from pigeon.services import accounts
+from pigeon.services import accounts, audit
 from pigeon.services.accounts import require_account
 from pigeon.store.secrets import SecretBox
 from pigeon.store.tables import ip_allow_list
@@ -66,6 +66,8 @@ def allow(conn: Connection, account_id: int, entry: str, now: datetime) -> dict:
                               f"remove one, or use a wider range, before adding {entry.strip()}.")
         conn.execute(insert(ip_allow_list).values(account_id=account_id, network=str(network),
                                                   created_at=now))
+    audit.record(conn, "ip_allow_list.allow", f"ip_allow_list:{network}", account_id=account_id,
+                 before={"listed": present}, after={"listed": True}, now=now)
     return {"AccountId": str(account_id), "entry": source_ip.shown(network),
             "network": str(network), "added": not present}
 
@@ -84,6 +86,8 @@ def deny(conn: Connection, account_id: int, entry: str) -> dict:
                           f"{account_id}.")
     left = conn.scalar(select(func.count()).select_from(ip_allow_list)
                        .where(ip_allow_list.c.account_id == account_id))
+    audit.record(conn, "ip_allow_list.deny", f"ip_allow_list:{network}", account_id=account_id,
+                 before={"listed": True}, after={"listed": False, "allow_all": not left})
     return {"AccountId": str(account_id), "entry": source_ip.shown(network),
             "network": str(network), "removed": True, "allow_all": not left}
 

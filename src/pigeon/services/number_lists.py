@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import parse_number
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store.tables import number_lists
 
@@ -26,6 +27,7 @@ CAPACITY = {WHITELIST: 300, TEST: 5}
 """How many numbers each list holds at most."""
 
 _TITLE = {WHITELIST: "whitelist", TEST: "list of test numbers"}
+_AUDITED = {WHITELIST: "whitelist", TEST: "testnumber"}  # names in the audit trail
 
 
 def _check_list(list_name: str) -> None:
@@ -69,6 +71,9 @@ def add(conn: Connection, account_id: int, list_name: str, number: str,
                               f"numbers and is full; remove one before adding {phone}.")
         conn.execute(insert(number_lists).values(account_id=account_id, list=list_name,
                                                  phone=phone, created_at=now))
+    audit.record(conn, f"{_AUDITED[list_name]}.add", f"{_AUDITED[list_name]}:{phone}",
+                 account_id=account_id, before={"listed": present is not None},
+                 after={"listed": True}, now=now)
     return {"AccountId": str(account_id), "list": list_name, "number": phone,
             "added": present is None}
 
@@ -83,4 +88,6 @@ def remove(conn: Connection, account_id: int, list_name: str, number: str) -> di
     if not removed:
         raise PigeonError("isv.INVALID_PARAMETERS",
                           f"{phone} is not on the {_TITLE[list_name]} of account {account_id}.")
+    audit.record(conn, f"{_AUDITED[list_name]}.remove", f"{_AUDITED[list_name]}:{phone}",
+                 account_id=account_id, before={"listed": True}, after={"listed": False})
     return {"AccountId": str(account_id), "list": list_name, "number": phone, "removed": True}

@@ -18,6 +18,7 @@ from pigeon.core.alert_rules import ProtectionPlan
 from pigeon.core.errors import PigeonError
 from pigeon.core.limits import OTP
 from pigeon.core.numbers import PhoneNumber
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store.tables import messages, otp_protections
 
@@ -107,4 +108,9 @@ def lift(conn: Connection, account_id: int, protection_id: int | None, lifted_by
             lifted_at=now, lifted_by=lifted_by[:100]))
     rows = conn.execute(select(otp_protections).where(otp_protections.c.id.in_(ids))
                         .order_by(otp_protections.c.id)).mappings()
-    return [_shown(r, now) for r in rows]
+    lifted = [_shown(r, now) for r in rows]
+    audit.record(conn, "protection.lift", f"account:{account_id}"
+                 + ("" if protection_id is None else f"/protection:{protection_id}"),
+                 account_id=account_id, before={"active": ids},
+                 after={"lifted": ids, "lifted_by": lifted_by}, now=now)
+    return lifted

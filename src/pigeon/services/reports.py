@@ -43,6 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pigeon import push_targets
 from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store.database import BulkInsert, Database
 from pigeon.store.tables import report_attempts, report_events, report_settings
@@ -112,11 +113,17 @@ def set_mode(conn: Connection, account_id: int, report_type: str, mode: str,
         raise PigeonError("isv.INVALID_PARAMETERS", "A URL is only for mode http.")
     values = {"account_id": account_id, "type": report_type, "mode": mode, "url": url,
               "updated_at": now}
+    before = conn.execute(select(report_settings.c.mode, report_settings.c.url).where(
+        report_settings.c.account_id == account_id,
+        report_settings.c.type == report_type)).first()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(report_settings).values(**values)
     conn.execute(statement.on_conflict_do_update(
         index_elements=[report_settings.c.account_id, report_settings.c.type],
         set_={"mode": mode, "url": url, "updated_at": now}))
+    audit.record(conn, "reports.set", f"report_settings:{report_type}", account_id=account_id,
+                 before=None if before is None else {"mode": before.mode, "url": before.url},
+                 after={"mode": mode, "url": url}, now=now)
     return {"type": report_type, "mode": mode, "url": url, "updated_at": now}
 
 
@@ -185,8 +192,11 @@ def retry_failed(conn: Connection, account_id: int, report_type: str | None,
     query = update(events).where(events.c.account_id == account_id, events.c.state == "failed")
     if report_type:
         query = query.where(events.c.type == _check_type(report_type))
-    return conn.execute(query.values(state="pending", attempts=0,
-                                     next_attempt_at=None)).rowcount
+    again = conn.execute(query.values(state="pending", attempts=0,
+                                      next_attempt_at=None)).rowcount
+    audit.record(conn, "reports.retry", f"account:{account_id}", account_id=account_id,
+                 after={"type": report_type, "reports": again}, now=now)
+    return again
 
 
 def queued(conn: Connection, account_id: int, report_type: str | None = None) -> list[dict]:

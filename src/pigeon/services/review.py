@@ -25,6 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 from pigeon.core.errors import PigeonError
 from pigeon.core.review_rules import Decision
 from pigeon.core.schedule import Calendar
+from pigeon.services import audit
 from pigeon.store.tables import report_events, reviews
 
 KINDS = ("qualification", "signature", "template", "letter", "trademark", "app_icp")
@@ -122,6 +123,12 @@ def decide(conn: Connection, policy: ReviewPolicy, ticket_id: int, *, approved: 
     ticket.update(status=status, decided_at=now, decided_by=decided_by, reason=reason)
     _subject(ticket["kind"]).apply(conn, ticket["subject_id"], approved, reason, ticket, now,
                                    policy)
+    audit.record(conn, f"review.{'approve' if approved else 'reject'}",
+                 f"{ticket['kind']}:{ticket['subject_id']}", account_id=ticket["account_id"],
+                 before={"status": "pending"},
+                 after={"status": status, "reason": reason, "decided_by": decided_by,
+                        "ticket": ticket_id}, now=now,
+                 actor=audit.system("reviewer") if decided_by == AUTO_REVIEWER else None)
     return ticket
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from pigeon.core.errors import PigeonError
 from pigeon.core.routing import CARRIERS, Rule, ordered
+from pigeon.services import audit
 from pigeon.services.billing import TEMPLATE_TYPE_NAMES
 from pigeon.store.tables import connectors, routes
 
@@ -81,7 +82,9 @@ def add(conn: Connection, *, connector: str, now: datetime, priority: int | None
         country_code=country_code,
         template_type=TEMPLATE_TYPE_NAMES[template_type] if template_type else None,
         created_at=now)).inserted_primary_key[0]
-    return describe(conn.execute(select(routes).where(routes.c.id == route_id)).one())
+    made = describe(conn.execute(select(routes).where(routes.c.id == route_id)).one())
+    audit.record(conn, "route.add", f"route:{route_id}", after=made, now=now)
+    return made
 
 
 def remove(conn: Connection, route_id: int) -> dict:
@@ -89,6 +92,7 @@ def remove(conn: Connection, route_id: int) -> dict:
     if row is None:
         raise _invalid(f"There is no route {route_id} (see `pigeon route list`).")
     conn.execute(delete(routes).where(routes.c.id == route_id))
+    audit.record(conn, "route.remove", f"route:{route_id}", before=describe(row))
     return describe(row) | {"removed": True}
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from pigeon.core import limits
 from pigeon.core.errors import PigeonError
+from pigeon.services import audit
 from pigeon.services.accounts import require_account
 from pigeon.store.tables import messages, sending_settings
 
@@ -66,6 +67,8 @@ def set_limits(conn: Connection, account_id: int, *, reset: bool = False,
     else:
         conn.execute(update(sending_settings)
                      .where(sending_settings.c.account_id == account_id).values(**merged))
+    audit.record(conn, "limits.set", f"account:{account_id}", account_id=account_id,
+                 before=stored, after=merged)
     return settings(conn, account_id)
 
 

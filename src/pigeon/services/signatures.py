@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from pigeon.core import review_rules
 from pigeon.core.errors import PigeonError
 from pigeon.core.review_rules import Decision
-from pigeon.services import ext_codes, review, sign_documents
+from pigeon.services import audit, ext_codes, review, sign_documents
 from pigeon.services.review import ReviewPolicy, Subject
 from pigeon.store.tables import files, qualifications, sign_registrations, signatures
 
@@ -354,6 +354,7 @@ def set_registration(conn: Connection, account_id: int | None, name: str, carrie
                           "are registered with carriers.")
     status = REGISTER_STATES[state]
     final = status in (0, 2, 3)
+    before = {r["carrier"]: r["status"] for r in registrations(conn, row["id"])}
     for c in carriers:
         values = dict(status=status, reason_code=REGISTER_REASONS[status], reason_text=reason,
                       completed_at=now if final else None, due_at=None)
@@ -363,7 +364,12 @@ def set_registration(conn: Connection, account_id: int | None, name: str, carrie
         if not updated.rowcount:
             conn.execute(insert(sign_registrations).values(
                 signature_id=row["id"], carrier=c, started_at=now, **values))
-    return registrations(conn, row["id"])
+    after = registrations(conn, row["id"])
+    audit.record(conn, "signature.register", f"signature:{row['id']}",
+                 account_id=row["account_id"], before={"registrations": before},
+                 after={"name": row["name"], "state": state, "reason": reason,
+                        "registrations": {r["carrier"]: r["status"] for r in after}}, now=now)
+    return after
 
 
 def find_for_operator(conn: Connection, account_id: int | None, name: str) -> dict:

@@ -28,6 +28,8 @@ ACCOUNT = 1
 """An account's money, packages, caps and per-number counts: everything SendSms decides."""
 LEASE = 2
 """A lease (services/leases.py), by a checksum of its name."""
+AUDIT = 3
+"""The audit trail's head (services/audit.py): one entry appended at a time, cluster-wide."""
 
 _KEY_BITS = 56  # the kind in the top byte, the id below
 

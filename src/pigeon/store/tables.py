@@ -904,3 +904,28 @@ nonces = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Index("ix_nonces_expires_at", "expires_at"),
 )
+
+# The audit trail: every administrative change (AccessKeys, accounts, limits, prices, money,
+# connectors and routes, users and sign-ins, reviews …) — who, from where, when, the state
+# before and after — as one hash chain: each entry's ``hash`` covers its fields and the
+# previous entry's hash (``prev_hash``), in the order of ``seq`` (services/audit.py,
+# core/audit_chain.py).
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False, unique=True),  # 1, 2, 3 … : the chain's order
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # cli | console | api | system
+    Column("actor", String(255), nullable=False),  # OS user, console email, AccessKeyId, worker
+    Column("source", String(255), nullable=False),  # host, IP address, node
+    Column("account_id", BigInteger, nullable=True),  # the tenant concerned; NULL: the platform
+    Column("action", String(64), nullable=False),  # e.g. account.suspend, route.add
+    Column("target", String(255), nullable=False),  # e.g. account:12, connector:smsc-a
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_entries_account", "account_id", "seq"),
+    Index("ix_audit_entries_at", "at"),
+)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from pigeon.services import review, signatures
+from pigeon.services import audit, review, signatures
 from pigeon.workers import singleton_step
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ POLL_SECONDS = 1.0
 
 
 async def _loop(pigeon: Pigeon, name: str, step) -> None:
+    audit.acting(audit.system(name))  # this task's changes are the automatic reviewer's &c.
     while True:
         try:
             # On one node of the cluster at a time: a review decided twice would report twice.

@@ -3,7 +3,8 @@
 Every :data:`~pigeon.services.nodes.HEARTBEAT` it says this node is alive and buries the dead
 ones (:func:`pigeon.services.nodes.reap`): their claimed messages go back to the queue and
 their leases are freed, so that the surviving nodes carry on their work.  Every
-:data:`PURGE_SECONDS` it drops the signature nonces past their window.
+:data:`PURGE_SECONDS` it drops the signature nonces past their window, and every
+:data:`AUDIT_PURGE_SECONDS` the audit entries past ``PIGEON_AUDIT_RETENTION``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from pigeon.services import nodes, nonces
+from pigeon.services import audit, nodes, nonces
 
 if TYPE_CHECKING:
     from pigeon.app import Pigeon
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURGE_SECONDS = 60.0
+AUDIT_PURGE_SECONDS = 600.0
 
 
 def pid_alive(pid: int) -> bool:
@@ -64,13 +66,19 @@ async def purge_nonces(pigeon: Pigeon) -> int:
 
 
 async def node_keeper(pigeon: Pigeon) -> None:
-    purged = 0.0
+    purged = audited = 0.0
     while True:
         try:
             await keep(pigeon)
             if time.monotonic() - purged > PURGE_SECONDS:
                 purged = time.monotonic()
                 await purge_nonces(pigeon)
+            if time.monotonic() - audited > AUDIT_PURGE_SECONDS:
+                audited = time.monotonic()
+                gone = await audit.purge(pigeon.db, pigeon.now(),
+                                         pigeon.settings.audit_retention)
+                if gone:
+                    log.info("audit trail: %d entries past retention dropped", gone)
         except asyncio.CancelledError:
             raise
         except Exception:

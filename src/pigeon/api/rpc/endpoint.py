@@ -27,6 +27,7 @@ from pigeon.api.rpc.params import Params
 from pigeon.api.rpc.request import RpcRequest
 from pigeon.core import source_ip
 from pigeon.core.errors import PigeonError
+from pigeon.services import audit
 from pigeon.store import faults
 
 if TYPE_CHECKING:
@@ -151,6 +152,8 @@ class RpcEndpoint:
                 client_ip = source_ip.client_address(client_ip, headers.get("x-forwarded-for"),
                                                      trusted)
             call.client_ip = client_ip
+            if not in_write:  # not a send: whatever it changes is the key's, in the audit trail
+                audit.acting(audit.api(key.access_key_id, key.account_id, client_ip))
             if key.allow_list:
                 source_ip.check_allowed(key.allow_list, client_ip)
             fields = await handler(call)
