@@ -107,10 +107,11 @@ Sample = tuple[int, str, str, str]  # account id, phone, local day yyyyMMdd, Biz
 
 
 def fill(db_path: Path, accounts: list[int], messages: int, per_day: float, seed: int,
-         samples_wanted: int) -> tuple[list[Sample], dict]:
+         samples_wanted: int, first_phone: int = 0) -> tuple[list[Sample], dict]:
     """Write ``messages`` rows into ``db_path``'s ``messages`` (see the module docstring) and
     return up to ``samples_wanted`` (account, number, day, BizId) of the first account's rows,
-    spread over the whole table, and figures of the load."""
+    spread over the whole table, and figures of the load.  The numbers are
+    ``harness.phone_number(first_phone + i)``."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     today = now.astimezone(ZONE).date()
@@ -121,7 +122,7 @@ def fill(db_path: Path, accounts: list[int], messages: int, per_day: float, seed
     step_us = span_us / messages
     base = start.replace(tzinfo=None)
     numbers_each = max(1, round(messages / len(accounts) / (DAYS * per_day)))
-    phones = [phone_number(i) for i in range(numbers_each * len(accounts))]
+    phones = [phone_number(first_phone + i) for i in range(numbers_each * len(accounts))]
     sample_every = max(1, messages // len(accounts) // max(1, samples_wanted))
     samples: list[Sample] = []
     bench_account = accounts[0]
