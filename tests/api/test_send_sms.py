@@ -269,6 +269,25 @@ def test_the_account_day_cap_refuses_the_call_that_would_pass_it(pigeon, sdk, se
                 {"order": "A1"}).code == "isv.DAY_LIMIT_CONTROL"
 
 
+def test_messages_sent_before_a_cap_was_set_count_towards_it(pigeon, sdk, sender):
+    # The caps read counters of the day and the month (not a count of every message of the
+    # month, which grows with the account): made from the messages when first needed.
+    numbers = [str(15100000000 + n) for n in range(8)]
+    for number in numbers[:3]:
+        assert send(sdk, number, sender.sign, sender.notice, {"order": "A1"}).code == "OK"
+    pigeon.db.write_sync(sending_settings.set_limits, sender.account_id, day_limit=5)
+    assert send(sdk, f"{numbers[3]},{numbers[4]}", sender.sign, sender.notice,
+                {"order": "A1"}).code == "OK"
+    assert send(sdk, numbers[5], sender.sign, sender.notice,
+                {"order": "A1"}).code == "isv.DAY_LIMIT_CONTROL"
+
+    pigeon.db.write_sync(sending_settings.put, sender.account_id, day_limit=None,
+                         month_limit=6)
+    assert send(sdk, numbers[5], sender.sign, sender.notice, {"order": "A1"}).code == "OK"
+    assert send(sdk, numbers[6], sender.sign, sender.notice,
+                {"order": "A1"}).code == "isv.MONTH_LIMIT_CONTROL"
+
+
 def test_promotional_messages_wait_out_the_quiet_hours_but_notifications_do_not(
         pigeon, sdk, sender):
     with time_machine.travel(tomorrow_at(pigeon, 21, 0, 0), tick=True):

@@ -32,7 +32,7 @@ from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 
 from pigeon import metrics
 from pigeon.core import limits, pricing
@@ -226,6 +226,7 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
     rows = [_row(account_id, biz_id, template, item, request.out_id, price, policy, now)
             | {"source_ip": request.source_ip} for item in prepared]
     ids = _insert_messages(conn, rows)
+    _count_sent(conn, account_id, len(rows), now, policy.zone)
     _record_charges(conn, account_id, prepared, ids, now)
     for item, message_id in zip(prepared, ids, strict=True):
         if item.failure is not None:
@@ -302,18 +303,51 @@ def _approved_signature(signature: dict, template: dict) -> dict:
     return signature
 
 
+_COUNT_OF = ("SELECT messages FROM account_counts "
+             "WHERE account_id = ? AND period = ? AND starts_at = ?")
+_COUNT_SINCE = "SELECT count(*) FROM messages WHERE account_id = ? AND created_at >= ?"
+_NEW_COUNT = ("INSERT INTO account_counts (account_id, period, starts_at, messages) "
+              "VALUES (?, ?, ?, ?)")
+_ADD_COUNT = ("UPDATE account_counts SET messages = messages + ? WHERE account_id = ? AND "
+              "((period = 'day' AND starts_at = ?) OR (period = 'month' AND starts_at = ?))")
+
+
+def _periods(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    return limits.day_start(now, zone), limits.month_start(now, zone)
+
+
 def _check_caps(conn: Connection, account_id: int, settings: dict, adding: int, now: datetime,
                 zone: ZoneInfo) -> None:
     if settings.get("day_limit") is None and settings.get("month_limit") is None:
         return
-
-    def since(start: datetime) -> int:
-        return conn.scalar(select(func.count()).select_from(messages).where(
-            messages.c.account_id == account_id, messages.c.created_at >= start))
-
-    limits.check_account(since(limits.day_start(now, zone)), since(limits.month_start(now, zone)),
+    day, month = _periods(now, zone)
+    limits.check_account(_period_count(conn, account_id, "day", day),
+                         _period_count(conn, account_id, "month", month),
                          day_limit=settings.get("day_limit"),
                          month_limit=settings.get("month_limit"), adding=adding)
+
+
+def _period_count(conn: Connection, account_id: int, period: str, start: datetime) -> int:
+    """The account's messages since ``start`` (its day or month): the period's counter, made
+    from the messages the first time it is asked for (then kept by :func:`_count_sent`)."""
+    driver = Driver.of(conn)
+    at = driver.time(start)
+    rows = driver.run(conn, None, _COUNT_OF, (account_id, period, at))
+    if rows:
+        return rows[0][0]
+    counted = driver.run(conn, None, _COUNT_SINCE, (account_id, at))[0][0]
+    driver.run(conn, "account_counts", _NEW_COUNT, (account_id, period, at, counted))
+    return counted
+
+
+def _count_sent(conn: Connection, account_id: int, count: int, now: datetime,
+                zone: ZoneInfo) -> None:
+    """Add ``count`` messages to the account's day and month counters, where they exist (a
+    period whose caps were never checked has none; it is counted when first asked for)."""
+    driver = Driver.of(conn)
+    day, month = _periods(now, zone)
+    driver.run(conn, "account_counts", _ADD_COUNT,
+               (count, account_id, driver.time(day), driver.time(month)))
 
 
 def _number_limits(settings: dict) -> limits.NumberLimits:

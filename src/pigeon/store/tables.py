@@ -929,3 +929,16 @@ audit_entries = Table(
     Index("ix_audit_entries_account", "account_id", "seq"),
     Index("ix_audit_entries_at", "at"),
 )
+
+# How many messages an account sent in a day and in a month (platform time), for its day and
+# month caps: counting them in ``messages`` grows with the account's volume.  A row is made the
+# first time a cap is checked in its period (counted from ``messages`` once), and every accept
+# adds to the rows of its period that exist (services/sending.py).
+account_counts = Table(
+    "account_counts",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("period", String(8), primary_key=True),  # day | month
+    Column("starts_at", UTCDateTime(), primary_key=True),  # local midnight, as UTC
+    Column("messages", BigInteger, nullable=False),
+)
