@@ -30,6 +30,7 @@ import glob
 import os
 import shutil
 import threading
+import time
 import weakref
 from bisect import bisect_left
 from pathlib import Path
@@ -264,15 +265,23 @@ def finished(rows) -> None:
                  if r["status"] != "delivered"))
 
 
+_answers: dict[tuple[str, str], _Value] = {}
+
+
 def connector_answer(connector: str, outcome: str) -> None:
-    """One part's answer from a carrier: ``ok``, ``throttled``, ``refused`` or ``timeout``."""
-    if outcome == "ok":
-        CONNECTOR_SUBMITS.labels(connector).inc()
-    elif outcome == "throttled":
-        CONNECTOR_THROTTLES.labels(connector).inc()
-    else:
-        CONNECTOR_ERRORS.labels(connector, "timeout" if outcome == "timeout"
-                                else "submit").inc()
+    """One part's answer from a carrier: ``ok``, ``throttled``, ``refused`` or ``timeout``
+    (on every part an SMSC answers: the child is looked up in a dict of ours)."""
+    value = _answers.get((connector, outcome))
+    if value is None:
+        if outcome == "ok":
+            child = CONNECTOR_SUBMITS.labels(connector)
+        elif outcome == "throttled":
+            child = CONNECTOR_THROTTLES.labels(connector)
+        else:
+            child = CONNECTOR_ERRORS.labels(connector, "timeout" if outcome == "timeout"
+                                            else "submit")
+        value = _answers[(connector, outcome)] = _counter(child)
+    value.inc(1)
 
 
 def connector_bind_error(connector: str) -> None:
@@ -348,8 +357,8 @@ def flush() -> None:
 
 
 def _flush_forever() -> None:
-    stop = threading.Event()
-    while not stop.wait(FLUSH_SECONDS):
+    while True:
+        time.sleep(FLUSH_SECONDS)
         try:
             flush()
         except Exception:  # a full disk: the counts stay here and go at the next flush
