@@ -62,7 +62,9 @@ from harness import (  # noqa: E402
     new_tenant,
     pigeon_command,
     pigeon_env,
+    print_profile,
     process_cpu_seconds,
+    profile_while,
     ready_to_send,
     run_cli,
     run_client,
@@ -207,6 +209,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fixed rate as a fraction of the median end-to-end rate (0.5); "
                              "0 skips it")
     parser.add_argument("--latency-seconds", type=float, default=10)
+    parser.add_argument("--profile", nargs="?", const="", metavar="DIR",
+                        help="profile Pigeon with py-spy during one more round; writes the "
+                             "collapsed stacks to DIR (default: the temporary directory, kept)")
+    parser.add_argument("--top", type=int, default=25, help="profile lines to print (25)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
 
@@ -214,7 +220,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     smsc = Smsc()
-    return in_workspace("pigeon-bench-smpp-", args.keep,
+    keep = args.keep or args.profile == ""
+    return in_workspace("pigeon-bench-smpp-", keep,
                         lambda tmp, servers: bench(args, tmp, smsc, servers), cleanup=smsc.stop)
 
 
@@ -254,7 +261,18 @@ def bench(args: argparse.Namespace, tmp: Path, smsc: Smsc, servers: list[Server]
         latency["rate_msg_per_s"] = round(rate * BATCH)
         print(f"  pigeon  {describe(latency)}")
     valid = len(good) == len(runs) and (latency is None or not latency["invalid"])
+    profile = None
+    if args.profile is not None:
+        out_dir = Path(args.profile) if args.profile else tmp
+        out_dir.mkdir(parents=True, exist_ok=True)
+        print("profiling one more round with py-spy (every process of the server)")
+        profiled, profile = profile_while(pigeon.server.process.pid,
+                                          out_dir / "pigeon-smpp-end-to-end.txt",
+                                          lambda: pigeon.round(args, args.messages), args.top)
+        print(f"  pigeon  {describe(profiled)}")
     print()
+    if profile:
+        print_profile(profile, "SendBatchSms end to end through SMPP")
     print(f"end to end through SMPP (median of {len(good)}): "
           f"{e2e or 0:,.0f} msg/s; raw SMPP client: {raw:,.0f} msg/s; "
           f"ratio {(e2e or 0) / raw:.3f}; load average {load_before[0]:.1f} → "
