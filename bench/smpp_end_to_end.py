@@ -270,6 +270,8 @@ def bench(args: argparse.Namespace, tmp: Path, smsc: Smsc, servers: list[Server]
                                           out_dir / "pigeon-smpp-end-to-end.txt",
                                           lambda: pigeon.round(args, args.messages), args.top)
         print(f"  pigeon  {describe(profiled)}")
+        if profile is not None:
+            profile["rps_under_profiler"] = (profiled.get("accept_msg_per_s") or 0) / BATCH
     print()
     if profile:
         print_profile(profile, "SendBatchSms end to end through SMPP")
