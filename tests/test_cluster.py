@@ -14,6 +14,7 @@ module; the tests that kill processes make deployments of their own.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -282,7 +283,11 @@ def test_killed_nodes_lose_no_acknowledged_message_and_deliver_none_twice(kind, 
 
 # -- connectors ------------------------------------------------------------------------------
 
-def test_a_connector_capped_at_100_per_second_is_held_by_one_node_at_a_time(tmp_path, postgres):
+@contextlib.contextmanager
+def smpp_cluster(tmp_path, postgres, **connector):
+    """Two API nodes and two worker nodes on PostgreSQL with an SMPP connector to a test SMSC
+    (``connector``: its settings) and a route of everything to it; a tenant ready to send.
+    Yields (deployment, smsc, tenant, sender)."""
     if postgres is None:
         pytest.fail("the cluster tests need PostgreSQL (see tests/support/postgres.py)")
     deployment = postgres_cluster(tmp_path, postgres.fresh_database(), workers=2)
@@ -292,96 +297,88 @@ def test_a_connector_capped_at_100_per_second_is_held_by_one_node_at_a_time(tmp_
             # Before the nodes start: each loads it at once (later, within two seconds).
             local.db.write_sync(connectors.add, local.box, "smsc", "smpp", local.now(),
                                 host="127.0.0.1", port=smsc.port, system_id="pigeon",
-                                password="secret", tps=100, binds=2)
+                                password="secret", **connector)
             local.db.write_sync(routes.add, connector="smsc", now=local.now())
             deployment.start()
             tenant, sender = tenant_of(deployment)
-            sdk = tea_client(deployment.endpoints[0], tenant)
-            total = 400
-            for start in range(0, total, 100):
-                numbers = [str(13400000000 + n) for n in range(start, start + 100)]
-                answer = sdk.send_batch_sms_with_options(models.SendBatchSmsRequest(
-                    phone_number_json=json.dumps(numbers),
-                    sign_name_json=json.dumps([sender.sign] * 100),
-                    template_code=sender.notice,
-                    template_param_json=json.dumps([{"order": "1"}] * 100)), RT)
-                assert answer.body.code == "OK", answer.body.message
-            def statuses() -> dict:
-                return local.db.read_sync(lambda conn: dict(conn.execute(
-                    select(messages.c.status, func.count()).group_by(messages.c.status)).all()))
-
-            try:
-                wait_until(lambda: len(smsc.smsc.submits) >= total, timeout=120,
-                           what=f"{total} submit_sm at the SMSC")
-            except AssertionError as waited:
-                raise AssertionError(f"{waited}: got {len(smsc.smsc.submits)}, messages "
-                                     f"{statuses()}") from None
-            # One node holds the connector: two binds, not two per node.
-            assert len({bind.session for bind in smsc.smsc.binds}) <= 2
-            times = sorted(smsc.smsc.submitted_at)
-            busiest = max(sum(1 for t in times[i:] if t < start + 1.0)
-                          for i, start in enumerate(times))
-            assert busiest <= 100, f"{busiest} submit_sm in one second"
-            assert Counter(s.destination_addr for s in smsc.smsc.submits).most_common(1)[0][1] \
-                == 1
+            yield deployment, smsc, tenant, sender
     finally:
         deployment.close()
+
+
+def send_batches(deployment: Deployment, tenant: Tenant, sender: Sender, first: int,
+                 total: int) -> None:
+    """``total`` messages in SendBatchSms requests of 100, to numbers from ``first`` on."""
+    sdk = tea_client(deployment.endpoints[0], tenant)
+    for start in range(first, first + total, 100):
+        numbers = [str(start + n) for n in range(100)]
+        answer = sdk.send_batch_sms_with_options(models.SendBatchSmsRequest(
+            phone_number_json=json.dumps(numbers), sign_name_json=json.dumps([sender.sign] * 100),
+            template_code=sender.notice,
+            template_param_json=json.dumps([{"order": "1"}] * 100)), RT).body
+        assert answer.code == "OK", answer.message
+
+
+def test_a_connector_capped_at_100_per_second_is_held_by_one_node_at_a_time(tmp_path, postgres):
+    with smpp_cluster(tmp_path, postgres, tps=100, binds=2) as (deployment, smsc, tenant, sender):
+        local = deployment.local
+        total = 400
+        send_batches(deployment, tenant, sender, 13400000000, total)
+
+        def statuses() -> dict:
+            return local.db.read_sync(lambda conn: dict(conn.execute(
+                select(messages.c.status, func.count()).group_by(messages.c.status)).all()))
+
+        try:
+            wait_until(lambda: len(smsc.smsc.submits) >= total, timeout=120,
+                       what=f"{total} submit_sm at the SMSC")
+        except AssertionError as waited:
+            raise AssertionError(f"{waited}: got {len(smsc.smsc.submits)}, messages "
+                                 f"{statuses()}") from None
+        # One node holds the connector: two binds, not two per node.
+        assert len({bind.session for bind in smsc.smsc.binds}) <= 2
+        times = sorted(smsc.smsc.submitted_at)
+        busiest = max(sum(1 for t in times[i:] if t < start + 1.0)
+                      for i, start in enumerate(times))
+        assert busiest <= 100, f"{busiest} submit_sm in one second"
+        assert Counter(s.destination_addr for s in smsc.smsc.submits).most_common(1)[0][1] \
+            == 1
 
 
 def test_when_the_node_holding_a_connector_dies_another_takes_it_over(tmp_path, postgres):
-    if postgres is None:
-        pytest.fail("the cluster tests need PostgreSQL (see tests/support/postgres.py)")
-    deployment = postgres_cluster(tmp_path, postgres.fresh_database(), workers=2)
-    try:
-        with BackgroundSmsc() as smsc:
-            local = deployment.local
-            local.db.write_sync(connectors.add, local.box, "smsc", "smpp", local.now(),
-                                host="127.0.0.1", port=smsc.port, system_id="pigeon",
-                                password="secret", tps=50)
-            local.db.write_sync(routes.add, connector="smsc", now=local.now())
-            deployment.start()
-            tenant, sender = tenant_of(deployment)
+    with smpp_cluster(tmp_path, postgres, tps=50) as (deployment, smsc, tenant, sender):
+        local = deployment.local
 
-            def holder() -> Node | None:
-                owner = local.db.read_sync(leases.holders, local.now()).get("connector:smsc")
-                names = {row["id"]: row["name"] for row in local.db.read_sync(nodes.live)}
-                pid = names.get(owner, ":").rpartition(":")[2]
-                return next((node for node in deployment.workers
-                             if str(node.process.pid) == pid), None)
+        def holder() -> Node | None:
+            owner = local.db.read_sync(leases.holders, local.now()).get("connector:smsc")
+            names = {row["id"]: row["name"] for row in local.db.read_sync(nodes.live)}
+            pid = names.get(owner, ":").rpartition(":")[2]
+            return next((node for node in deployment.workers
+                         if str(node.process.pid) == pid), None)
 
-            first = wait_until(holder, what="a worker node to hold the connector's lease")
-            total = 300
-            sdk = tea_client(deployment.endpoints[0], tenant)
-            for start in range(0, total, 100):
-                numbers = [str(13300000000 + n) for n in range(start, start + 100)]
-                answer = sdk.send_batch_sms_with_options(models.SendBatchSmsRequest(
-                    phone_number_json=json.dumps(numbers),
-                    sign_name_json=json.dumps([sender.sign] * 100),
-                    template_code=sender.notice,
-                    template_param_json=json.dumps([{"order": "1"}] * 100)), RT).body
-                assert answer.code == "OK", answer.message
-            wait_until(lambda: len(smsc.smsc.submits) >= 50, timeout=60,
-                       what="the first submit_sm at the SMSC")
-            first.kill()  # mid-way: some messages sent, some in flight, most waiting
+        first = wait_until(holder, what="a worker node to hold the connector's lease")
+        total = 300
+        send_batches(deployment, tenant, sender, 13300000000, total)
+        wait_until(lambda: len(smsc.smsc.submits) >= 50, timeout=60,
+                   what="the first submit_sm at the SMSC")
+        first.kill()  # mid-way: some messages sent, some in flight, most waiting
 
-            second = wait_until(lambda: (found := holder()) not in (None, first) and found,
-                                timeout=60, what="the other worker to take the lease over")
-            assert second in deployment.workers and second is not first
+        second = wait_until(lambda: (found := holder()) not in (None, first) and found,
+                            timeout=60, what="the other worker to take the lease over")
+        assert second in deployment.workers and second is not first
 
-            def destinations() -> set[str]:
-                return {submit.destination_addr for submit in smsc.smsc.submits}
+        def destinations() -> set[str]:
+            return {submit.destination_addr for submit in smsc.smsc.submits}
 
-            wait_until(lambda: len(destinations()) >= total, timeout=120,
-                       what="every message at the SMSC")
-            assert destinations() == {"86" + str(13300000000 + n) for n in range(total)}
+        wait_until(lambda: len(destinations()) >= total, timeout=120,
+                   what="every message at the SMSC")
+        assert destinations() == {"86" + str(13300000000 + n) for n in range(total)}
 
-            def finals() -> dict:
-                return local.db.read_sync(lambda conn: dict(conn.execute(
-                    select(messages.c.status, func.count()).where(
-                        messages.c.account_id == tenant.account_id)
-                    .group_by(messages.c.status)).all()))
+        def finals() -> dict:
+            return local.db.read_sync(lambda conn: dict(conn.execute(
+                select(messages.c.status, func.count()).where(
+                    messages.c.account_id == tenant.account_id)
+                .group_by(messages.c.status)).all()))
 
-            wait_until(lambda: finals() == {"delivered": total}, timeout=120,
-                       what="every message delivered")
-    finally:
-        deployment.close()
+        wait_until(lambda: finals() == {"delivered": total}, timeout=120,
+                   what="every message delivered")
