@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from pigeon.cli.common import JsonOpt, call, emit, err, plain, run, utcnow
+from pigeon.cli.common import (
+    JsonOpt,
+    call,
+    emit,
+    err,
+    plain,
+    require_shared_key,
+    run,
+    utcnow,
+)
 
 account_app = typer.Typer(help="Tenants (accounts).", no_args_is_help=True)
 accesskey_app = typer.Typer(help="AccessKeys of a tenant.", no_args_is_help=True)
@@ -20,10 +29,21 @@ user_app = typer.Typer(help="Who signs in to the web console: tenants' users (/c
 
 @account_app.command("create")
 def account_create(name: str, as_json: JsonOpt = False) -> None:
-    """Create a tenant; prints its AccountId."""
-    from pigeon.services import accounts
+    """Create a tenant, with the recommended alerts switched on (OTP abuse, package quota,
+    volume, frequency; told to its contacts); prints its AccountId."""
+    from pigeon.services import accounts, alert_config
 
-    emit(run(accounts.create_account, name, utcnow()), as_json)
+    def work(pigeon):
+        def create(conn):
+            now = utcnow()
+            account = accounts.create_account(conn, name, now)
+            alert_config.add_recommended(conn, int(account["AccountId"]),
+                                         pigeon.settings.alert_quiet_period, now)
+            return account
+
+        return pigeon.db.write_sync(create)
+
+    emit(call(work), as_json)
 
 
 @account_app.command("list")
@@ -53,8 +73,12 @@ def accesskey_create(account_id: int, as_json: JsonOpt = False) -> None:
     """Create an AccessKey pair.  The secret is shown this once."""
     from pigeon.services import accounts
 
-    key = call(lambda p: p.db.write_sync(accounts.create_access_key, p.box, account_id,
-                                         utcnow()))
+    def work(pigeon):
+        require_shared_key(pigeon.settings)
+        return pigeon.db.write_sync(accounts.create_access_key, pigeon.box, account_id,
+                                    utcnow())
+
+    key = call(work)
     emit(key, as_json)
     if not as_json:
         err.print("Keep the secret now: it cannot be shown again.")

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from pigeon.cli.common import AccountArg, JsonOpt, call, emit, err, operator_name, run
+from pigeon.cli.common import (
+    AccountArg,
+    JsonOpt,
+    call,
+    emit,
+    err,
+    operator_name,
+    require_shared_key,
+    run,
+)
 
 alerts_app = typer.Typer(help="Alerts: contacts, channels, rules, SMS-pumping protection.",
                          no_args_is_help=True)
@@ -156,9 +165,13 @@ def channels_add(
     """Add a notification channel."""
     from pigeon.services import alert_config
 
-    emit(call(lambda p: p.db.write_sync(alert_config.add_channel, p.box, _owner(owner), kind,
-                                        name, p.now(), url=url, secret=secret,
-                                        contact_ids=contact)), as_json)
+    def work(p):
+        if secret:
+            require_shared_key(p.settings)
+        return p.db.write_sync(alert_config.add_channel, p.box, _owner(owner), kind, name,
+                               p.now(), url=url, secret=secret, contact_ids=contact)
+
+    emit(call(work), as_json)
 
 
 @channels_app.command("list")

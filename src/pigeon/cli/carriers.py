@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pigeon.cli.common import JsonOpt, call, emit, plain, run
+from pigeon.cli.common import JsonOpt, call, emit, plain, require_shared_key, run
 
 connector_app = typer.Typer(help="Carrier connections (SMSCs over SMPP) and the built-in "
                                  "simulator.", no_args_is_help=True)
@@ -47,10 +47,15 @@ def connector_add(
 
     if tps is not None and tps == int(tps):
         tps = int(tps)
-    added = call(lambda p: p.db.write_sync(
-        connectors.add, p.box, name, protocol, p.now(), host=host, port=port,
-        system_id=system_id, password=password, system_type=system_type, tps=tps,
-        window=window, binds=binds, bind_mode=bind_mode))
+    def work(p):
+        if password:
+            require_shared_key(p.settings)
+        return p.db.write_sync(
+            connectors.add, p.box, name, protocol, p.now(), host=host, port=port,
+            system_id=system_id, password=password, system_type=system_type, tps=tps,
+            window=window, binds=binds, bind_mode=bind_mode)
+
+    added = call(work)
     emit(added, as_json)
 
 

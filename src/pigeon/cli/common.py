@@ -7,9 +7,11 @@ heavy (the app, the database, the services) is imported inside the command that 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -27,13 +29,77 @@ AccountOpt = Annotated[int | None, typer.Option("--account",
 AccountArg = Annotated[int, typer.Argument(help="Account id.")]
 
 
+def project_data_dir() -> Path | None:
+    """``data/`` beside the source checkout Pigeon runs from (an editable install, as
+    ``scripts/serve`` makes one), or None for an installed package."""
+    root = Path(__file__).resolve().parents[3]
+    return root / "data" if (root / "pyproject.toml").is_file() else None
+
+
+def data_dir_in_use(cwd: Path, project: Path | None) -> tuple[Path, str]:
+    """Where the embedded database is when neither ``PIGEON_DATABASE_URL`` nor
+    ``PIGEON_DATA_DIR`` says: ``./data`` if it holds one (``found``), else the checkout's
+    ``data/`` (``project``) if it holds one — ``scripts/serve`` runs there — else a new
+    ``./data`` (``new``)."""
+    here = cwd / "data"
+    if (here / "pigeon.db").exists():
+        return here, "found"
+    if project is not None and (project / "pigeon.db").exists():
+        return project, "project"
+    return here, "new"
+
+
 def load_settings() -> Settings:
-    """The settings from the environment; a bad one is printed and exits with status 2."""
+    """The settings from the environment; a bad one is printed and exits with status 2.
+
+    Without ``PIGEON_DATABASE_URL`` and ``PIGEON_DATA_DIR``, the database is the one the
+    server uses (:func:`data_dir_in_use`), from whatever directory the command runs; the
+    command says which on standard error unless it is ``./data``'s."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
+    if os.environ.get("PIGEON_DATABASE_URL") or os.environ.get("PIGEON_DATA_DIR"):
+        return settings
+    directory, why = data_dir_in_use(Path.cwd(), project_data_dir())
+    if why == "project":
+        err.print(f"pigeon: using the database in {directory} (where scripts/serve keeps it; "
+                  "set PIGEON_DATA_DIR to choose another)", markup=False, soft_wrap=True)
+    elif why == "new":
+        err.print(f"pigeon: no database found; starting a new one in {directory} (set "
+                  "PIGEON_DATA_DIR or PIGEON_DATABASE_URL to use another)", markup=False,
+                  soft_wrap=True)
+    return dataclasses.replace(settings, data_dir=directory)
+
+
+def command_name() -> str:
+    """How to call this command again from the shell that ran it: ``pigeon`` when that is
+    what ``PATH`` finds (an activated venv), else the path it was run by
+    (``.venv/bin/pigeon``)."""
+    import shutil
+    import sys
+
+    ran = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("pigeon")
+    if ran is None or ran.name != "pigeon" or (found and Path(found).resolve() == ran):
+        return "pigeon"
+    try:
+        return str(ran.relative_to(Path.cwd()))
+    except ValueError:
+        return str(ran)
+
+
+def require_shared_key(settings: Settings) -> None:
+    """Refuse to encrypt a secret the server may not be able to read: with a shared database
+    (``PIGEON_DATABASE_URL``) and no ``PIGEON_SECRET_KEY``, this process would use the key
+    file of its own data directory, which the server's processes do not share."""
+    if settings.database_url and settings.secret_key is None:
+        err.print("error: PIGEON_DATABASE_URL is set but PIGEON_SECRET_KEY is not: the secret "
+                  "would be encrypted with this directory's key file, which the server cannot "
+                  "read. Set PIGEON_SECRET_KEY to the server's key (pigeon keygen makes one).",
+                  markup=False, soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def open_pigeon():

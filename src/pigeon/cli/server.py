@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pigeon.cli.common import load_settings, open_pigeon, out
+from pigeon.cli.common import command_name, load_settings, open_pigeon, out
 
 
 def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
@@ -43,9 +43,10 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
     out.print(f"Point the Alibaba Cloud SDK at endpoint [bold]{host}:{port}[/bold] with "
               "protocol 'http'.")
     if not tenants:
-        out.print("No tenant yet. Create one and its AccessKey with:\n"
-                  "  pigeon account create \"My Company\"\n"
-                  "  pigeon accesskey create <AccountId>")
+        command = command_name()
+        out.print(f"No tenant yet. Create one and its AccessKey with:\n"
+                  f"  {command} account create \"My Company\"\n"
+                  f"  {command} accesskey create <AccountId>", markup=False)
     stop_listener = None
     try:
         if count > 1:

@@ -119,7 +119,7 @@ def _channel(row) -> dict:
             "created_at": _time(row["created_at"])}
 
 
-def add_channel(conn: Connection, box: SecretBox, account_id: int | None, kind: str,
+def add_channel(conn: Connection, box: SecretBox | None, account_id: int | None, kind: str,
                 name: str | None, now: datetime, *, url: str | None = None,
                 secret: str | None = None, contact_ids: list[int] | None = None) -> dict:
     """A notification channel of ``kind`` (email, sms, dingtalk, webhook).
@@ -152,7 +152,7 @@ def add_channel(conn: Connection, box: SecretBox, account_id: int | None, kind: 
     name = (name or f"{kind}-{count + 1}").strip()[:64]
     channel_id = conn.execute(insert(alert_channels).values(
         account_id=account_id, kind=kind, name=name, config=config,
-        secret=box.encrypt(secret) if secret else None, enabled=True,
+        secret=box.encrypt(secret) if secret and box else None, enabled=True,
         created_at=now)).inserted_primary_key[0]
     made = _channel(conn.execute(select(alert_channels).where(
         alert_channels.c.id == channel_id)).mappings().one())
@@ -288,6 +288,28 @@ def set_rule_enabled(conn: Connection, account_id: int, rule_id: int, enabled: b
                  f"alert_rule:{rule_id}", account_id=account_id, before=_rule(row),
                  after=_rule(row) | {"enabled": enabled})
     return _rule(row) | {"enabled": enabled}
+
+
+RECOMMENDED: tuple[tuple[str, dict[str, str]], ...] = (
+    ("otp_pumping", {}),
+    ("package", {"below": "1000"}),
+    ("volume", {"above": "10000", "per": "day"}),
+    ("spike", {}),
+)
+"""The seed's recommended alerts ("OTP abuse prevention, SMS resource package remaining
+quota, message volume, and message sending frequency"), as every new tenant gets them."""
+RECOMMENDED_CHANNELS = (("sms", "SMS to contacts"), ("email", "Email to contacts"))
+
+
+def add_recommended(conn: Connection, account_id: int, quiet: timedelta,
+                    now: datetime) -> list[dict]:
+    """Switch on the :data:`RECOMMENDED` rules for a new tenant, told to every one of its
+    contacts by SMS and by email (two channels that name no contact: all of them, present and
+    future).  The tenant turns each off on its Alerts & protection page."""
+    for kind, name in RECOMMENDED_CHANNELS:
+        add_channel(conn, None, account_id, kind, name, now)
+    return [add_rule(conn, account_id, kind, params, quiet, None, now)
+            for kind, params in RECOMMENDED]
 
 
 def enabled_rules(conn: Connection) -> list[dict]:
