@@ -62,6 +62,7 @@ def test_stable_sending_follows_carrier_registration(registration, status):
                            registered=date(2025, 3, 12) if registration == "registered"
                            else None))
     assert shown["earliest"].status == DONE
+    assert shown["earliest"].done_on == MONDAY  # ready since the last approval, not "usually"
     assert shown["stable"].status == status
     assert shown["total"].status == (DONE if status == DONE else IN_PROGRESS)
 

@@ -106,9 +106,11 @@ def timeline(progress: Progress, today: date, calendar: BusinessDays) -> list[St
     all_approved = max(_end(qualification), _end(signature), _end(template))
     ready = DONE if all(s.status == DONE for s in (qualification, signature, template)) \
         else NOT_STARTED if qualification.status == NOT_STARTED else IN_PROGRESS
+    # Done the day the last of the three was approved: the tenant may send from then on (the
+    # seed's 3 to 5 days are a projection for whoever has not got there yet).
     earliest = Step(
         "earliest", "Earliest sending", ready, calendar.add_business_days(all_approved, 3),
-        calendar.add_business_days(all_approved, 5), None,
+        calendar.add_business_days(all_approved, 5), all_approved if ready == DONE else None,
         "3 to 5 business days after qualification, signature and template approval.")
     stable = Step(
         "stable", "Stable sending in production", registration_status
