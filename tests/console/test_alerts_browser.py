@@ -50,7 +50,7 @@ def test_a_tenant_sets_up_alerts_and_lifts_a_protection(site, new_page, receiver
     page.fill("input[name='balance.below']", "100")
     page.click("[data-test=add-rule] button[type=submit]")
     expect_text(page, "p.notice", "Rule added")
-    expect_text(page, "[data-test=rules]", r"below=100\.000")
+    expect_text(page, "[data-test=rules]", r"Alert below: 100\.000")
 
     protection = site.pigeon.db.write_sync(
         otp_protection.switch_on, user.account_id, ProtectionPlan("range", "1380013", None, None),

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from babel.dates import format_datetime
 
 from pigeon.services import batch_files, batches
 from pigeon.workers.batches import send_batches
@@ -75,7 +76,7 @@ def test_an_upload_shows_the_rendered_messages_segments_and_cost(sender, client)
     assert "【云雀科技】您的订单A1001已发货，请注意查收。" in text
     assert re.search(r'data-test="valid">3<', text)
     assert re.search(r'data-test="segments">3<', text)
-    assert "up to <strong>¥0.135</strong> if no resource package covers them" in text
+    assert "3 segments at CN¥0.045: up to CN¥0.135 if no resource package covers them" in text
     # The rows with a problem, with the reason, escaped.
     assert "isv.TEMPLATE_PARAMS_ILLEGAL" in text and "isv.MOBILE_NUMBER_ILLEGAL" in text
     assert "<b>x</b>" not in text and "&lt;b&gt;x&lt;/b&gt;" in text
@@ -154,7 +155,8 @@ def test_a_schedule_in_the_past_is_refused_and_a_scheduled_batch_can_be_cancelle
                      at=later.strftime("%Y-%m-%dT%H:%M"))
     assert scheduled.status_code == 303
     page = client.get(f"/console/batch/{batch_id}").text
-    assert later.strftime("%Y-%m-%d %H:%M:00") in page and "Cancel the batch" in page
+    shown = format_datetime(later.replace(second=0, microsecond=0), "medium", locale="en_US")
+    assert shown in page and "Cancel the batch" in page
     assert asyncio.run(send_batches(pigeon)) == 0  # not due yet
     cancelled = post(client, f"/console/batch/{batch_id}/cancel")
     assert cancelled.status_code == 303

@@ -42,8 +42,8 @@ def test_a_csv_of_three_numbers_is_previewed_sent_and_delivered(site, new_page):
     expect_text(page, "[data-test=preview] tbody tr", "【云雀科技】您的订单A100已发货")
     expect_text(page, "[data-test=valid]", "^3$")
     expect_text(page, "[data-test=segments]", "^3$")
-    expect_text(page, "[data-test=cost]", r"^¥0\.135$")
-    expect_text(page, "[data-test=estimate]", r"up to ¥0\.135 if no resource package")
+    expect_text(page, "[data-test=cost]", r"^CN¥0\.135$")
+    expect_text(page, "[data-test=estimate]", r"up to CN¥0\.135 if no resource package")
 
     page.click("[data-test=send-now]")
     expect_text(page, "p.notice", "Sending has started")

@@ -4,12 +4,11 @@ rejection, and tenant isolation."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from pigeon.services import handsets, signatures
+from pigeon.services import signatures
 from tests.console.conftest import sign_in
 from tests.support import workflow
 from tests.support.images import png_bytes
@@ -30,23 +29,38 @@ def expect_text(page, selector: str, pattern: str) -> str:
     return locator.inner_text()
 
 
-def submit_qualification(page, site) -> None:
-    """Fill in and submit the qualification form, with the administrator's verification code
-    (RequiredPhoneCode) read from the simulator's handset; ends on the qualification's page."""
+RANGES = ("BussinessLicenseExpDate", "LegalPersonIdCardEffTime", "AdminIDCardExpDate")
+
+
+def submit_qualification(page, site=None) -> None:
+    """Fill in and submit the qualification form — validities with the date pickers, the
+    licence's as long-term — with the administrator's verification code read from the
+    simulator's handset the form shows; ends on the qualification's page."""
     page.goto("/console/qualifications/new")
-    fields = {k: v for k, v in workflow.QUALIFICATION.items()
-              if k not in ("UseBySelf", "WhetherShare", "CompanyType", "LegalPersonIDCardType",
-                           "AdminIDCardType", "AdminIDCardFrontFace", "AdminIDCardPic")}
-    for name, value in fields.items():
-        page.fill(f"[name={name}]", value)
+    skipped = ("UseBySelf", "WhetherShare", "CompanyType", "LegalPersonIDCardType",
+               "AdminIDCardType", "AdminIDCardFrontFace", "AdminIDCardPic", *RANGES)
+    for name, value in workflow.QUALIFICATION.items():
+        if name not in skipped:
+            page.fill(f"[name={name}]", value)
+    for name in RANGES:
+        first, last = workflow.QUALIFICATION[name].split("~")
+        page.fill(f"[name='{name}.from']", first)
+        if last == "2099-12-31":
+            page.check(f"[name='{name}.long']")
+        else:
+            page.fill(f"[name='{name}.to']", last)
     page.set_input_files("[name=AdminIDCardFrontFace]", PNG)
     page.set_input_files("[name=AdminIDCardPic]", PNG)
-    page.click("text=Send code")
-    expect_text(page, "[data-phone-code-result]", "code was sent")
-    text = site.pigeon.db.read_sync(handsets.inbox, workflow.ADMIN_PHONE)[0]["text"]
-    page.fill("[name=CertifyCode]", re.search(r"\d{6}", text).group())
-    page.click("text=Submit for review")
+    page.click("[data-phone-code]")
+    handset = expect_text(page, "[data-phone-code-handset] [data-handset-text]", r"\d{6}")
+    page.fill("[name=CertifyCode]", re.search(r"\d{6}", handset).group())
+    page.click("form.form button[type=submit].primary")
     page.wait_for_url(re.compile(r".*/console/qualifications/\d+\?notice=qualification$"))
+
+
+def choose_attribute(page, variable: str, attribute: str) -> None:
+    """The template form's field for ``variable`` (it appears as the content is typed)."""
+    page.select_option(f"[name='attr.{variable}']", attribute)
 
 
 def test_sign_in_refuses_a_bad_password_and_every_form_needs_its_csrf_token(site, new_page):
@@ -106,8 +120,9 @@ def test_a_tenant_walks_qualification_signature_and_template_through_the_console
     page.fill("[name=name]", "登录验证码")
     page.select_option("[name=type]", "0")
     page.fill("[name=content]", "您的验证码为${code}，5分钟内有效，请勿泄露于他人。")
-    page.fill("[name=rule]", '{"code":"numberCaptcha"}')
+    choose_attribute(page, "code", "numberCaptcha")
     expect_text(page, "[data-template-problems]", "No problem found")
+    expect_text(page, "[data-template-length]", r"^\d+ characters · 1 segment$")
     page.click("text=Submit for review")
     page.wait_for_url(re.compile(r".*/console/templates/SMS_\d+\?notice=template$"))
     expect_text(page, "[data-test=template-status]", "Approved")
@@ -126,9 +141,9 @@ def test_the_template_form_shows_a_rule_violation_as_you_type(site, new_page):
     sign_in(page, user)
     page.goto("/console/templates/new")
     page.select_option("[name=type]", "1")
-    page.fill("[name=rule]", '{"order":"other_number2"}')
     page.locator("[name=content]").press_sequentially("【云雀】您的订单${order}已发货", delay=5)
-    expect_text(page, "[data-template-problems]", "remove 【 and 】")
+    choose_attribute(page, "order", "other_number2")
+    expect_text(page, "[data-template-problems]", "Remove 【 and 】")
     assert page.locator("[data-template-preview] mark.var").inner_text() == "${order}"
     # Fixing the text clears the problem, without submitting anything.
     page.fill("[name=content]", "您的订单${order}已发货，请注意查收。")
@@ -150,16 +165,21 @@ def test_the_delivery_test_sends_to_a_bound_number_and_the_handset_shows_it(site
 
     page.select_option("[name=sign_name]", sender.sign)
     page.select_option("[name=template_code]", sender.notice)
-    assert json.loads(page.input_value("[name=params]")) == {"order": ""}
-    page.fill("[name=params]", json.dumps({"order": "A1024"}))
+    # One field per variable of the chosen template; the others are hidden and not sent.
+    assert page.locator(f"[name='var.{sender.notice}.order']").is_visible()
+    assert not page.locator(f"[name='var.{sender.otp}.code']").is_visible()
+    page.fill(f"[name='var.{sender.notice}.order']", "A1024")
     page.click("text=Send test message")
     expect_text(page, "[data-test=sent]", r"BizId \d+\^0")
+    # The form keeps what was sent, and the message's status follows its receipt.
+    assert page.input_value(f"[name='var.{sender.notice}.order']") == "A1024"
+    expect_text(page, "[data-test=test-messages] [data-test=test-status]", "Delivered")
     # The simulator delivers after 50 ms; the panel refreshes by itself.
     expect_text(page, ".phone[data-phone='13700137000'] .text",
                 "【云雀科技】您的订单A1024已发货")
 
     # The record is in Sending Records and the CSV export.
-    page.goto("/console/records?phone=13700137000")
+    page.click("[data-test=test-messages] a")
     expect_text(page, "[data-test=records] tbody tr", "Delivered")
     with page.expect_download() as download:
         page.click("[data-test=export]")

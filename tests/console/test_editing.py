@@ -79,10 +79,19 @@ def phone_code(client, pigeon, phone: str) -> str:
 
 
 def edit_form_values(page: httpx.Response) -> dict:
-    """The text fields and selections of a form as the browser would post them."""
-    values = dict(re.findall(r'<input name="(\w+)"[^>]*? value="([^"]*)"', page.text))
-    values.update(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
-    for name, options in re.findall(r'<select name="(\w+)">(.*?)</select>', page.text, re.S):
+    """The text fields, ticked boxes and selections of a form as the browser would post
+    them (files aside)."""
+    values = {}
+    for tag in re.findall(r"<input [^>]*>", page.text):
+        name = re.search(r' name="([^"]+)"', tag)
+        kind = re.search(r' type="(\w+)"', tag)
+        kind = kind.group(1) if kind else "text"
+        if not name or kind == "file" or (kind == "checkbox" and " checked" not in tag):
+            continue
+        value = re.search(r' value="([^"]*)"', tag)
+        values[name.group(1)] = value.group(1) if value else ""
+    for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', page.text,
+                                    re.S):
         chosen = re.search(r'<option(?: value="([^"]*)")? selected>([^<]*)<', options)
         if chosen:
             values[name] = chosen.group(1) or chosen.group(2)
@@ -108,13 +117,15 @@ def test_a_rejected_qualification_is_updated_with_a_new_file_and_reviewed_again(
     assert values["OrderId"] == str(before["order_id"])
     assert "QualificationName" not in values  # shown, not sent: it cannot change
 
-    # No verification code: refused with the API's message, nothing changes.
+    # No verification code: refused, with the form's label rather than the API's field name;
+    # nothing changes.
     values["AdminPhoneNo"] = SECOND_PHONE
     new_back = {"AdminIDCardPic": ("back.png", png_bytes(), "image/png")}
     refused = client.post(f"/console/qualifications/{qualification_id}/edit",
                           data={**values, "csrf": csrf_of(client), "CertifyCode": ""},
                           files=new_back)
-    assert refused.status_code == 400 and "CertifyCode" in error_of(refused)
+    assert refused.status_code == 400
+    assert error_of(refused) == "Verification code is required."
     assert qualification_of(pigeon, tenant.account_id, qualification_id)["state"] == "NOT_PASS"
 
     values["CertifyCode"] = phone_code(client, pigeon, SECOND_PHONE)
@@ -149,7 +160,8 @@ def test_a_rejected_qualification_is_updated_with_a_new_file_and_reviewed_again(
     api = core.common("UpdateSmsQualification", {
         "QualificationGroupId": str(qualification_id), "OrderId": str(after["order_id"]),
         "AdminPhoneNo": SECOND_PHONE, "CertifyCode": "000000"})
-    assert error_of(again) == api["Message"]
+    assert error_of(again) == ("Only a rejected qualification, or one asked for more "
+                               "materials, can be updated.")
     assert "under review" in api["Message"]
     assert "Update and resubmit" not in client.get(f"/console/qualifications/{qualification_id}").text
 
@@ -162,7 +174,8 @@ def test_an_emptied_field_is_named_instead_of_kept(pigeon, tenant, core, client)
                   CompanyName="")
     refused = client.post(f"/console/qualifications/{qualification_id}/edit",
                           data={**values, "csrf": csrf_of(client)})
-    assert refused.status_code == 400 and "CompanyName" in error_of(refused)
+    assert refused.status_code == 400
+    assert error_of(refused) == "Company name must not be empty."
     row = qualification_of(pigeon, tenant.account_id, qualification_id)
     assert row["state"] == "NOT_PASS" and row["company_name"] == workflow.COMPANY
 
@@ -173,12 +186,14 @@ def test_deleting_a_qualification_asks_for_confirmation_and_follows_the_api_rule
     order_id = qualification_of(pigeon, tenant.account_id, qualification_id)["order_id"]
     path = f"/console/qualifications/{qualification_id}/delete"
 
-    # Under review: refused with the API's message.
+    # Under review: refused as the API refuses it, in people's words.
     under_review = client.post(path, data={"csrf": csrf_of(client), "confirm": "yes",
                                            "OrderId": str(order_id)})
     api = core.common("DeleteSmsQualification", {"QualificationGroupId": str(qualification_id),
                                                  "OrderId": str(order_id)})
-    assert under_review.status_code == 400 and error_of(under_review) == api["Message"]
+    assert under_review.status_code == 400 and error_of(under_review) == (
+        f"Qualification {qualification_id} is under review: it can be deleted once the review "
+        "is decided.")
     assert "under review" in api["Message"]
 
     # Approved and used by a signature: the page names the signature; deleting is refused.
@@ -192,7 +207,9 @@ def test_deleting_a_qualification_asks_for_confirmation_and_follows_the_api_rule
                                      "OrderId": str(order_id)})
     api = core.common("DeleteSmsQualification", {"QualificationGroupId": str(qualification_id),
                                                  "OrderId": str(order_id)})
-    assert in_use.status_code == 400 and error_of(in_use) == api["Message"]
+    assert in_use.status_code == 400 and error_of(in_use) == (
+        f"Qualification {qualification_id} is used by the signatures 云雀科技: change their "
+        "qualification or delete them first.")
     assert "is used by 1 signature(s) (云雀科技)" in api["Message"]
 
     # Once the signature is gone, the box must still be ticked.
@@ -244,11 +261,12 @@ def test_a_rejected_signature_is_edited_and_resubmitted_with_a_new_proof_file(
     described = pigeon.db.read_sync(review.describe, "signature", "云雀科技", tenant.account_id)
     assert [f["key"] for f in described["files"]] == [key]
 
-    # Under review: refused with the API's message.
+    # Under review: refused as the API refuses it.
     refused = client.post(path, data={**values, "remark": "再改一次"})
     api = core.common("UpdateSmsSign", {"SignName": "云雀科技", "SignSource": "0",
                                         "QualificationId": str(qualification_id)})
-    assert refused.status_code == 400 and error_of(refused) == api["Message"]
+    assert refused.status_code == 400
+    assert error_of(refused) == "Only a rejected signature can be changed."
     assert api["Code"] == "isv.ERROR_SIGN_NOT_MODIFY"
 
     # Rejected again and changed without a file: the file on record is kept.
@@ -262,7 +280,7 @@ def test_a_rejected_signature_is_edited_and_resubmitted_with_a_new_proof_file(
     decide(pigeon, "signature", "云雀科技", approved=True)
     assert 'data-test="not-editable"' in client.get(path).text
     approved = client.post(path, data={**values, "remark": "x"})
-    assert approved.status_code == 400 and "only a rejected signature" in error_of(approved)
+    assert approved.status_code == 400 and "Only a rejected signature" in error_of(approved)
 
 
 def test_a_bad_proof_file_is_refused_and_nothing_changes(pigeon, tenant, core, client):
@@ -309,7 +327,8 @@ def test_a_signature_under_review_cannot_be_deleted(pigeon, tenant, core, client
     refused = client.post(f"/console/signatures/{row['id']}/delete",
                           data={"csrf": csrf_of(client), "confirm": "yes"})
     api = core.common("DeleteSmsSign", {"SignName": "云雀科技"})
-    assert refused.status_code == 400 and error_of(refused) == api["Message"]
+    assert refused.status_code == 400 and error_of(refused) == \
+        "【云雀科技】 is under review: it can be deleted once the review is decided."
     assert api["Code"] == "isv.ERROR_SIGN_NOT_DELETE"
 
 
@@ -325,8 +344,9 @@ def test_a_rejected_template_is_edited_and_sent_to_review_again(pigeon, tenant, 
     form = client.get(path)
     assert form.status_code == 200 and "您的验证码为" in form.text
     values = edit_form_values(form)
+    # One field per variable, its attribute chosen from a list.
     assert values == {"csrf": values["csrf"], "name": "登录验证码", "type": "0",
-                      "related_sign_name": "云雀科技", "rule": '{"code": "numberCaptcha"}'}
+                      "related_sign_name": "云雀科技", "attr.code": "numberCaptcha"}
     content = "您正在注册云雀会员，验证码为${code}，10分钟内有效。"
     changed = client.post(path, data={**values, "name": "注册验证码", "content": content,
                                       "remark": "新用户注册"})
@@ -342,7 +362,7 @@ def test_a_rejected_template_is_edited_and_sent_to_review_again(pigeon, tenant, 
     assert "Under review" in client.get(changed.headers["location"]).text
     # Under review: no more editing, refused as UpdateSmsTemplate refuses it.
     again = client.post(path, data={**values, "content": content, "remark": "再改一次"})
-    assert again.status_code == 400 and "only a rejected template" in error_of(again)
+    assert again.status_code == 400 and "Only a rejected template" in error_of(again)
 
 
 def test_a_template_is_deleted_after_confirmation_but_not_while_under_review(
@@ -353,7 +373,8 @@ def test_a_template_is_deleted_after_confirmation_but_not_while_under_review(
 
     refused = client.post(path, data={"csrf": csrf_of(client), "confirm": "yes"})
     api = core.common("DeleteSmsTemplate", {"TemplateCode": code})
-    assert refused.status_code == 400 and error_of(refused) == api["Message"]
+    assert refused.status_code == 400 and error_of(refused) == \
+        f"Template {code} is under review: it can be deleted once the review is decided."
     assert api["Code"] == "isv.ERROR_TEMPLATE_NOT_DELETE"
 
     decide(pigeon, "template", code, approved=True)

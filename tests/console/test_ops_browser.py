@@ -36,14 +36,14 @@ def test_an_operator_bills_prices_routes_and_answers_from_a_handset(site, new_pa
     ops.fill("[data-test=topup] [name=note]", "invoice 2024-17")
     ops.click("[data-test=topup] button")
     expect_text(ops, "p.notice", "Balance topped up")
-    expect_text(ops, "[data-test=balance]", r"^10\.000$")
+    expect_text(ops, "[data-test=balance]", r"^CN¥10\.00$")
 
     # A platform price for notifications.
     ops.click("text=Prices")
     ops.fill("[name=price_notification]", "0.05")
     ops.click("text=Save prices")
     expect_text(ops, "p.notice", "Prices saved")
-    expect_text(ops, "tr[data-type=notification] [data-test=price]", r"^0\.050$")
+    expect_text(ops, "tr[data-type=notification] [data-test=price]", r"^CN¥0\.05$")
 
     # Notifications go to the simulator by a rule of their own.
     ops.click("text=Connectors & routes")

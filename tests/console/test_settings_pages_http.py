@@ -67,10 +67,10 @@ def test_saving_the_caps_stores_them_and_an_empty_field_clears_one(pigeon, tenan
 
 @pytest.mark.parametrize("fields, fragment", [
     ({"day_limit": "lots", "month_limit": ""}, "Daily cap must be a whole number"),
-    ({"day_limit": "0", "month_limit": ""}, "day_limit must be a whole number of at least 1 "),
+    ({"day_limit": "0", "month_limit": ""}, "Daily cap must be a whole number from 1 to "),
     ({"day_limit": "-5", "month_limit": ""}, "Daily cap must be a whole number"),
     ({"day_limit": "", "month_limit": "１２"}, "Monthly cap must be a whole number"),
-    ({"day_limit": "99999999999999999999", "month_limit": ""}, "at most 1000000000"),
+    ({"day_limit": "99999999999999999999", "month_limit": ""}, "from 1 to 1000000000"),
 ])
 def test_a_bad_cap_is_answered_on_the_page_and_nothing_changes(pigeon, tenant, client, fields,
                                                                fragment):

@@ -31,7 +31,8 @@ def test_business_statistics_draws_the_days_chart_and_matching_totals(site, new_
 
     page = new_page(site)
     sign_in(page, user)
-    page.get_by_role("link", name="Business Statistics").click()
+    page.get_by_role("navigation", name="Console pages").get_by_role(
+        "link", name="Business Statistics").click()
     page.wait_for_url("**/console/statistics")
 
     chart = page.get_by_role("img", name="Segments per day")

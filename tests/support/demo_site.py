@@ -22,9 +22,17 @@ from pathlib import Path
 
 from pigeon.app import Pigeon
 from pigeon.config import Settings
-from pigeon.services import batches, number_lists, qualifications, review
+from pigeon.services import (
+    alert_config,
+    batches,
+    number_lists,
+    qualifications,
+    review,
+    uploads,
+)
 from tests.console.conftest import ConsoleSite, ConsoleUser
 from tests.support import workflow
+from tests.support.images import png_bytes
 from tests.support.sdk import CoreClient
 from tests.support.sending import Sender, ready_to_send
 from tests.support.server import LiveServer
@@ -54,6 +62,7 @@ class Seeded:
     operator: ConsoleUser
     sender: Sender
     batch_id: int | None = None
+    qualification_id: int | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -84,6 +93,13 @@ def seed(site: ConsoleSite, *, wait_seconds: float = 20.0) -> Seeded:
     seeded = Seeded(tenant=tenant, operator=operator, sender=sender)
     pigeon.db.write_sync(number_lists.add, tenant.account_id, number_lists.TEST, TEST_NUMBER,
                          pigeon.now())
+    seeded.qualification_id = _pictures(pigeon, tenant.account_id)
+    # What `pigeon account create` switches on, and someone to tell.
+    now = pigeon.now()
+    pigeon.db.write_sync(alert_config.add_recommended, tenant.account_id,
+                         pigeon.settings.alert_quiet_period, now)
+    pigeon.db.write_sync(alert_config.add_contact, tenant.account_id, "李雷", "13900139000",
+                         "lilei@lark.example", now)
 
     for phone, template, params in MESSAGES:
         answer = core.common("SendSms", {
@@ -96,6 +112,18 @@ def seed(site: ConsoleSite, *, wait_seconds: float = 20.0) -> Seeded:
     _under_review(pigeon, core, tenant.account_id, seeded.warnings)
     _wait_for_receipts(pigeon, core, wait_seconds, seeded.warnings)
     return seeded
+
+
+def _pictures(pigeon: Pigeon, account_id: int) -> int:
+    """The ID card pictures the seeded qualification names, uploaded (grey and blue cards):
+    its page shows pictures, not object keys.  Returns the qualification's id."""
+    colours = {"AdminIDCardFrontFace": b"\xd0\xd6\xde\xff",
+               "AdminIDCardPic": b"\xb8\xcc\xe8\xff"}
+    _total, rows = pigeon.db.read_sync(qualifications.query_records, account_id, state="PASS")
+    for field_name, colour in colours.items():
+        pigeon.db.write_sync(uploads.store, account_id, workflow.QUALIFICATION[field_name],
+                             "png", png_bytes(171, 108, colour), pigeon.now())
+    return rows[0]["id"]
 
 
 def _batch(pigeon: Pigeon, sender: Sender) -> int:

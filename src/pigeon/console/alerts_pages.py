@@ -22,7 +22,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pigeon.alerts import channels as channel_kinds
+from pigeon.console import error_text, i18n
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import BASE, OPERATOR_BASE
 from pigeon.core import alert_rules
 from pigeon.core.errors import PigeonError
@@ -36,30 +38,95 @@ from pigeon.services import (
 HISTORY = 50
 
 NOTICES = {
-    "contact-added": "Contact added.", "contact-removed": "Contact removed.",
-    "channel-added": "Channel added. Send it a test to check it works.",
-    "channel-removed": "Channel removed.",
-    "rule-added": "Rule added; it is evaluated at the next pass of the alert evaluator.",
-    "rule-removed": "Rule removed.", "rule-enabled": "Rule enabled.",
-    "rule-disabled": "Rule disabled.",
-    "lifted": "Protection lifted: OTP messages to it are accepted again.",
-    "nothing-lifted": "No protection was active.",
+    "contact-added": N_("Contact added."), "contact-removed": N_("Contact removed."),
+    "channel-added": N_("Channel added. Send it a test to check it works."),
+    "channel-removed": N_("Channel removed."),
+    "rule-added": N_("Rule added; it is evaluated at the next pass of the alert evaluator."),
+    "rule-removed": N_("Rule removed."), "rule-enabled": N_("Alert switched on."),
+    "rule-disabled": N_("Alert switched off."),
+    "lifted": N_("Protection lifted: OTP messages to it are accepted again."),
+    "nothing-lifted": N_("No protection was active."),
 }
 
 KIND_NAMES = {
-    "balance": "Balance below a threshold", "package": "Resource package quota low",
-    "volume": "Message volume high", "spike": "Sending frequency spike",
-    "success_rate": "Delivery success rate low", "otp_pumping": "SMS pumping (OTP abuse)",
+    "balance": N_("Balance below a threshold"), "package": N_("Resource package quota low"),
+    "volume": N_("Message volume high"), "spike": N_("Sending frequency spike"),
+    "success_rate": N_("Delivery success rate low"),
+    "otp_pumping": N_("OTP abuse (SMS pumping)"),
+    "test": N_("Test notification"), "connector_down": N_("Connector down"),
+    "queue_backlog": N_("Queue backlog"), "report_failures": N_("Report pushes failing"),
 }
-CHANNEL_NAMES = {"email": "Email (SMTP)", "sms": "SMS (through Pigeon)",
-                 "dingtalk": "DingTalk robot", "webhook": "Webhook (JSON POST)"}
-PROTECTION_NAMES = {"range": "OTP to number range {scope} blocked",
-                    "country": "OTP to country +{scope} blocked",
-                    "throttle": "OTP throttled to {per_minute} a minute"}
+CHANNEL_NAMES = {"email": N_("Email (SMTP)"), "sms": N_("SMS (through Pigeon)"),
+                 "dingtalk": N_("DingTalk robot"), "webhook": N_("Webhook (JSON POST)")}
+PROTECTION_NAMES = {"range": N_("OTP to number range %(scope)s blocked"),
+                    "country": N_("OTP to country +%(scope)s blocked"),
+                    "throttle": N_("OTP throttled to %(per_minute)s a minute")}
+PARAM_TEXT = {
+    "below": N_("Alert below"), "above": N_("Alert above"), "per": N_("Per"),
+    "window": N_("Window"), "baseline": N_("Baseline"), "factor": N_("Factor"),
+    "min": N_("At least"), "prefix": N_("Range prefix digits"),
+    "range_numbers": N_("Numbers of one range"),
+    "country_numbers": N_("Numbers of one country"), "ip_numbers": N_("Numbers of one IP"),
+    "unverified_numbers": N_("Unverified numbers"), "unverified_ratio": N_("Unverified share"),
+    "follow_up": N_("Follow-up time"), "protect": N_("Protect automatically"),
+    "throttle": N_("Throttle to (a minute)"), "protect_for": N_("Protect for"),
+}
+"""The rule parameters' labels (their names are the CLI's; each has its doc below it)."""
+PARAM_DOCS = {
+    ("balance", "below"): N_("alert when the balance is below this many CNY"),
+    ("package", "below"): N_("alert when the messages left in unexpired packages are below "
+                             "this"),
+    ("volume", "above"): N_("alert when more messages than this were accepted in the period"),
+    ("volume", "per"): N_("hour or day (rolling)"),
+    ("spike", "window"): N_("the recent window that is compared"),
+    ("spike", "baseline"): N_("the period before it that is the baseline"),
+    ("spike", "factor"): N_("how many times the baseline's average window is a spike"),
+    ("spike", "min"): N_("fewer messages than this never are one"),
+    ("success_rate", "below"): N_("alert below this percentage delivered"),
+    ("success_rate", "window"): N_("messages accepted in this window are counted"),
+    ("success_rate", "min"): N_("at least this many must have a final status"),
+    ("otp_pumping", "window"): N_("OTP sends in this window are looked at"),
+    ("otp_pumping", "prefix"): N_("digits of a mainland number range"),
+    ("otp_pumping", "range_numbers"): N_("distinct numbers of one range that make a burst"),
+    ("otp_pumping", "country_numbers"): N_("distinct numbers of one foreign country that make "
+                                           "a burst"),
+    ("otp_pumping", "ip_numbers"): N_("distinct numbers one caller IP may reach in the window "
+                                      "(off by default)"),
+    ("otp_pumping", "unverified_numbers"): N_("numbers that never came back after their OTP "
+                                              "(off by default)"),
+    ("otp_pumping", "unverified_ratio"): N_("… and at least this share of the window's OTP "
+                                            "numbers"),
+    ("otp_pumping", "follow_up"): N_("a number with no other message within this after its "
+                                     "OTP never came back"),
+    ("otp_pumping", "protect"): N_("on: block the range or country, or throttle OTP"),
+    ("otp_pumping", "throttle"): N_("OTP messages a minute for the account while throttled"),
+    ("otp_pumping", "protect_for"): N_("how long a protection lasts unless lifted earlier "
+                                       "(never: until lifted)"),
+}
+ALERT_TITLES = {title: title for title in (
+    N_("Balance low"), N_("Resource package quota low"), N_("Message volume high"),
+    N_("Sending frequency spike"), N_("Delivery success rate low"),
+    N_("OTP burst to one number range"), N_("OTP burst to one country"),
+    N_("OTP fan-out from one caller IP"), N_("OTP numbers that never verify"),
+    N_("OTP numbers that never come back"),
+    N_("Connector down"), N_("Queue backlog growing"), N_("Report pushes failing"),
+    N_("Test notification"))}
+"""The evaluator's alert titles (core/alert_rules.py, core/pumping.py), as stored."""
+ALERT_TEXTS = {"This is a test of an alert channel: it works.":
+               N_("This is a test of an alert channel: it works.")}
 
 
 def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
+    key = request.query_params.get("notice", "")
+    return gettext(NOTICES[key]) if key in NOTICES else None
+
+
+def shown_alerts(alerts: list[dict]) -> list[dict]:
+    """Alerts with their title in the user's language (the stored text stays as written
+    unless it is one the console knows)."""
+    return [{**a, "title": gettext(ALERT_TITLES[a["title"]]) if a["title"] in ALERT_TITLES
+             else a["title"], "text": gettext(ALERT_TEXTS[a["text"]])
+             if a["text"] in ALERT_TEXTS else a["text"]} for a in alerts]
 
 
 def _path_id(request: Request, name: str = "id") -> int:
@@ -77,8 +144,10 @@ def _ids(ctx: Context, name: str) -> list[int]:
 
 
 def protection_text(p: dict) -> str:
-    return PROTECTION_NAMES.get(p["kind"], p["kind"]).format(
-        scope=p.get("scope"), per_minute=p.get("per_minute"))
+    if p["kind"] not in PROTECTION_NAMES:
+        return p["kind"]
+    return gettext(PROTECTION_NAMES[p["kind"]]) % {"scope": p.get("scope"),
+                                                   "per_minute": p.get("per_minute")}
 
 
 # -- contacts and channels (tenant and operator) ------------------------------------------------
@@ -116,11 +185,13 @@ class Owned:
             return shown
 
         shown = await ctx.pigeon.db.read(read)
+        if "alerts" in shown:
+            shown["alerts"] = shown_alerts(shown["alerts"])
         page = "alerts_platform.html" if self.operator else "contacts.html"
         return ctx.render(request, page, **shown, error=error, status=status,
                           values=values or {}, notice=notice or _notice(request), nav=(
                               "alerts" if self.operator else "contacts"),
-                          urls=self.urls(), channel_kinds=CHANNEL_NAMES,
+                          urls=self.urls(), channel_kinds=i18n.translated(CHANNEL_NAMES),
                           needs={k: m.NEEDS for k, m in channel_kinds.KINDS.items()},
                           smtp_ready=bool(ctx.pigeon.settings.smtp_host))
 
@@ -132,7 +203,7 @@ class Owned:
                                       values["phone"] or None, values["email"] or None,
                                       ctx.now)
         except PigeonError as exc:
-            return await self.show(request, ctx, error=exc.message, status=400,
+            return await self.show(request, ctx, error=error_text.of(exc), status=400,
                                    values={"contact": values})
         return RedirectResponse(f"{self.page()}?notice=contact-added", 303)
 
@@ -144,7 +215,7 @@ class Owned:
         try:
             await ctx.pigeon.db.write(alert_config.remove_contact, self.owner(ctx), contact_id)
         except PigeonError as exc:  # still named by a channel
-            return await self.show(request, ctx, error=exc.message, status=400)
+            return await self.show(request, ctx, error=error_text.of(exc), status=400)
         return RedirectResponse(f"{self.page()}?notice=contact-removed", 303)
 
     async def channel_add(self, request: Request, ctx: Context) -> Response:
@@ -153,8 +224,7 @@ class Owned:
         contact_ids = _ids(ctx, "contacts")
         try:
             if kind not in channel_kinds.KINDS:
-                raise PigeonError("isv.INVALID_PARAMETERS", "Choose how to tell: " + ", ".join(
-                    CHANNEL_NAMES.values()) + ".")
+                raise error_text.refusal(gettext("Choose how to tell from the list."))
             takes_url = kind in ("dingtalk", "webhook")
             await ctx.pigeon.db.write(
                 alert_config.add_channel, ctx.pigeon.box, self.owner(ctx), kind,
@@ -162,7 +232,7 @@ class Owned:
                 else None, secret=(ctx.field("secret") or None) if takes_url else None,
                 contact_ids=contact_ids or None)
         except PigeonError as exc:  # the secret is not sent back into the form
-            return await self.show(request, ctx, error=exc.message, status=400,
+            return await self.show(request, ctx, error=error_text.of(exc), status=400,
                                    values={"channel": values})
         return RedirectResponse(f"{self.page()}?notice=channel-added", 303)
 
@@ -199,12 +269,13 @@ class Owned:
         told = next((r["notifications"][0] for r in rows
                      if r["id"] == alert_id and r["notifications"]), None)
         if told is None or told["state"] != "sent":
-            why = (told or {}).get("last_error") or "not sent yet"
-            return await self.show(request, ctx, status=400,
-                                   error=f"The test through channel {channel_id} did not get "
-                                         f"through: {why}")
-        return await self.show(request, ctx, notice=f"The test through channel {channel_id} "
-                                                    f"was sent to {told['target']}.")
+            why = (told or {}).get("last_error") or gettext("not sent yet")
+            return await self.show(request, ctx, status=400, error=gettext(
+                "The test through channel %(id)s did not get through: %(why)s")
+                % {"id": channel_id, "why": why})
+        return await self.show(request, ctx, notice=gettext(
+            "The test through channel %(id)s was sent to %(target)s.")
+            % {"id": channel_id, "target": told["target"]})
 
 
 # -- rules, history, protections (tenant) -------------------------------------------------------
@@ -216,9 +287,12 @@ def _param_forms() -> list[dict]:
         params = []
         for p in alert_rules.PARAMS[kind]:
             required = p.default is alert_rules.REQUIRED
-            params.append({"name": p.name, "doc": p.doc, "required": required,
+            params.append({"name": p.name, "label": gettext(PARAM_TEXT.get(p.name, p.name)),
+                           "doc": gettext(PARAM_DOCS[kind, p.name])
+                           if (kind, p.name) in PARAM_DOCS else p.doc,
+                           "required": required,
                            "default": "" if required else p.show(p.default)})
-        kinds.append({"kind": kind, "title": KIND_NAMES[kind], "params": params})
+        kinds.append({"kind": kind, "title": gettext(KIND_NAMES[kind]), "params": params})
     return kinds
 
 
@@ -236,12 +310,16 @@ async def alerts_page(request: Request, ctx: Context, *, error: str | None = Non
                                                                      ctx.now)}
 
     shown = await ctx.pigeon.db.read(read)
+    shown["alerts"] = shown_alerts(shown["alerts"])
     for p in shown["protections"]:
         p["what"] = protection_text(p)
+    for rule in shown["rules"]:
+        rule["params_shown"] = [(gettext(PARAM_TEXT.get(name, name)), value)
+                                for name, value in rule["params"].items()]
     quiet = ctx.pigeon.settings.alert_quiet_period
     return ctx.render(request, "alerts.html", **shown, error=error, status=status,
                       values=values or {}, notice=_notice(request), nav="alerts",
-                      kinds=_param_forms(), kind_names=KIND_NAMES,
+                      kinds=_param_forms(), kind_names=i18n.translated(KIND_NAMES),
                       default_quiet=alert_rules.format_duration(int(quiet.total_seconds())),
                       open_count=sum(1 for a in shown["alerts"] if a["open"]))
 
@@ -258,16 +336,18 @@ async def rule_add(request: Request, ctx: Context) -> Response:
     values = {"kind": kind, "params": given, "quiet": quiet_text}
     try:
         if kind not in alert_rules.KINDS:
-            raise PigeonError("isv.INVALID_PARAMETERS", "Choose what the rule watches.")
+            raise error_text.refusal(gettext("Choose what the rule watches."))
         try:
             quiet = timedelta(seconds=alert_rules.parse_duration(quiet_text)) if quiet_text \
                 else ctx.pigeon.settings.alert_quiet_period
-        except ValueError as exc:
-            raise PigeonError("isv.INVALID_PARAMETERS", f"Quiet period: {exc}.") from None
+        except ValueError:
+            raise error_text.refusal(gettext("The quiet period is a duration such as 90s, 10m, "
+                                             "2h or 1d.")) from None
         await ctx.pigeon.db.write(alert_config.add_rule, ctx.account_id, kind, given, quiet,
                                   _ids(ctx, "channels") or None, ctx.now)
     except PigeonError as exc:
-        return await alerts_page(request, ctx, error=exc.message, status=400, values=values)
+        return await alerts_page(request, ctx, error=error_text.of(exc), status=400,
+                                 values=values)
     return RedirectResponse(f"{BASE}/alerts?notice=rule-added", 303)
 
 

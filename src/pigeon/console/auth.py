@@ -29,6 +29,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pigeon.console import error_text, i18n
+from pigeon.console.i18n import gettext as _
 from pigeon.console.rendering import BASE, OPERATOR_BASE
 from pigeon.core import json_input, source_ip
 from pigeon.core.errors import PigeonError
@@ -139,7 +141,7 @@ def refusal(pages, request: Request, user: dict | None, *, operator: bool) -> Re
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{SIGN_IN_PATH}?next={quote(target)}", 303)
         return pages.render(request, "error.html", status=403,
-                            message="Your session has ended; sign in again.")
+                            message=_("Your session has ended; sign in again."))
     if user["operator"] == operator:
         return None
     if operator:
@@ -149,15 +151,25 @@ def refusal(pages, request: Request, user: dict | None, *, operator: bool) -> Re
 
 def not_found_page(pages, request: Request, user: dict | None) -> Response:
     """The one 404 page of a missing page (the same for every user of a kind)."""
+    with i18n.using(i18n.for_request(request)):
+        message = _("There is no such page.")
     if user is None:
-        return pages.render(request, "error.html", status=404, message="There is no such page.")
+        return pages.render(request, "error.html", status=404, message=message)
     return pages.render(request, "error.html", status=404, user=user, csrf=user["csrf"],
-                        message="There is no such page.")
+                        message=message)
 
 
 def _guard(pages, *, operator: bool) -> Callable[[Handler], Callable]:
     def wrap(handler: Handler):
         async def endpoint(request: Request) -> Response:
+            # The request's language, for what handlers say (notices, errors) as for pages.
+            language = i18n.activate(i18n.for_request(request))
+            try:
+                return await guarded(request)
+            finally:
+                i18n.deactivate(language)
+
+        async def guarded(request: Request) -> Response:
             pigeon = pages.pigeon
             user = await current_user(request, pigeon)
             refused = refusal(pages, request, user, operator=operator)
@@ -173,11 +185,13 @@ def _guard(pages, *, operator: bool) -> Callable[[Handler], Callable]:
                 return await handler(request, ctx)
             except NotFound:
                 return ctx.render(request, "error.html", status=404,
-                                  message="There is no such page or record in your account.")
+                                  message=_("There is no such page or record in your "
+                                            "account."))
             except Forbidden:
                 return ctx.render(request, "error.html", status=403,
-                                  message="The form was stale or forged (CSRF token missing or "
-                                          "wrong). Reload the page and try again.")
+                                  message=_("The form was stale or forged (its security token "
+                                            "is missing or wrong). Reload the page and try "
+                                            "again."))
             finally:
                 if ctx.form is not None:
                     await ctx.form.close()  # uploads spool to temporary files: close them
@@ -205,6 +219,12 @@ def _safe_next(target: str | None) -> str:
             and "\\" not in target and not any(ord(c) < 32 for c in target):
         return target
     return BASE + "/"
+
+
+def landing_path(target: str | None) -> str:
+    """``target`` if it is a page of the console (the sign-in page too), else the tenant
+    console's home: where the language switch goes back to."""
+    return _safe_next(target)
 
 
 def landing(user: dict, target: str | None) -> str:
@@ -262,6 +282,10 @@ def sign_in_handlers(pages):
         return response
 
     async def sign_in(request: Request) -> Response:
+        with i18n.using(i18n.for_request(request)):
+            return await signing_in(request)
+
+    async def signing_in(request: Request) -> Response:
         if request.method == "GET":
             user = await current_user(request, pigeon)
             if user is not None:
@@ -279,7 +303,7 @@ def sign_in_handlers(pages):
         target = str(posted.get("next") or "")
         if not _same(str(posted.get("csrf") or ""), request.cookies.get(SIGN_IN_COOKIE)):
             return form(request, status=403, email=email, target=target,
-                        error="The sign-in form was stale or forged; try again.")
+                        error=_("The sign-in form was stale or forged; try again."))
         now = pigeon.now()
         client = client_address(request, pigeon)
         # The attempt is committed before it is counted: racing attempts see one another
@@ -294,10 +318,11 @@ def sign_in_handlers(pages):
         except PigeonError as exc:
             await pigeon.db.write(console_users.end_attempt, attempt, email, client,
                                   signed_in=False)
-            return form(request, status=429, email=email, target=target, error=exc.message)
+            return form(request, status=429, email=email, target=target,
+                        error=error_text.of(exc))
         if not ok or user_id is None:  # the attempt's row stays: a failure
             return form(request, status=401, email=email, target=target,
-                        error="Wrong email or password.")
+                        error=_("Wrong email or password."))
         await pigeon.db.write(console_users.end_attempt, attempt, email, client,
                               signed_in=True)
         token, _csrf = await pigeon.db.write(console_users.open_session, user_id, now)
@@ -309,12 +334,16 @@ def sign_in_handlers(pages):
         return response
 
     async def sign_out(request: Request) -> Response:
+        with i18n.using(i18n.for_request(request)):
+            return await signing_out(request)
+
+    async def signing_out(request: Request) -> Response:
         user = await current_user(request, pigeon)
         posted = await request.form(max_files=0, max_fields=10)
         if user is not None:
             if not _same(str(posted.get("csrf") or ""), user["csrf"]):
                 return pages.render(request, "error.html", status=403, user=user,
-                                    csrf=user["csrf"], message="The form was stale or forged.")
+                                    csrf=user["csrf"], message=_("The form was stale or forged."))
             audit.acting(audit.console(user, client_address(request, pigeon)))
             await pigeon.db.write(console_users.close_session,
                                   request.cookies.get(SESSION_COOKIE, ""))

@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from pigeon.console import error_text, i18n
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import BASE, SECURITY_HEADERS
 from pigeon.console.tenant import TEMPLATE_TYPES
 from pigeon.core.errors import PigeonError
@@ -27,11 +29,11 @@ from pigeon.services import batch_files, batches, signatures, templates
 
 PREVIEW_ROWS = 20
 PROBLEM_ROWS = 100
-STATUS = {batches.DRAFT: ("Draft — not sent", ""), batches.SCHEDULED: ("Scheduled", "wait"),
-          batches.SENDING: ("Sending", "wait"), batches.DONE: ("Done", "ok"),
-          batches.CANCELLED: ("Cancelled", "bad")}
-NOTICES = {"scheduled": "The batch is scheduled.", "sending": "Sending has started.",
-           "cancelled": "The batch is cancelled: rows not sent yet never will be."}
+STATUS = {batches.DRAFT: (N_("Draft — not sent"), ""),
+          batches.SCHEDULED: (N_("Scheduled"), "wait"), batches.SENDING: (N_("Sending"), "wait"),
+          batches.DONE: (N_("Done"), "ok"), batches.CANCELLED: (N_("Cancelled"), "bad")}
+NOTICES = {"scheduled": N_("The batch is scheduled."), "sending": N_("Sending has started."),
+           "cancelled": N_("The batch is cancelled: rows not sent yet never will be.")}
 
 
 def routes(t, o) -> list[Route]:
@@ -49,7 +51,19 @@ def routes(t, o) -> list[Route]:
 
 
 def _status(status: str) -> tuple[str, str]:
-    return STATUS.get(status, (status, ""))
+    text, kind = STATUS.get(status, (status, ""))
+    return gettext(text), kind
+
+
+def _notice(request: Request) -> str | None:
+    key = request.query_params.get("notice", "")
+    return gettext(NOTICES[key]) if key in NOTICES else None
+
+
+def _worded(rows: list[dict]) -> list[dict]:
+    """Rows with their refusal in the user's words (``err_text``)."""
+    return [{**r, "err_text": error_text.text(r.get("err_code"), r.get("err_msg"))}
+            for r in rows]
 
 
 async def _batch(request: Request, ctx: Context) -> dict:
@@ -74,7 +88,8 @@ async def batch_list(request: Request, ctx: Context, *, error: str | None = None
     columns = {t["code"]: ",".join(["PhoneNumber", *variables(t["content"])]) for t in temps}
     return ctx.render(request, "batch.html", batches=listed, signatures=signs, templates=temps,
                       columns=columns, error=error, status=status, values=values or {},
-                      status_of=_status, types=TEMPLATE_TYPES, max_rows=batch_files.MAX_ROWS,
+                      status_of=_status, types=i18n.translated(TEMPLATE_TYPES),
+                      max_rows=batch_files.MAX_ROWS,
                       max_mb=batch_files.MAX_FILE_BYTES // 1024 // 1024, nav="batch")
 
 
@@ -83,7 +98,7 @@ async def batch_upload(request: Request, ctx: Context) -> Response:
     upload = ctx.form.get("file") if ctx.form is not None else None
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
-            raise PigeonError("isv.INVALID_PARAMETERS", "Choose a CSV or XLSX file to upload.")
+            raise error_text.refusal(gettext("Choose a CSV or XLSX file to upload."))
         # One byte more than allowed tells a file that is too large without reading all of it.
         data = await upload.read(batch_files.MAX_FILE_BYTES + 1)
         name = upload.filename
@@ -94,7 +109,8 @@ async def batch_upload(request: Request, ctx: Context) -> Response:
         batch_id = await ctx.pigeon.db.write(batches.save_draft, ctx.account_id, name, sheet,
                                              choice, checked, ctx.now)
     except PigeonError as exc:
-        return await batch_list(request, ctx, error=exc.message, status=400, values=values)
+        return await batch_list(request, ctx, error=error_text.of(exc), status=400,
+                                values=values)
     return RedirectResponse(f"{BASE}/batch/{batch_id}", 303)
 
 
@@ -138,15 +154,16 @@ async def batch_detail(request: Request, ctx: Context, *, error: str | None = No
     suggested = (local_now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     quiet = ctx.pigeon.send_policy.quiet_hours
     return ctx.render(
-        request, "batch_detail.html", batch=batch, shown=shown, invalid=invalid,
-        failed=failed, estimate=estimate, progress=progress, error=error, status=status,
-        status_of=_status, types=TEMPLATE_TYPES, zone=str(zone),
+        request, "batch_detail.html", batch=batch, shown=shown, invalid=_worded(invalid),
+        failed=_worded(failed), estimate=estimate, progress=progress, error=error,
+        status=status, status_of=_status, types=i18n.translated(TEMPLATE_TYPES),
+        zone=i18n.format_zone(zone),
         min_time=local_now.strftime("%Y-%m-%dT%H:%M"),
         suggested=suggested.strftime("%Y-%m-%dT%H:%M"),
         quiet=(f"{quiet[0]:%H:%M}–{quiet[1]:%H:%M}"
                if quiet and batch["template_type"] == PROMOTIONAL else None),
         preview_limit=PREVIEW_ROWS, problem_limit=PROBLEM_ROWS,
-        notice=NOTICES.get(request.query_params.get("notice", "")), nav="batch")
+        notice=_notice(request), nav="batch")
 
 
 async def batch_send(request: Request, ctx: Context) -> Response:
@@ -158,13 +175,13 @@ async def batch_send(request: Request, ctx: Context) -> Response:
         elif when == "now":
             at = None
         else:
-            raise PigeonError("isv.INVALID_PARAMETERS", "Choose to send now or at a time.")
+            raise error_text.refusal(gettext("Choose to send now or at a time."))
         await ctx.pigeon.db.write(batches.send, ctx.pigeon.send_policy, ctx.account_id,
                                   batch["id"], at, ctx.now)
     except batches.NoSuchBatch:
         raise NotFound() from None
     except PigeonError as exc:
-        return await batch_detail(request, ctx, error=exc.message, status=400)
+        return await batch_detail(request, ctx, error=error_text.of(exc), status=400)
     notice = "scheduled" if when == "later" else "sending"
     return RedirectResponse(f"{BASE}/batch/{batch['id']}?notice={notice}", 303)
 
@@ -176,7 +193,7 @@ async def batch_cancel(request: Request, ctx: Context) -> Response:
     except batches.NoSuchBatch:
         raise NotFound() from None
     except PigeonError as exc:
-        return await batch_detail(request, ctx, error=exc.message, status=400)
+        return await batch_detail(request, ctx, error=error_text.of(exc), status=400)
     return RedirectResponse(f"{BASE}/batch/{batch['id']}?notice=cancelled", 303)
 
 

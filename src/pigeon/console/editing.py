@@ -15,7 +15,9 @@ import json
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pigeon.console import error_text, i18n, words
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import BASE
 from pigeon.console.tenant import (
     QUALIFICATION_STATES,
@@ -28,22 +30,25 @@ from pigeon.console.tenant import (
     _path_int,
     _store_uploads,
     _upload,
+    form_words,
+    posted_range,
+    range_values,
+    signature_words,
 )
 from pigeon.core.errors import PigeonError
-from pigeon.core.qualification_rules import ID_CARD_TYPES
 from pigeon.services import qualifications, signatures, templates
 
-CONFIRM_FIRST = "Tick the box to confirm the deletion; it cannot be undone."
+CONFIRM_FIRST = N_("Tick the box to confirm the deletion; it cannot be undone.")
 
 # -- qualifications ---------------------------------------------------------------------------
 
 # What UpdateSmsQualification may change (spec §2.20); QualificationName, CompanyType,
 # OrganizationCode, UseBySelf, WhetherShare and Remark are shown but not sent.
 UPDATABLE_TEXT_FIELDS = (
-    "CompanyName", "BussinessLicenseExpDate", "LegalPersonName", "LegalPersonIDCardType",
-    "LegalPersonIDCardNo", "LegalPersonIdCardEffTime", "AdminName", "AdminIDCardType",
-    "AdminIDCardNo", "AdminIDCardExpDate", "AdminPhoneNo",
+    "CompanyName", "LegalPersonName", "LegalPersonIDCardType", "LegalPersonIDCardNo",
+    "AdminName", "AdminIDCardType", "AdminIDCardNo", "AdminPhoneNo",
 )
+UPDATABLE_RANGES = ("BussinessLicenseExpDate", "LegalPersonIdCardEffTime", "AdminIDCardExpDate")
 UPDATABLE_FILES = ("AdminIDCardFrontFace", "AdminIDCardPic", "BusinessLicensePic")
 
 
@@ -56,21 +61,29 @@ async def _own_qualification(ctx: Context, qualification_id: int) -> dict:
 
 
 def _qualification_values(row: dict) -> dict:
-    """The form's values from the stored qualification (file fields are not text)."""
+    """The form's values from the stored qualification (file fields are not text; ID numbers
+    are not shown whole: left empty, they keep the number on record)."""
     details = row["details"]
     values = {name: details.get(name) or "" for name in UPDATABLE_TEXT_FIELDS}
     values["CompanyName"] = row["company_name"] or ""
     values["LegalPersonName"] = row["legal_person_name"] or ""
     values["OrderId"] = str(row["order_id"] or "")
+    for name in words.ID_NUMBER_FIELDS:
+        values[name] = ""
+    for name in UPDATABLE_RANGES:
+        values.update(range_values(name, details.get(name)))
     return values
 
 
 def _qualification_edit_page(request: Request, ctx: Context, row: dict, values: dict, *,
                              error=None, status: int = 200) -> Response:
+    masked = {name: words.masked_id(row["details"].get(name))
+              for name in words.ID_NUMBER_FIELDS}
     return ctx.render(request, "qualification_form.html", row=row, values=values, error=error,
-                      status=status, states=QUALIFICATION_STATES, id_types=ID_CARD_TYPES,
+                      status=status, states=i18n.translated(QUALIFICATION_STATES),
                       updatable=row["state"] in qualifications.UPDATABLE_STATES,
-                      nav="qualifications")
+                      reason=error_text.reason(row["audit_remark"]), masked=masked,
+                      nav="qualifications", **form_words())
 
 
 async def qualification_edit(request: Request, ctx: Context) -> Response:
@@ -82,7 +95,7 @@ async def qualification_edit(request: Request, ctx: Context) -> Response:
     values = {name: ctx.field(name) for name in UPDATABLE_TEXT_FIELDS}
     values["OrderId"] = ctx.field("OrderId")
     try:
-        order_id = _int(values["OrderId"], "OrderId")
+        order_id = _int(values["OrderId"], gettext("a review ticket"))
         stored = {}
         for name in UPDATABLE_FILES:
             found = await _upload(ctx, name, "qualification")
@@ -92,6 +105,10 @@ async def qualification_edit(request: Request, ctx: Context) -> Response:
         # an absent parameter as "unchanged", and no field of the page is absent.
         fields = dict(values)
         del fields["OrderId"]
+        for name in words.ID_NUMBER_FIELDS:  # left empty: the number on record
+            fields[name] = values[name] or row["details"].get(name) or ""
+        for name in UPDATABLE_RANGES:
+            fields[name] = posted_range(ctx, name, values)
         fields["CertifyCode"] = ctx.field("CertifyCode") or None
         for name in ("AdminIDCardFrontFace", "AdminIDCardPic"):
             if name in stored:
@@ -115,7 +132,7 @@ async def qualification_edit(request: Request, ctx: Context) -> Response:
 
         await ctx.pigeon.db.write(update)
     except PigeonError as exc:
-        return _qualification_edit_page(request, ctx, row, values, error=exc.message,
+        return _qualification_edit_page(request, ctx, row, values, error=error_text.of(exc),
                                         status=400)
     return RedirectResponse(f"{BASE}/qualifications/{row['id']}?notice=qualification-updated",
                             303)
@@ -133,16 +150,16 @@ async def qualification_delete(request: Request, ctx: Context) -> Response:
     if request.method == "POST":
         try:
             if ctx.field("confirm") != "yes":
-                raise PigeonError("isv.INVALID_PARAMETERS", CONFIRM_FIRST)
-            order_id = _int(ctx.field("OrderId"), "OrderId")
+                raise error_text.refusal(gettext(CONFIRM_FIRST))
+            order_id = _int(ctx.field("OrderId"), gettext("a review ticket"))
             await ctx.pigeon.db.write(qualifications.delete, ctx.account_id, row["id"],
                                       order_id, ctx.now)
         except PigeonError as exc:
-            error, status = exc.message, 400
+            error, status = error_text.of(exc), 400
         else:
             return RedirectResponse(f"{BASE}/qualifications?notice=qualification-deleted", 303)
     return ctx.render(request, "qualification_delete.html", row=row, error=error,
-                      status=status, states=QUALIFICATION_STATES,
+                      status=status, states=i18n.translated(QUALIFICATION_STATES),
                       users=await _qualification_users(ctx, row["id"]), nav="qualifications")
 
 
@@ -157,13 +174,15 @@ async def _own_signature(ctx: Context, signature_id: int) -> dict:
 
 async def _signature_edit_page(request: Request, ctx: Context, row: dict, values: dict, *,
                                error=None, status: int = 200) -> Response:
+    # A signature applied for through the API may have another source.
+    sources = {**SIGN_SOURCES, row["source"]: words.SIGN_SOURCES.get(row["source"],
+                                                                     str(row["source"]))}
     return ctx.render(request, "signature_form.html", row=row, values=values, error=error,
-                      status=status, statuses=SIGN_STATUS,
-                      # A signature applied for through the API may have another source.
-                      sources={**SIGN_SOURCES, row["source"]: signatures.SIGN_SOURCES.get(
-                          row["source"], str(row["source"]))},
+                      status=status, sources=i18n.translated(sources),
                       qualifications=await _approved_qualifications(ctx),
-                      editable=row["status"] == signatures.REJECTED, nav="signatures")
+                      reason=error_text.reason(row["reject_info"]),
+                      editable=row["status"] == signatures.REJECTED, nav="signatures",
+                      **signature_words())
 
 
 async def signature_edit(request: Request, ctx: Context) -> Response:
@@ -180,9 +199,10 @@ async def signature_edit(request: Request, ctx: Context) -> Response:
               ("source", "qualification_id", "sign_type", "remark")}
     try:
         more = await _upload(ctx, "proof", "more-data")
-        fields = {"name": row["name"], "source": _int(values["source"], "Source"),
-                  "qualification_id": _int(values["qualification_id"], "Qualification"),
-                  "sign_type": _int(values["sign_type"], "Type"),
+        fields = {"name": row["name"], "source": _int(values["source"], gettext("a source")),
+                  "qualification_id": _int(values["qualification_id"],
+                                           gettext("a qualification")),
+                  "sign_type": _int(values["sign_type"], gettext("a type")),
                   "remark": values["remark"] or None,
                   "more_data": [more[0]] if more else row["more_data"]}
         for kept in ("third_party", "authorization_letter_id", "trademark_id",
@@ -195,7 +215,7 @@ async def signature_edit(request: Request, ctx: Context) -> Response:
 
         await ctx.pigeon.db.write(modify)
     except PigeonError as exc:
-        return await _signature_edit_page(request, ctx, row, values, error=exc.message,
+        return await _signature_edit_page(request, ctx, row, values, error=error_text.of(exc),
                                           status=400)
     return RedirectResponse(f"{BASE}/signatures/{row['id']}?notice=signature-resubmitted", 303)
 
@@ -207,17 +227,17 @@ async def signature_delete(request: Request, ctx: Context) -> Response:
     if request.method == "POST":
         try:
             if ctx.field("confirm") != "yes":
-                raise PigeonError("isv.INVALID_PARAMETERS", CONFIRM_FIRST)
+                raise error_text.refusal(gettext(CONFIRM_FIRST))
             await ctx.pigeon.db.write(signatures.remove, ctx.account_id, row["name"], ctx.now)
         except PigeonError as exc:
-            error, status = exc.message, 400
+            error, status = error_text.of(exc), 400
         else:
             return RedirectResponse(f"{BASE}/signatures?notice=signature-deleted", 303)
     _total, rows = await ctx.pigeon.db.read(templates.page, ctx.account_id, 1, 200)
     related = [t for t in rows
                if (t["related_sign_name"] or "").lower() == row["name"].lower()]
     return ctx.render(request, "signature_delete.html", row=row, error=error, status=status,
-                      statuses=SIGN_STATUS, related=related, nav="signatures")
+                      related=related, nav="signatures", **signature_words())
 
 
 # -- templates --------------------------------------------------------------------------------
@@ -229,11 +249,12 @@ async def template_delete(request: Request, ctx: Context) -> Response:
     if request.method == "POST":
         try:
             if ctx.field("confirm") != "yes":
-                raise PigeonError("isv.INVALID_PARAMETERS", CONFIRM_FIRST)
+                raise error_text.refusal(gettext(CONFIRM_FIRST))
             await ctx.pigeon.db.write(templates.remove, ctx.account_id, row["code"], ctx.now)
         except PigeonError as exc:
-            error, status = exc.message, 400
+            error, status = error_text.of(exc), 400
         else:
             return RedirectResponse(f"{BASE}/templates?notice=template-deleted", 303)
     return ctx.render(request, "template_delete.html", row=row, error=error, status=status,
-                      statuses=SIGN_STATUS, types=TEMPLATE_TYPES, nav="templates")
+                      statuses=i18n.translated(SIGN_STATUS),
+                      types=i18n.translated(TEMPLATE_TYPES), nav="templates")

@@ -12,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pigeon.api.uploads import reached_address
-from pigeon.console import tenant
+from pigeon.console import error_text, tenant
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import BASE
 from pigeon.core import short_urls as short_url_rules
 from pigeon.core import tags as tag_rules
@@ -21,11 +22,12 @@ from pigeon.core.errors import PigeonError
 from pigeon.services import short_urls, template_tags, templates
 
 NOTICES = {
-    "tagged": "Tag saved.",
-    "untagged": "Tag removed.",
-    "short-url": "Short URL created.",
-    "short-url-deleted": "Short URL deleted: its links no longer work.",
+    "tagged": N_("Tag saved."),
+    "untagged": N_("Tag removed."),
+    "short-url": N_("Short URL created."),
+    "short-url-deleted": N_("Short URL deleted: its links no longer work."),
 }
+STATES = {"effective": N_("in force"), "expired": N_("expired")}
 
 
 def routes(t, o) -> list[Route]:
@@ -61,7 +63,7 @@ async def tag_template(request: Request, ctx: Context) -> Response:
                                required=True)
         await ctx.pigeon.db.write(template_tags.tag, ctx.account_id, [code], given, ctx.now)
     except PigeonError as exc:
-        return await tenant.template_detail(request, ctx, error=exc.message, status=400)
+        return await tenant.template_detail(request, ctx, error=error_text.of(exc), status=400)
     return _back_to(code, notice="tagged")
 
 
@@ -76,15 +78,19 @@ async def untag_template(request: Request, ctx: Context) -> Response:
 
 async def short_url_list(request: Request, ctx: Context, *, error: str | None = None,
                          values: dict | None = None, status: int = 200) -> Response:
+    search = request.query_params.get("q", "").strip()
+
     def read(conn):
-        return (short_urls.page(conn, ctx.account_id, short_urls.SHORT),
+        return (short_urls.page(conn, ctx.account_id, short_urls.SHORT, search=search or None),
                 short_urls.page(conn, ctx.account_id, short_urls.SMART))
 
     named, smart = await ctx.pigeon.db.read(read)
+    key = request.query_params.get("notice", "")
     return ctx.render(request, "short_urls.html", named=named, smart=smart, now=ctx.now,
                       status_of=short_url_rules.status, values=values or {"days": "30"},
                       max_days=short_url_rules.MAX_DAYS, error=error, status=status,
-                      notice=NOTICES.get(request.query_params.get("notice", "")),
+                      states={k: gettext(v) for k, v in STATES.items()}, search=search,
+                      notice=gettext(NOTICES[key]) if key in NOTICES else None,
                       nav="short-urls")
 
 
@@ -97,7 +103,8 @@ async def short_url_create(request: Request, ctx: Context) -> Response:
                                   name=values["name"], days=values["days"], base=base,
                                   zone=ctx.pigeon.settings.timezone, now=ctx.now)
     except PigeonError as exc:
-        return await short_url_list(request, ctx, error=exc.message, values=values, status=400)
+        return await short_url_list(request, ctx, error=error_text.of(exc), values=values,
+                                    status=400)
     return RedirectResponse(f"{BASE}/short-urls?notice=short-url", 303)
 
 
@@ -105,5 +112,5 @@ async def short_url_delete(request: Request, ctx: Context) -> Response:
     try:
         await ctx.pigeon.db.write(short_urls.remove, ctx.account_id, ctx.field("source"))
     except PigeonError as exc:
-        return await short_url_list(request, ctx, error=exc.message, status=400)
+        return await short_url_list(request, ctx, error=error_text.of(exc), status=400)
     return RedirectResponse(f"{BASE}/short-urls?notice=short-url-deleted", 303)

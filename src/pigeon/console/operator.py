@@ -11,17 +11,27 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from pigeon.console import error_text, i18n, words
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import OPERATOR_BASE, SECURITY_HEADERS
-from pigeon.console.tenant import REGISTER_STATUS
+from pigeon.console.tenant import CARRIER_NAMES, REGISTER_STATUS, file_pictures
 from pigeon.core.errors import PigeonError
 from pigeon.services import review, signatures
 from pigeon.store.tables import accounts as accounts_table
 from pigeon.store.tables import sign_registrations
 from pigeon.store.tables import signatures as signatures_table
 
-NOTICES = {"approved": "Approved.", "rejected": "Rejected; the tenant sees the reason.",
-           "registration": "Registration state recorded; the tenant sees it at once."}
+NOTICES = {"approved": N_("Approved."), "rejected": N_("Rejected; the tenant sees the reason."),
+           "registration": N_("Registration state recorded; the tenant sees it at once.")}
+KINDS = {"qualification": N_("Qualification"), "signature": N_("Signature"),
+         "template": N_("Template"), "letter": N_("Authorisation letter"),
+         "trademark": N_("Trademark"), "app_icp": N_("ICP filing")}
+
+
+def _notice(request: Request) -> str | None:
+    key = request.query_params.get("notice", "")
+    return gettext(NOTICES[key]) if key in NOTICES else None
 REGISTRATION_LIMIT = 200
 
 
@@ -45,7 +55,7 @@ DOCUMENT_TYPES = {"pdf": "application/pdf", "doc": "application/msword",
 async def queue(request: Request, ctx: Context) -> Response:
     pending = await ctx.pigeon.db.read(review.pending_overview, None)
     return ctx.render(request, "operator_queue.html", pending=pending, nav="queue",
-                      notice=NOTICES.get(request.query_params.get("notice", "")))
+                      kinds=i18n.translated(KINDS), notice=_notice(request))
 
 
 async def review_detail(request: Request, ctx: Context) -> Response:
@@ -57,9 +67,51 @@ async def review_detail(request: Request, ctx: Context) -> Response:
         raise NotFound() from None
     pending = [t for t in details["history"] if t["status"] == "pending"]
     return ctx.render(request, "operator_review.html", kind=kind, name=name,
-                      account_id=account_id, details=details,
+                      account_id=account_id, details=details, fields=_subject_fields(details),
+                      files=file_pictures(details["files"]),
                       ticket=pending[-1] if pending else None, images=IMAGE_TYPES,
+                      kinds=i18n.translated(KINDS),
+                      decisions=i18n.translated(words.TICKET_STATUS),
                       missing_reason=request.query_params.get("error") == "reason", nav="queue")
+
+
+SUBJECT_LABELS = {"name": N_("Name"), "account_id": N_("Account"), "state": N_("Status"),
+                  "status": N_("Status"), "company_name": N_("Company name"),
+                  "legal_person_name": N_("Legal person"), "content": N_("Content"),
+                  "code": N_("Code"), "type": N_("Type"), "remark": N_("Remark"),
+                  "source": N_("Source"), "sign_type": N_("Type"),
+                  "related_sign_name": N_("Signature"), "created_at": N_("Submitted"),
+                  "qualification_id": N_("Qualification"), "reject_info": N_("Rejection reason"),
+                  "audit_remark": N_("Reviewer's remark"), "use_by_self": N_("For own use"),
+                  "whether_share": N_("Shared with other accounts")}
+
+
+VALUE_WORDS = {"state": words.QUALIFICATION_STATES, "status": words.REVIEW_STATUS,
+               "type": words.TEMPLATE_TYPES, "source": words.SIGN_SOURCES,
+               "sign_type": words.SIGN_TYPES, "CompanyType": words.COMPANY_TYPES,
+               "LegalPersonIDCardType": words.ID_CARD_TYPES,
+               "AdminIDCardType": words.ID_CARD_TYPES}
+
+
+def _subject_fields(details: dict) -> list[tuple[str | None, str, object]]:
+    """The submission as (label, wire name, value): what a reviewer reads, labelled where the
+    console has a label (else only the field's own name: operators speak the API's names
+    too), enumerations named."""
+    subject = details["subject"]
+    fields = [(k, v, SUBJECT_LABELS.get(k)) for k, v in subject.items()
+              if k not in ("details", "name_key", "id")]
+    fields += [(k, v, words.QUALIFICATION_FIELDS.get(k))
+               for k, v in (subject.get("details") or {}).items()]
+    shown = []
+    for key, value, label in fields:
+        if value is None or value == "":
+            continue
+        if key in VALUE_WORDS:
+            value = words.label(VALUE_WORDS[key], value)
+        elif isinstance(value, bool):
+            value = gettext("yes") if value else gettext("no")
+        shown.append((gettext(label) if label else None, key, value))
+    return shown
 
 
 async def decide(request: Request, ctx: Context) -> Response:
@@ -78,7 +130,7 @@ async def decide(request: Request, ctx: Context) -> Response:
                                   approved=approved, reason=reason,
                                   decided_by=f"operator:{ctx.user['email']}", now=ctx.now)
     except PigeonError as exc:
-        return ctx.render(request, "error.html", status=400, message=exc.message)
+        return ctx.render(request, "error.html", status=400, message=error_text.of(exc))
     return RedirectResponse(f"{OPERATOR_BASE}/?notice={'approved' if approved else 'rejected'}",
                             303)
 
@@ -93,6 +145,12 @@ async def proof_file(request: Request, ctx: Context) -> Response:
     found = await ctx.pigeon.db.read(review.proof_file, file_id)
     if found is None:
         raise NotFound()
+    return file_response(found, file_id)
+
+
+def file_response(found: dict, file_id: int) -> Response:
+    """A stored proof file as an answer: an image inline with its own type, a document as a
+    download; never sniffed, never run (a sandboxing CSP)."""
     suffix = found["suffix"].lower()
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
                "Cache-Control": "private, no-store"}
@@ -158,8 +216,9 @@ async def registration(request: Request, ctx: Context, *, error: str | None = No
     return ctx.render(request, "ops_registration.html", status=status, nav="registration",
                       state=state, rows=found["rows"], counts=found["counts"],
                       states=signatures.REGISTER_STATES, carriers=signatures.CARRIERS,
-                      register_status=REGISTER_STATUS, limit=REGISTRATION_LIMIT,
-                      notice=NOTICES.get(request.query_params.get("notice", "")), error=error)
+                      register_status=i18n.translated(REGISTER_STATUS),
+                      carrier_names=i18n.translated(CARRIER_NAMES), limit=REGISTRATION_LIMIT,
+                      notice=_notice(request), error=error)
 
 
 def _record(conn: Connection, signature_id: int, carrier: str, state: str, reason: str | None,
@@ -182,12 +241,13 @@ async def registration_record(request: Request, ctx: Context) -> Response:
     shown = ctx.field("shown") or None  # the filter the operator was looking at
     if state == "failed" and not reason:
         return await registration(request, ctx, status=400,
-                                  error="A failed registration needs the carrier's reason.")
+                                  error=gettext("A failed registration needs the carrier's "
+                                                "reason."))
     try:
         await ctx.pigeon.db.write(_record, signature_id, carrier, state, reason or None,
                                   ctx.now)
     except PigeonError as exc:
-        return await registration(request, ctx, status=400, error=exc.message)
+        return await registration(request, ctx, status=400, error=error_text.of(exc))
     query = {"notice": "registration"} | ({"state": shown}
                                           if shown in signatures.REGISTER_STATES else {})
     return RedirectResponse(f"{OPERATOR_BASE}/registration?{urlencode(query)}", 303)

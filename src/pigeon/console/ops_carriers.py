@@ -20,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from pigeon.console import error_text, i18n, words
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import OPERATOR_BASE
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import parse_number
@@ -30,13 +32,21 @@ from pigeon.services import routes as routing
 from pigeon.store.tables import handset_messages, mo_messages
 
 NOTICES = {
-    "connector-added": "Connector added; the dispatcher binds it within a few seconds.",
-    "connector-enabled": "Connector enabled.",
-    "connector-disabled": "Connector disabled; its binds close within a few seconds.",
-    "connector-removed": "Connector removed.",
-    "route-added": "Route added; it takes effect on every node within a few seconds.",
-    "route-removed": "Route removed.",
+    "connector-added": N_("Connector added; the dispatcher binds it within a few seconds."),
+    "connector-enabled": N_("Connector enabled."),
+    "connector-disabled": N_("Connector disabled; its binds close within a few seconds."),
+    "connector-removed": N_("Connector removed."),
+    "route-added": N_("Route added; it takes effect on every node within a few seconds."),
+    "route-removed": N_("Route removed."),
 }
+REPLY_NOTICES = {
+    "matched": N_("Reply sent; the signature's tenant receives it as an SmsUp report."),
+    "unmatched": N_("Reply sent, but its extension code matches no signature: it is kept "
+                    "under unmatched replies."),
+}
+STATES = {"up": N_("up"), "down": N_("down"), "not running": N_("not running")}
+CARRIER_NAMES = {"mobile": N_("China Mobile"), "unicom": N_("China Unicom"),
+                 "telecom": N_("China Telecom"), "broadnet": N_("China Broadnet")}
 HANDSET_LIMIT = 200  # numbers listed
 CONVERSATION_LIMIT = 100  # messages shown per handset
 NO_STORE = {"Cache-Control": "no-store"}
@@ -61,7 +71,8 @@ def routes(t, o) -> list[Route]:
 
 
 def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
+    key = request.query_params.get("notice", "")
+    return gettext(NOTICES[key]) if key in NOTICES else None
 
 
 def _whole(text: str, what: str, default: int | None = None) -> int | None:
@@ -70,8 +81,8 @@ def _whole(text: str, what: str, default: int | None = None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"{what} is a whole number, got {text!r}.") from None
+        raise error_text.refusal(gettext("%(what)s is a whole number.") % {"what": what}) \
+            from None
 
 
 # -- connectors and routes ---------------------------------------------------------------------
@@ -89,6 +100,9 @@ async def connector_page(request: Request, ctx: Context, *, error: str | None = 
     return ctx.render(request, "ops_connectors.html", status=status, nav="connectors",
                       connectors=found["connectors"], routes=found["routes"],
                       carriers=CARRIERS, template_types=list(billing.TEMPLATE_TYPE_NAMES),
+                      carrier_names=i18n.translated(CARRIER_NAMES),
+                      type_names=i18n.translated(words.TEMPLATE_TYPE_NAMES),
+                      states=i18n.translated(STATES),
                       bind_modes=connectors.BIND_MODES, error=error, values=values or {},
                       notice=_notice(request))
 
@@ -107,7 +121,7 @@ async def _carrier_action(request: Request, ctx: Context, work, notice: str) -> 
         # What was typed comes back, the password never.
         values = {key: value for key, value in (ctx.form or {}).items()
                   if key not in ("csrf", "password") and isinstance(value, str)}
-        return await connector_page(request, ctx, error=exc.message, status=400,
+        return await connector_page(request, ctx, error=error_text.of(exc), status=400,
                                     values=values)
     return RedirectResponse(f"{OPERATOR_BASE}/connectors?notice={notice}", 303)
 
@@ -123,17 +137,16 @@ async def connector_add(request: Request, ctx: Context) -> Response:
         try:
             tps = float(tps_text) if tps_text else None
         except ValueError:
-            raise PigeonError("isv.INVALID_PARAMETERS",
-                              f"TPS is a number of messages per second, got {tps_text!r}.") \
-                from None
+            raise error_text.refusal(gettext("The speed is a number of messages per "
+                                             "second.")) from None
         if tps is not None and tps == int(tps):
             tps = int(tps)
         return connectors.add(
             conn, ctx.pigeon.box, field("name"), "smpp", ctx.now, host=field("host"),
-            port=_whole(field("port"), "The port"), system_id=field("system_id"),
+            port=_whole(field("port"), gettext("The port")), system_id=field("system_id"),
             password=password, system_type=field("system_type"), tps=tps,
-            window=_whole(field("window"), "The window", 10),
-            binds=_whole(field("binds"), "Binds", 1),
+            window=_whole(field("window"), gettext("The window"), 10),
+            binds=_whole(field("binds"), gettext("Binds"), 1),
             bind_mode=field("bind_mode") or "transceiver")
 
     return await _carrier_action(request, ctx, work, "connector-added")
@@ -158,7 +171,7 @@ async def route_add(request: Request, ctx: Context) -> Response:
 
     def work(conn):
         return routing.add(conn, connector=field("connector"), now=ctx.now,
-                           priority=_whole(field("priority"), "The priority"),
+                           priority=_whole(field("priority"), gettext("The priority")),
                            carrier=field("carrier") or None, country=field("country") or None,
                            template_type=field("template_type") or None,
                            fallback=field("fallback") or None)
@@ -216,7 +229,7 @@ async def handset_open(request: Request, ctx: Context) -> Response:
     try:
         phone = _phone(request.query_params.get("number", ""))
     except PigeonError as exc:
-        return await handset_list(request, ctx, error=exc.message, status=400)
+        return await handset_list(request, ctx, error=error_text.of(exc), status=400)
     return RedirectResponse(f"{OPERATOR_BASE}/handsets/{quote(phone)}", 303)
 
 
@@ -251,11 +264,8 @@ async def handset_page(request: Request, ctx: Context, *, error: str | None = No
     return ctx.render(request, "ops_handset.html", status=status, nav="handsets", phone=phone,
                       items=found["items"], senders=found["senders"], error=error,
                       values=values or {}, access_code=ctx.pigeon.settings.access_code,
-                      notice={"matched": "Reply sent; the signature's tenant receives it as "
-                                         "an SmsUp report.",
-                              "unmatched": "Reply sent, but its extension code matches no "
-                                           "signature: it is kept under unmatched replies."}
-                      .get(replied or ""))
+                      notice=gettext(REPLY_NOTICES[replied]) if replied in REPLY_NOTICES
+                      else None)
 
 
 async def handset_messages_json(request: Request, ctx: Context) -> Response:
@@ -276,13 +286,13 @@ async def handset_reply(request: Request, ctx: Context) -> Response:
     settings = ctx.pigeon.settings
     if not to:
         return await handset_page(request, ctx, status=400, values={"text": text},
-                                  error="Choose or type whom the reply goes to.")
+                                  error=gettext("Choose or type whom the reply goes to."))
     try:
         sent = await ctx.pigeon.db.write(simulator.reply, phone, text,
                                          simulator.dest_code_of(to, settings.access_code),
                                          settings.timezone, ctx.now)
     except PigeonError as exc:
-        return await handset_page(request, ctx, status=400, error=exc.message,
+        return await handset_page(request, ctx, status=400, error=error_text.of(exc),
                                   values={"text": text, "to": to})
     outcome = "matched" if sent["Matched"] else "unmatched"
     return RedirectResponse(f"{OPERATOR_BASE}/handsets/{quote(phone)}?replied={outcome}", 303)

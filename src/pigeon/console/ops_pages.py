@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from pigeon.console import ops_carriers
+from pigeon.console import error_text, i18n, ops_carriers, words
 from pigeon.console.auth import Context, NotFound
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import OPERATOR_BASE
 from pigeon.core import pricing
 from pigeon.core.errors import PigeonError
@@ -25,15 +26,18 @@ from pigeon.services import accounts, billing, console_users
 from pigeon.store.tables import balances, packages
 
 NOTICES = {
-    "topup": "Balance topped up.",
-    "package": "Package added.",
-    "suspended": "Account suspended: its sending is refused (isv.OUT_OF_SERVICE).",
-    "active": "Account resumed.",
-    "price": "Price saved.",
-    "prices": "Prices saved; new messages are charged at them.",
+    "topup": N_("Balance topped up."),
+    "package": N_("Package added."),
+    "suspended": N_("Account suspended: its sending is refused (isv.OUT_OF_SERVICE)."),
+    "active": N_("Account resumed."),
+    "price": N_("Price saved."),
+    "prices": N_("Prices saved; new messages are charged at them."),
 }
-TYPE_TITLES = {"otp": "Verification code (OTP)", "notification": "Notification",
-               "promotional": "Promotional", "international": "International"}
+TYPE_TITLES = words.TEMPLATE_TYPE_NAMES
+LEDGER_KINDS = {"topup": N_("top-up"), "charge": N_("charge"), "refund": N_("refund"),
+                "package": N_("package"), "adjustment": N_("adjustment")}
+PRICE_SOURCES = {"account": N_("this account's own"), "platform": N_("set by an operator"),
+                 "default": N_("Pigeon's default")}
 
 
 def routes(t, o) -> list[Route]:
@@ -53,7 +57,16 @@ def routes(t, o) -> list[Route]:
 
 
 def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
+    key = request.query_params.get("notice", "")
+    return gettext(NOTICES[key]) if key in NOTICES else None
+
+
+def _money_words() -> dict:
+    return {"type_titles": i18n.translated(TYPE_TITLES),
+            "account_status": i18n.translated(words.ACCOUNT_STATUS),
+            "package_kinds": i18n.translated(words.PACKAGE_KINDS),
+            "ledger_kinds": i18n.translated(LEDGER_KINDS),
+            "price_sources": i18n.translated(PRICE_SOURCES)}
 
 
 def _account_id(request: Request) -> int:
@@ -67,9 +80,9 @@ def _cny(text: str, what: str) -> int:
     try:
         return pricing.parse_cny(text)
     except ValueError:
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"{what} is an amount in CNY such as 100, 12.5 or 0.045 (at most "
-                          f"three decimals), got {text!r}.") from None
+        raise error_text.refusal(gettext("%(what)s is an amount in CNY such as 100, 12.5 or "
+                                         "0.045 (at most three decimals).") % {"what": what}) \
+            from None
 
 
 # -- tenants ------------------------------------------------------------------------------------
@@ -94,7 +107,8 @@ def _tenants(conn: Connection, now: datetime) -> list[dict]:
 
 async def tenant_list(request: Request, ctx: Context) -> Response:
     listed = await ctx.pigeon.db.read(_tenants, ctx.now)
-    return ctx.render(request, "operator_tenants.html", tenants=listed, nav="tenants")
+    return ctx.render(request, "operator_tenants.html", tenants=listed, nav="tenants",
+                      **_money_words())
 
 
 def _tenant(conn: Connection, account_id: int, now: datetime) -> dict:
@@ -115,8 +129,8 @@ async def tenant_detail(request: Request, ctx: Context, *, error: str | None = N
     today = ctx.now.astimezone(ctx.pigeon.settings.timezone).date()
     return ctx.render(request, "ops_tenant.html", status=status, nav="tenants", tenant=shown,
                       account_id=account_id, error=error, notice=_notice(request),
-                      values=values or {}, package_kinds=list(pricing.PACKAGE_KINDS),
-                      type_titles=TYPE_TITLES,
+                      values=values or {}, kinds=list(pricing.PACKAGE_KINDS),
+                      **_money_words(),
                       default_expiry=(today + timedelta(days=365)).isoformat())
 
 
@@ -129,7 +143,8 @@ async def _tenant_action(request: Request, ctx: Context, work, notice: str) -> R
     except PigeonError as exc:
         values = {key: value for key, value in (ctx.form or {}).items()
                   if key != "csrf" and isinstance(value, str)}
-        return await tenant_detail(request, ctx, error=exc.message, status=400, values=values)
+        return await tenant_detail(request, ctx, error=error_text.of(exc), status=400,
+                                   values=values)
     return RedirectResponse(f"{OPERATOR_BASE}/tenants/{account_id}?notice={notice}", 303)
 
 
@@ -138,7 +153,7 @@ async def tenant_topup(request: Request, ctx: Context) -> Response:
     amount, note = ctx.field("amount"), ctx.field("note")
 
     def work(conn):
-        milli = _cny(amount, "The top-up")
+        milli = _cny(amount, gettext("The top-up"))
         return billing.topup(conn, account_id, milli, ctx.now,
                              note or f"top-up by operator:{ctx.user['email']}")
 
@@ -154,14 +169,12 @@ async def tenant_package(request: Request, ctx: Context) -> Response:
         try:
             units = int(count)
         except ValueError:
-            raise PigeonError("isv.INVALID_PARAMETERS",
-                              f"A package holds a whole number of messages, got {count!r}.") \
+            raise error_text.refusal(gettext("A package holds a whole number of messages.")) \
                 from None
         try:
             last_day = date.fromisoformat(expires)
         except ValueError:
-            raise PigeonError("isv.INVALID_PARAMETERS",
-                              f"The last day is a date YYYY-MM-DD, got {expires!r}.") from None
+            raise error_text.refusal(gettext("Choose the package's last day.")) from None
         # Usable through that whole day, as `pigeon billing package add --expires` does.
         expires_at = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
         return billing.add_package(conn, account_id, kind, units, expires_at, ctx.now)
@@ -174,7 +187,7 @@ async def tenant_status(request: Request, ctx: Context) -> Response:
     status = ctx.field("status")
     if status not in ("active", "suspended"):
         return await tenant_detail(request, ctx, status=400,
-                                   error="The status is active or suspended.")
+                                   error=gettext("The status is active or suspended."))
     return await _tenant_action(
         request, ctx, lambda conn: accounts.set_account_status(conn, account_id, status), status)
 
@@ -186,9 +199,9 @@ async def tenant_price(request: Request, ctx: Context) -> Response:
 
     def work(conn):
         if kind not in billing.TEMPLATE_TYPE_NAMES:
-            raise PigeonError("isv.INVALID_PARAMETERS", f"Unknown template type {kind!r}.")
+            raise error_text.refusal(gettext("Choose a template type from the list."))
         return billing.set_price(conn, billing.TEMPLATE_TYPE_NAMES[kind],
-                                 _cny(price, "The price"), account_id)
+                                 _cny(price, gettext("The price")), account_id)
 
     return await _tenant_action(request, ctx, work, "price")
 
@@ -199,8 +212,8 @@ async def price_list(request: Request, ctx: Context, *, error: str | None = None
                      status: int = 200, values: dict | None = None) -> Response:
     listed = await ctx.pigeon.db.read(billing.price_list, None)
     return ctx.render(request, "ops_prices.html", status=status, nav="prices", prices=listed,
-                      type_titles=TYPE_TITLES, error=error, values=values or {},
-                      notice=_notice(request))
+                      error=error, values=values or {}, notice=_notice(request),
+                      **_money_words())
 
 
 async def price_save(request: Request, ctx: Context) -> Response:
@@ -209,7 +222,8 @@ async def price_save(request: Request, ctx: Context) -> Response:
 
     def work(conn):
         current = {p["type"]: p for p in billing.price_list(conn, None)}
-        wanted = {kind: _cny(text, f"The {TYPE_TITLES[kind]} price")
+        wanted = {kind: _cny(text, gettext("The price of %(type)s")
+                             % {"type": gettext(TYPE_TITLES[kind])})
                   for kind, text in typed.items() if text}
         for kind, milli in wanted.items():
             if milli != current[kind]["price_milli"]:  # an unchanged default stays one
@@ -218,6 +232,6 @@ async def price_save(request: Request, ctx: Context) -> Response:
     try:
         await ctx.pigeon.db.write(work)
     except PigeonError as exc:
-        return await price_list(request, ctx, error=exc.message, status=400,
+        return await price_list(request, ctx, error=error_text.of(exc), status=400,
                                 values={f"price_{kind}": text for kind, text in typed.items()})
     return RedirectResponse(f"{OPERATOR_BASE}/prices?notice=prices", 303)

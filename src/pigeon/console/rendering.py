@@ -3,12 +3,16 @@
 Everything a tenant typed (names, message text, rejection reasons) reaches the page through
 autoescaping; the one filter that builds markup, :func:`highlight_variables`, escapes each
 piece itself before wrapping the variables.
+
+Pages speak the request's language (:mod:`pigeon.console.i18n`): ``_()`` and ``{% trans %}``
+look the text up in its catalogue, and the ``local``, ``day``, ``money`` and ``percent``
+filters write dates and amounts as it does.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -16,6 +20,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from pigeon.console import i18n
 from pigeon.core import pricing
 
 HERE = Path(__file__).parent
@@ -33,11 +38,26 @@ def highlight_variables(content: str | None) -> Markup:
 
 
 def cny(milli: int | None) -> str:
+    """Milli-CNY as a plain amount in yuan (``0.045``): what a form field holds."""
     return "—" if milli is None else pricing.format_cny(milli)
 
 
+def money(milli: int | None) -> str:
+    """Milli-CNY as money in the page's language (``¥0.045``)."""
+    return "—" if milli is None else i18n.format_money(milli)
+
+
 def percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f} %"
+    return "—" if rate is None else i18n.format_percent(rate)
+
+
+def day(value) -> str:
+    """A date (or ``yyyy-MM-dd`` text) as the page's language writes it."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return i18n.format_date(value)
 
 
 class Pages:
@@ -47,23 +67,31 @@ class Pages:
         self.pigeon = pigeon
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
-                               lstrip_blocks=True)
-        self.env.filters.update(vars=highlight_variables, cny=cny, percent=percent,
-                                local=self.local)
-        self.env.globals.update(base=BASE, operator_base=OPERATOR_BASE)
+                               lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+        self.env.policies["ext.i18n.trimmed"] = True
+        self.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True,
+                                           pgettext=i18n.pgettext)
+        self.env.filters.update(vars=highlight_variables, cny=cny, money=money,
+                                percent=percent, local=self.local, day=day,
+                                number=i18n.format_number)
+        self.env.globals.update(base=BASE, operator_base=OPERATOR_BASE,
+                                languages=i18n.LANGUAGES)
 
     def local(self, moment: datetime | None) -> str:
-        """A stored instant as platform-local ``yyyy-MM-dd HH:mm:ss``."""
+        """A stored instant in the platform's zone, as the page's language writes it."""
         if moment is None:
             return ""
         if isinstance(moment, str):
             moment = datetime.fromisoformat(moment)
-        return self.pigeon.calendar.local_datetime_text(moment)
+        return i18n.format_datetime(moment, self.pigeon.calendar.zone)
 
     def render(self, request: Request, page: str, /, *, status: int = 200, user=None,
                **context) -> HTMLResponse:
-        html = self.env.get_template(page).render(request=request, user=user, **context)
-        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+        with i18n.using(i18n.for_request(request)) as language:
+            html = self.env.get_template(page).render(request=request, user=user,
+                                                      language=language, **context)
+        return HTMLResponse(html, status_code=status, headers={
+            **SECURITY_HEADERS, "Content-Language": language.tag, "Vary": "Accept-Language"})
 
 
 SECURITY_HEADERS = {

@@ -19,9 +19,11 @@ from pigeon.console import (
     audit_pages,
     batch,
     editing,
+    i18n,
     links_and_tags,
     operator,
     ops_pages,
+    overview,
     sending,
     settings_pages,
     statistics,
@@ -29,9 +31,11 @@ from pigeon.console import (
 )
 from pigeon.console.auth import (
     current_user,
+    landing_path,
     not_found_page,
     operator_page,
     refusal,
+    set_cookie,
     sign_in_handlers,
     tenant_page,
 )
@@ -57,14 +61,24 @@ def create_console(pigeon) -> list[Mount]:
         return _OperatorRoute(path, for_operator(handler), methods=methods)
 
     async def not_found(request: Request, exc) -> Response:
-        return pages.render(request, "error.html", status=404, message="There is no such page.")
+        return not_found_page(pages, request, None)
+
+    async def switch_language(request: Request) -> Response:
+        """The language switch: remembered in a cookie (no account setting), then back to the
+        page it was clicked on."""
+        chosen = i18n.LANGUAGES.get(request.path_params["tag"])
+        response = RedirectResponse(landing_path(request.query_params.get("next")), 303)
+        if chosen is not None:
+            set_cookie(request, response, i18n.COOKIE, chosen.tag, max_age=i18n.COOKIE_MAX_AGE)
+        return response
 
     async def ops_not_found(request: Request, exc) -> Response:
         # Unknown addresses (and wrong methods) under /ops answer exactly as the pages do: a
         # tenant user cannot tell an operator page from a missing one.
         user = await current_user(request, pigeon)
-        return refusal(pages, request, user, operator=True) \
-            or not_found_page(pages, request, user)
+        with i18n.using(i18n.for_request(request)):
+            return refusal(pages, request, user, operator=True) \
+                or not_found_page(pages, request, user)
 
     async def moved_to_ops(request: Request) -> Response:
         # The operator pages lived at /console/operator/… before /ops.
@@ -75,7 +89,9 @@ def create_console(pigeon) -> list[Mount]:
     routes = [
         Route("/signin", sign_in, methods=both),
         Route("/signout", sign_out, methods=post),
-        t("/", tenant.overview),
+        Route("/language/{tag}", switch_language),
+        t("/", overview.overview),
+        t("/files/{id}", tenant.tenant_file),
         t("/qualifications", tenant.qualification_list),
         t("/qualifications/new", tenant.qualification_new, both),
         t("/qualifications/phone-code", tenant.phone_code, post),

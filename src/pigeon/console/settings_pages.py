@@ -16,33 +16,36 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from pigeon.console import error_text, i18n
 from pigeon.console.auth import Context
+from pigeon.console.i18n import N_, gettext
 from pigeon.console.rendering import BASE
 from pigeon.core import limits, source_ip
 from pigeon.core.errors import PigeonError
 from pigeon.services import ip_allow_list, number_lists, sending_settings
 
 NOTICES = {
-    "caps": "Sending caps saved.",
-    "allowed": "Added to the IP allow-list.",
-    "denied": "Removed from the IP allow-list.",
-    "limits": "Per-number limits saved.",
-    "whitelisted": "Number added to the whitelist.",
-    "unwhitelisted": "Number removed from the whitelist.",
+    "caps": N_("Sending caps saved."),
+    "allowed": N_("Added to the IP allow-list."),
+    "denied": N_("Removed from the IP allow-list."),
+    "limits": N_("Per-number limits saved."),
+    "whitelisted": N_("Number added to the whitelist."),
+    "unwhitelisted": N_("Number removed from the whitelist."),
 }
 
-CAP_TITLES = {"day_limit": "Daily cap", "month_limit": "Monthly cap"}
+CAP_TITLES = {"day_limit": N_("Daily cap"), "month_limit": N_("Monthly cap")}
 LIMIT_TITLES = {
-    "otp_per_minute": ("Verification codes per minute", "per number and signature"),
-    "otp_per_hour": ("Verification codes per hour", "per number and signature"),
-    "otp_per_day": ("Verification codes per 24 hours", "per number and signature"),
-    "other_per_day": ("Notifications and promotions per 24 hours",
-                      "per number, signature and template"),
+    "otp_per_minute": (N_("Verification codes per minute"), N_("per number and signature")),
+    "otp_per_hour": (N_("Verification codes per hour"), N_("per number and signature")),
+    "otp_per_day": (N_("Verification codes per 24 hours"), N_("per number and signature")),
+    "other_per_day": (N_("Notifications and promotions per 24 hours"),
+                      N_("per number, signature and template")),
 }
 
 
 def _notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("notice", ""))
+    key = request.query_params.get("notice", "")
+    return gettext(NOTICES[key]) if key in NOTICES else None
 
 
 def _whole(ctx: Context, name: str, title: str) -> int | None:
@@ -51,9 +54,8 @@ def _whole(ctx: Context, name: str, title: str) -> int | None:
     if not text:
         return None
     if not text.isascii() or not text.isdigit():
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"{title} must be a whole number (or empty for the default), "
-                          f"got {text!r}.")
+        raise error_text.refusal(gettext("%(field)s must be a whole number (or empty for the "
+                                         "default).") % {"field": gettext(title)})
     return int(text)
 
 
@@ -75,7 +77,7 @@ async def security(request: Request, ctx: Context, *, error: str | None = None,
                                     request.headers.get("x-forwarded-for"),
                                     ctx.pigeon.settings.trusted_proxies)
     return ctx.render(request, "security.html", shown=shown, allowed=allowed,
-                      values=values or {}, caps=CAP_TITLES, here=here,
+                      values=values or {}, caps=i18n.translated(CAP_TITLES), here=here,
                       cache_seconds=f"{KEY_CACHE_SECONDS:g}", error=error, status=status,
                       notice=_notice(request), nav="security")
 
@@ -86,7 +88,7 @@ async def security_caps(request: Request, ctx: Context) -> Response:
         caps = {name: _whole(ctx, name, title) for name, title in CAP_TITLES.items()}
         await ctx.pigeon.db.write(sending_settings.put, ctx.account_id, **caps)
     except PigeonError as exc:
-        return await security(request, ctx, error=exc.message, status=400, values=values)
+        return await security(request, ctx, error=error_text.of(exc), status=400, values=values)
     return RedirectResponse(f"{BASE}/security?notice=caps", 303)
 
 
@@ -95,7 +97,7 @@ async def security_allow(request: Request, ctx: Context) -> Response:
     try:
         await ctx.pigeon.db.write(ip_allow_list.allow, ctx.account_id, entry, ctx.now)
     except PigeonError as exc:
-        return await security(request, ctx, error=exc.message, status=400,
+        return await security(request, ctx, error=error_text.of(exc), status=400,
                               values={"entry": entry})
     return RedirectResponse(f"{BASE}/security?notice=allowed", 303)
 
@@ -104,7 +106,7 @@ async def security_deny(request: Request, ctx: Context) -> Response:
     try:
         await ctx.pigeon.db.write(ip_allow_list.deny, ctx.account_id, ctx.field("entry"))
     except PigeonError as exc:
-        return await security(request, ctx, error=exc.message, status=400)
+        return await security(request, ctx, error=error_text.of(exc), status=400)
     return RedirectResponse(f"{BASE}/security?notice=denied", 303)
 
 
@@ -118,7 +120,8 @@ async def frequency(request: Request, ctx: Context, *, error: str | None = None,
 
     shown, whitelist = await ctx.pigeon.db.read(read)
     defaults = asdict(limits.PLATFORM_LIMITS)
-    rows = [{"name": name, "title": title, "scope": scope, "default": defaults[name],
+    rows = [{"name": name, "title": gettext(title), "scope": gettext(scope),
+             "default": defaults[name],
              "set": shown[name], "in_force": shown["in_force"][name]}
             for name, (title, scope) in LIMIT_TITLES.items()]
     return ctx.render(request, "frequency.html", rows=rows, whitelist=whitelist,
@@ -134,7 +137,7 @@ async def frequency_limits(request: Request, ctx: Context) -> Response:
                   for name, (title, _scope) in LIMIT_TITLES.items()}
         await ctx.pigeon.db.write(sending_settings.put, ctx.account_id, **chosen)
     except PigeonError as exc:
-        return await frequency(request, ctx, error=exc.message, status=400, values=values)
+        return await frequency(request, ctx, error=error_text.of(exc), status=400, values=values)
     return RedirectResponse(f"{BASE}/frequency?notice=limits", 303)
 
 
@@ -144,7 +147,7 @@ async def whitelist_add(request: Request, ctx: Context) -> Response:
         await ctx.pigeon.db.write(number_lists.add, ctx.account_id, number_lists.WHITELIST,
                                   number, ctx.now)
     except PigeonError as exc:
-        return await frequency(request, ctx, error=exc.message, status=400,
+        return await frequency(request, ctx, error=error_text.of(exc), status=400,
                                values={"number": number})
     return RedirectResponse(f"{BASE}/frequency?notice=whitelisted", 303)
 
@@ -154,7 +157,7 @@ async def whitelist_remove(request: Request, ctx: Context) -> Response:
         await ctx.pigeon.db.write(number_lists.remove, ctx.account_id, number_lists.WHITELIST,
                                   ctx.field("number"))
     except PigeonError as exc:
-        return await frequency(request, ctx, error=exc.message, status=400)
+        return await frequency(request, ctx, error=error_text.of(exc), status=400)
     return RedirectResponse(f"{BASE}/frequency?notice=unwhitelisted", 303)
 
 

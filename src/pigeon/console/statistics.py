@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pigeon.console import error_text, i18n, words
 from pigeon.console.auth import Context
+from pigeon.console.i18n import gettext
 from pigeon.console.tenant import TEMPLATE_TYPES
 from pigeon.core import days
 from pigeon.core.errors import PigeonError
@@ -64,7 +66,8 @@ def daily_chart(series: list[dict]) -> dict:
                 parts.append({"kind": name, "x": round(x, 2), "y": round(y, 2),
                               "w": round(bar_w, 2), "h": round(h, 2)})
         bars.append({"day": day, "parts": parts,
-                     "label": day["day"].strftime("%m-%d") if index % every == 0 else None,
+                     "label": i18n.format_day_month(day["day"]) if index % every == 0
+                     else None,
                      "label_x": round(x + bar_w / 2, 2)})
         if day["success_rate"] is not None:
             rate_points.append({"x": round(x + bar_w / 2, 2),
@@ -75,20 +78,17 @@ def daily_chart(series: list[dict]) -> dict:
             "top": TOP, "bottom": TOP + plot_h, "bars": bars, "ticks": ticks,
             "rate_dots": rate_points,
             "rate_points": " ".join(f"{p['x']},{p['y']}" for p in rate_points), "rate_ticks": [
-                {"value": f"{i * 25} %", "y": round(TOP + plot_h * (1 - i / 4), 2)}
-                for i in range(5)]}
+                {"value": i18n.format_percent(i / 4).replace(".0", ""),
+                 "y": round(TOP + plot_h * (1 - i / 4), 2)} for i in range(5)]}
 
 
-def _day(text: str, what: str) -> date:
+def _day(text: str) -> date:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"The {what} date must look like 2025-01-31, got {text!r}.") from None
-    if not days.FIRST_DAY <= day <= days.LAST_DAY:
-        raise PigeonError("isv.INVALID_PARAMETERS",
-                          f"The {what} date must be from {days.FIRST_DAY} to {days.LAST_DAY}, "
-                          f"got {text!r}.")
+        day = None
+    if day is None or not days.FIRST_DAY <= day <= days.LAST_DAY:
+        raise error_text.refusal(gettext("Choose the first and last day of the range."))
     return day
 
 
@@ -103,32 +103,32 @@ async def statistics_page(request: Request, ctx: Context) -> Response:
               "type": query.get("type", "").strip(), "sign": query.get("sign", "").strip()}
     error = None
     try:
-        first, last = _day(chosen["from"], "start"), _day(chosen["to"], "end")
+        first, last = _day(chosen["from"]), _day(chosen["to"])
         template_type = None
         if chosen["type"]:
             if not chosen["type"].isdigit() or int(chosen["type"]) not in TEMPLATE_TYPES:
-                raise PigeonError("isv.INVALID_PARAMETERS",
-                                  f"Unknown template type {chosen['type']!r}.")
+                raise error_text.refusal(gettext("Choose a template type from the list."))
             template_type = int(chosen["type"])
         data = await ctx.pigeon.db.read(
             statistics.business_statistics, ctx.account_id, ctx.pigeon.calendar.zone,
             first=first, last=last, template_type=template_type,
             sign_name=chosen["sign"] or None, offload=True)
     except PigeonError as exc:
-        error = exc.message
+        error = error_text.of(exc)
         first, last = statistics.default_range(today)
         data = await ctx.pigeon.db.read(
             statistics.business_statistics, ctx.account_id, ctx.pigeon.calendar.zone,
             first=first, last=last, offload=True)
     names = await ctx.pigeon.db.read(statistics.sign_names, ctx.account_id)
     for row in data["by_type"]:
-        row["label"] = TEMPLATE_TYPES.get(row["key"], str(row["key"]))
+        row["label"] = words.label(TEMPLATE_TYPES, row["key"])
     for row in data["by_signature"]:
         row["label"] = row["key"]
     for row in data["by_template"]:
         row["label"], row["sub"] = row["name"] or row["key"], row["key"] if row["name"] else None
     return ctx.render(request, "statistics.html", data=data, chart=daily_chart(data["days"]),
-                      chosen=chosen, types=TEMPLATE_TYPES, sign_names=names, error=error,
+                      chosen=chosen, types=i18n.translated(TEMPLATE_TYPES), sign_names=names,
+                      error=error,
                       status=400 if error else 200, max_days=statistics.MAX_DAYS,
                       nav="statistics")
 

@@ -129,6 +129,18 @@ def _live_code(conn: Connection, account_id: int, national: str, code: str, now:
         phone_codes.c.expires_at > now))
 
 
+def live_code_text(conn: Connection, account_id: int, phone: str, now: datetime) -> str | None:
+    """The text of the live code this account had sent to ``phone`` as its virtual handset
+    shows it (RequiredPhoneCode only ever texts a handset of the carrier simulator), or None.
+    The console shows it beside the form: nobody else reads that handset."""
+    national = _mobile(phone)
+    code = conn.scalar(select(phone_codes.c.code).where(
+        phone_codes.c.account_id == account_id, phone_codes.c.phone == national,
+        phone_codes.c.used.is_(False), phone_codes.c.expires_at > now)
+        .order_by(phone_codes.c.id.desc()).limit(1))
+    return None if code is None else CODE_TEXT.format(code=code)
+
+
 MAX_CODE_FAILURES = 5
 
 

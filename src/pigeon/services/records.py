@@ -71,6 +71,52 @@ def send_details(conn: Connection, account_id: int, zone: ZoneInfo, *, phone: st
     return Page(total, [dict(row) for row in rows])
 
 
+STATUSES = ("delivered", "failed", "waiting")
+COUNT_LIMIT = 10_000
+""":func:`search` counts at most this many matches (``Page.total`` then says "at least")."""
+
+
+def search(conn: Connection, account_id: int, zone: ZoneInfo, *, first: date, last: date,
+           page: int, page_size: int, phone: str | None = None, status: str | None = None,
+           template_code: str | None = None, biz_id: str | None = None) -> Page:
+    """The console's Sending Records: the account's messages accepted on the local days
+    ``first``…``last``, newest first, one page of them, narrowed by number (wire form),
+    status (one of :data:`STATUSES`: ``waiting`` is every status before a final receipt),
+    template and BizId.
+
+    Bounded on any table: one range scan of ``ix_messages_account_day`` (or
+    ``ix_messages_lookup`` with a number, ``ix_messages_biz`` with a BizId), and the count
+    stops at :data:`COUNT_LIMIT`.
+    """
+    start, _ = days_rules.utc_span(first, zone)
+    _, end = days_rules.utc_span(last, zone)
+    where = [messages.c.account_id == account_id, messages.c.created_at >= start,
+             messages.c.created_at < end]
+    if phone is not None:
+        where.append(messages.c.phone == phone)
+    if biz_id is not None:
+        where.append(messages.c.biz_id == biz_id)
+    if template_code is not None:
+        where.append(messages.c.template_code == template_code)
+    if status == "waiting":
+        where.append(messages.c.status.not_in(FINAL))
+    elif status is not None:
+        where.append(messages.c.status == status)
+    counted = select(literal(1)).select_from(messages).where(*where).limit(COUNT_LIMIT)
+    total = conn.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    if not total or (page - 1) * page_size >= total:
+        return Page(total, [])
+    rows = conn.execute(
+        select(messages.c.phone, messages.c.status, messages.c.err_code, messages.c.err_msg,
+               messages.c.template_code, messages.c.sign_name, messages.c.content,
+               messages.c.out_id, messages.c.created_at, messages.c.sent_at,
+               messages.c.done_at, messages.c.biz_id, messages.c.segments)
+        .where(*where)
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)).mappings()
+    return Page(total, [dict(row) for row in rows])
+
+
 def _epoch_seconds(conn: Connection, column):
     """Whole seconds since 1970 of a stored (naive UTC) timestamp, on either backend."""
     if conn.dialect.name == "sqlite":

@@ -145,11 +145,17 @@ def smart_log(conn: Connection, account_id: int, *, start: datetime, end: dateti
     return total, _with_counts(conn, rows)
 
 
-def page(conn: Connection, account_id: int, kind: str, limit: int = 200) -> list[dict]:
-    """The account's short URLs of ``kind``, newest first, with their counts (the console)."""
+def page(conn: Connection, account_id: int, kind: str, limit: int = 200,
+         search: str | None = None) -> list[dict]:
+    """The account's short URLs of ``kind``, newest first, with their counts (the console);
+    ``search`` a part of the name or of the source URL."""
+    where = [short_urls.c.account_id == account_id, short_urls.c.kind == kind]
+    if search:
+        where.append(short_urls.c.name.contains(search, autoescape=True)
+                     | short_urls.c.source_url.contains(search, autoescape=True))
     rows = [dict(r) for r in conn.execute(
-        select(short_urls).where(short_urls.c.account_id == account_id, short_urls.c.kind == kind)
-        .order_by(short_urls.c.id.desc()).limit(limit)).mappings()]
+        select(short_urls).where(*where).order_by(short_urls.c.id.desc()).limit(limit))
+        .mappings()]
     return _with_counts(conn, rows)
 
 

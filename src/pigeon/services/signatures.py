@@ -252,13 +252,20 @@ def get_by_id(conn: Connection, account_id: int, signature_id: int) -> dict:
     return get(conn, account_id, name)
 
 
-def page(conn: Connection, account_id: int, page_index: int, page_size: int):
-    where = signatures.c.account_id == account_id
-    total = conn.scalar(select(func.count()).select_from(signatures).where(where))
+def page(conn: Connection, account_id: int, page_index: int, page_size: int, *,
+         name: str | None = None, status: int | None = None):
+    """``(total, rows of the page)``, newest first; ``name`` a part of the name (letter case
+    aside), ``status`` a SignStatus."""
+    where = [signatures.c.account_id == account_id]
+    if name:
+        where.append(signatures.c.name_key.contains(name.strip().lower(), autoescape=True))
+    if status is not None:
+        where.append(signatures.c.status == status)
+    total = conn.scalar(select(func.count()).select_from(signatures).where(*where))
     if (page_index - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
         return total, []
     rows = [dict(r) for r in conn.execute(
-        select(signatures).where(where).order_by(signatures.c.id.desc())
+        select(signatures).where(*where).order_by(signatures.c.id.desc())
         .limit(page_size).offset((page_index - 1) * page_size)).mappings()]
     sign_documents.letters_approved(conn, account_id, rows)
     return total, rows

@@ -9,6 +9,24 @@
     here.scrollIntoView({ block: "nearest", inline: "center" });
   }
 
+  // A wide table scrolls inside its card: keyboard users reach it (and scroll it) too.
+  function focusableWhenScrolling() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth) {
+        wrap.tabIndex = 0;
+        if (!wrap.hasAttribute("role")) wrap.setAttribute("role", "region");
+        const section = wrap.closest("section");
+        const title = wrap.querySelector("caption") || (section && section.querySelector("h2")) ||
+          document.querySelector("main h1");
+        if (title && !wrap.hasAttribute("aria-label")) wrap.setAttribute("aria-label", title.textContent.trim());
+      } else {
+        wrap.removeAttribute("tabindex");
+      }
+    });
+  }
+  focusableWhenScrolling();
+  window.addEventListener("resize", focusableWhenScrolling);
+
   const meta = document.querySelector('meta[name="csrf-token"]');
   const csrf = meta ? meta.content : "";
 
@@ -26,10 +44,15 @@
     return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
   }
 
-  // Template form: the content rules, checked as you type.
+  // Template form: the content rules checked as you type, one field per variable with its
+  // attribute chosen from a list, and the message's length and segments with the signature.
   document.querySelectorAll("form[data-template-form]").forEach(function (form) {
     const list = form.querySelector("[data-template-problems]");
     const preview = form.querySelector("[data-template-preview]");
+    const length = form.querySelector("[data-template-length]");
+    const rows = form.querySelector("[data-variable-rows]");
+    const none = form.querySelector("[data-no-variable]");
+    const rowTemplate = form.querySelector("template[data-variable-template]");
     const field = function (name) { return form.elements[name] ? form.elements[name].value : ""; };
     let sequence = 0;
 
@@ -48,21 +71,56 @@
       });
     }
 
+    function rule() {
+      const chosen = {};
+      rows.querySelectorAll("[data-variable]").forEach(function (row) {
+        const select = row.querySelector("select");
+        if (select && select.value) chosen[row.dataset.variable] = select.value;
+      });
+      return chosen;
+    }
+
+    // One row per variable of the content, in order; a row keeps its choice while its
+    // variable stays.
+    function showVariables(names) {
+      const existing = {};
+      rows.querySelectorAll("[data-variable]").forEach(function (row) { existing[row.dataset.variable] = row; });
+      const wanted = [];
+      names.forEach(function (name) {
+        let row = existing[name];
+        if (!row && rowTemplate) {
+          const fragment = rowTemplate.content.cloneNode(true);
+          row = fragment.querySelector("[data-variable]");
+          row.dataset.variable = name;
+          row.querySelector(".var-name").textContent = "${" + name + "}";
+          row.querySelector("select").name = "attr." + name;
+          row.querySelector("select").addEventListener("change", later);
+        }
+        if (row) wanted.push(row);
+      });
+      rows.textContent = "";
+      wanted.forEach(function (row) { rows.appendChild(row); });
+      if (none) none.hidden = wanted.length > 0;
+    }
+
     async function check() {
       const mine = ++sequence;
       const content = field("content");
       showPreview(content);
-      if (!content.trim()) { list.textContent = ""; return; }
+      if (!content.trim()) { list.textContent = ""; if (length) length.textContent = ""; return; }
       const answer = await postJSON(form.dataset.checkUrl, {
-        name: field("name"), content: content, type: field("type"), rule: field("rule"),
+        name: field("name"), content: content, type: field("type"), rule: rule(),
+        sign: field("related_sign_name"),
       });
       if (mine !== sequence) return;  // a newer check is on its way
+      showVariables(answer.body.variables || []);
+      if (length && answer.body.length) length.textContent = answer.body.length.text;
       list.textContent = "";
       const problems = answer.body.problems || [];
       if (!problems.length) {
         const li = document.createElement("li");
         li.className = "ok";
-        li.textContent = "No problem found: the automatic reviewer would accept this content.";
+        li.textContent = form.dataset.okText;
         list.appendChild(li);
       }
       problems.forEach(function (text) {
@@ -74,62 +132,79 @@
     }
 
     const later = debounce(check, 250);
-    ["content", "type", "rule", "name"].forEach(function (name) {
+    ["content", "type", "name", "related_sign_name"].forEach(function (name) {
       const element = form.elements[name];
       if (element) { element.addEventListener("input", later); element.addEventListener("change", later); }
     });
+    rows.querySelectorAll("select").forEach(function (select) { select.addEventListener("change", later); });
     if (field("content")) check();
   });
 
-  // Qualification form: RequiredPhoneCode.
+  // Qualification form: RequiredPhoneCode, and the simulator's handset that received it.
   document.querySelectorAll("[data-phone-code]").forEach(function (button) {
     const result = document.querySelector("[data-phone-code-result]");
+    const handset = document.querySelector("[data-phone-code-handset]");
     button.addEventListener("click", async function () {
       const phone = document.getElementById(button.dataset.phoneInput).value;
       button.disabled = true;
       const answer = await postJSON(button.dataset.phoneCode, { phone: phone });
       result.textContent = answer.body.ok ? answer.body.message : answer.body.error;
       result.className = answer.body.ok ? "notice" : "error";
+      if (handset && answer.body.ok && answer.body.handset) {
+        handset.querySelector("[data-handset-number]").textContent = answer.body.phone;
+        handset.querySelector("[data-handset-text]").textContent = answer.body.handset;
+        handset.hidden = false;
+      }
       setTimeout(function () { button.disabled = false; }, answer.body.ok ? 60000 : 1000);
     });
   });
 
-  // Quick start: a skeleton of the chosen template's variables.
-  document.querySelectorAll("[data-param-skeletons]").forEach(function (select) {
-    const input = document.querySelector("[data-param-input]");
-    let last = null;
-    function fill() {
-      const option = select.options[select.selectedIndex];
-      const skeleton = option ? option.dataset.skeleton : "";
-      if (!input.value || input.value === last) {
-        input.value = skeleton === "{}" ? "" : skeleton;
-        last = input.value;
-      }
-    }
-    select.addEventListener("change", fill);
-    fill();
+  // A validity range: "long-term" needs no last day.
+  document.querySelectorAll("[data-range]").forEach(function (range) {
+    const box = range.querySelector("[data-long-term]");
+    const end = range.querySelector("[data-range-end]");
+    function sync() { end.disabled = box.checked; end.required = !box.checked; }
+    box.addEventListener("change", sync);
+    sync();
   });
 
-  // Quick start: the handsets refresh themselves.
+  // Quick start: only the chosen template's variables are shown (and sent).
+  document.querySelectorAll("[data-template-select]").forEach(function (select) {
+    const form = select.form;
+    function show() {
+      form.querySelectorAll("[data-template-vars]").forEach(function (set) {
+        const chosen = set.dataset.templateVars === select.value;
+        set.hidden = !chosen;
+        set.disabled = !chosen;
+      });
+    }
+    select.addEventListener("change", show);
+    show();
+  });
+
+  // Quick start: the handsets and the test messages' states refresh themselves.
   document.querySelectorAll("[data-inbox-url]").forEach(function (panel) {
+    const empty = panel.dataset.emptyText;
+    const messages = document.querySelector("[data-test-messages]");
     async function refresh() {
-      let inboxes;
+      let answer;
       try {
         const response = await fetch(panel.dataset.inboxUrl, { credentials: "same-origin" });
         if (!response.ok) return;
-        inboxes = await response.json();
+        answer = await response.json();
       } catch (error) { return; }
+      const inboxes = answer.inboxes || {};
       panel.querySelectorAll(".phone").forEach(function (phone) {
-        const messages = inboxes[phone.dataset.phone] || [];
+        const items = inboxes[phone.dataset.phone] || [];
         const list = phone.querySelector("ol.sms");
         list.textContent = "";
-        if (!messages.length) {
+        if (!items.length) {
           const li = document.createElement("li");
           li.className = "empty";
-          li.textContent = "No message yet.";
+          li.textContent = empty;
           list.appendChild(li);
         }
-        messages.forEach(function (m) {
+        items.forEach(function (m) {
           const li = document.createElement("li");
           [["span", "from", m.sender], ["span", "text", m.text], ["time", "", m.received_at]]
             .forEach(function (part) {
@@ -141,8 +216,114 @@
           list.appendChild(li);
         });
       });
+      if (messages) showMessages(messages, answer.messages || []);
     }
     setInterval(refresh, 1500);
+  });
+
+  function cell(tr, text, className) {
+    const td = document.createElement("td");
+    if (className) td.dataset.test = className;
+    if (text) td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function showMessages(container, items) {
+    if (!items.length) return;  // the page's own text says there is none yet
+    const rows = items.map(function (m) {
+      const tr = document.createElement("tr");
+      tr.dataset.bizId = m.biz_id;
+      cell(tr, m.at); cell(tr, m.phone); cell(tr, m.template_code);
+      const status = cell(tr, "", "test-status");
+      const badge = document.createElement("span");
+      badge.className = "badge " + m.kind;
+      badge.textContent = m.status_text;
+      status.appendChild(badge);
+      const error = cell(tr, "", "test-error");
+      if (m.err_code) { const code = document.createElement("code"); code.textContent = m.err_code; error.appendChild(code); }
+      const link = document.createElement("a");
+      link.href = m.record;
+      link.textContent = container.dataset.recordText;
+      cell(tr, "").appendChild(link);
+      return tr;
+    });
+    let body = container.querySelector("tbody");
+    if (!body) {
+      container.textContent = "";
+      const wrap = document.createElement("div");
+      wrap.className = "table-wrap";
+      const table = document.createElement("table");
+      table.dataset.test = "test-messages";
+      const head = document.querySelector("template[data-test-messages-head]");
+      if (head) table.appendChild(head.content.cloneNode(true));
+      body = document.createElement("tbody");
+      table.appendChild(body);
+      wrap.appendChild(table);
+      container.appendChild(wrap);
+    }
+    body.textContent = "";
+    rows.forEach(function (tr) { body.appendChild(tr); });
+  }
+
+  // Copy buttons: the value to the clipboard, and a word that it worked.
+  const copied = document.body.dataset.copiedText || "Copied";
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", async function () {
+      const text = button.dataset.copy;
+      try {
+        await navigator.clipboard.writeText(text);
+      } catch (error) {  // no clipboard API (plain http to another host): the old way
+        const area = document.createElement("textarea");
+        area.value = text;
+        area.setAttribute("readonly", "");
+        area.className = "visually-hidden";
+        document.body.appendChild(area);
+        area.select();
+        document.execCommand("copy");
+        area.remove();
+      }
+      const before = button.textContent;
+      button.textContent = copied;
+      button.classList.add("done");
+      setTimeout(function () { button.textContent = before; button.classList.remove("done"); }, 1500);
+    });
+  });
+
+  // Tabs: one panel shown at a time (all of them without script); the address's #panel picks.
+  document.querySelectorAll("[data-tabs]").forEach(function (tabs) {
+    const own = function (selector) {
+      return Array.from(tabs.querySelectorAll(selector)).filter(function (node) {
+        return node.closest("[data-tabs]") === tabs;
+      });
+    };
+    const links = own("[data-tab]");
+    const panels = own("[data-tab-panel]");
+    function select(id, focus) {
+      links.forEach(function (link) {
+        const chosen = link.getAttribute("aria-controls") === id;
+        link.setAttribute("aria-selected", chosen ? "true" : "false");
+        link.tabIndex = chosen ? 0 : -1;
+        if (chosen && focus) link.focus();
+      });
+      panels.forEach(function (panel) { panel.hidden = panel.id !== id; });
+    }
+    links.forEach(function (link, index) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        select(link.getAttribute("aria-controls"));
+        history.replaceState(null, "", "#" + link.getAttribute("aria-controls"));
+      });
+      link.addEventListener("keydown", function (event) {
+        const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+        if (!step) return;
+        const next = links[(index + step + links.length) % links.length];
+        select(next.getAttribute("aria-controls"), true);
+      });
+    });
+    const wanted = location.hash.slice(1);
+    const inside = panels.find(function (panel) { return panel.id === wanted || panel.querySelector("#" + CSS.escape(wanted || "none")); });
+    select(inside ? inside.id : links[0].getAttribute("aria-controls"));
   });
 })();
 
@@ -158,6 +339,7 @@
   // Connectors: the live columns follow what the dispatchers report.
   document.querySelectorAll("[data-live-url]").forEach(function (table) {
     const badges = { "up": "ok", "down": "bad", "not running": "wait" };
+    const texts = JSON.parse(table.dataset.stateTexts || "{}");
     async function refresh() {
       const live = await getJSON(table.dataset.liveUrl);
       if (!live) return;
@@ -167,7 +349,10 @@
         row.querySelectorAll("[data-live]").forEach(function (cell) {
           const value = state[cell.dataset.live];
           cell.textContent = value === null || value === undefined ? "" : String(value);
-          if (cell.dataset.live === "state") cell.className = "badge " + (badges[value] || "");
+          if (cell.dataset.live === "state") {
+            cell.className = "badge " + (badges[value] || "");
+            cell.textContent = texts[value] || String(value);
+          }
         });
       });
     }
@@ -188,14 +373,14 @@
       if (!items.length) {
         const li = document.createElement("li");
         li.className = "empty";
-        li.textContent = "No message yet.";
+        li.textContent = phone.dataset.emptyText;
         list.appendChild(li);
       }
       items.forEach(function (m) {
         const li = document.createElement("li");
         li.className = m.direction;
         li.dataset.key = m.key;
-        [["span", "from", (m.direction === "out" ? "to " : "") + m.address], ["span", "text", m.text],
+        [["span", "from", (m.direction === "out" ? phone.dataset.toText : "") + m.address], ["span", "text", m.text],
          ["time", "", m.at]].forEach(function (part) {
           const node = document.createElement(part[0]);
           if (part[1]) node.className = part[1];
