@@ -192,6 +192,10 @@ def test_an_operator_tops_up_adds_a_package_and_suspends_a_tenant(pigeon, tenant
     base = f"/ops/tenants/{tenant.account_id}"
     listed = ops.get("/ops/tenants")
     assert f'href="{base}"' in listed.text and DEV in listed.text
+    for search in ("LARK.example", str(tenant.account_id)):  # a user's address, the AccountId
+        assert f'href="{base}"' in ops.get("/ops/tenants", params={"q": search}).text, search
+    nothing = ops.get("/ops/tenants", params={"q": "no such tenant"})
+    assert f'href="{base}"' not in nothing.text and "No tenant matches." in nothing.text
 
     for amount, problem in (("1e3", "amount in CNY"), ("-5", "amount in CNY"),
                             ("0.0451", "at most three decimals"), ("0", "more than 0")):

@@ -106,9 +106,16 @@ def _tenants(conn: Connection, now: datetime) -> list[dict]:
 
 
 async def tenant_list(request: Request, ctx: Context) -> Response:
+    """Every tenant; ``q`` keeps those whose name, AccountId or a console user's address
+    holds it (letter case aside)."""
     listed = await ctx.pigeon.db.read(_tenants, ctx.now)
+    search = request.query_params.get("q", "").strip()
+    if search:
+        wanted = search.lower()
+        listed = [t for t in listed if wanted in t["Name"].lower() or wanted in t["AccountId"]
+                  or any(wanted in email.lower() for email in t["users"])]
     return ctx.render(request, "operator_tenants.html", tenants=listed, nav="tenants",
-                      **_money_words())
+                      search=search, **_money_words())
 
 
 def _tenant(conn: Connection, account_id: int, now: datetime) -> dict:
