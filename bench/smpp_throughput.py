@@ -155,7 +155,8 @@ async def connector_client(port: int, messages: int, window: int, binds: int, ba
     for start in range(0, messages, batch):
         results = await connector.submit(outbound[start:start + batch])
         accepted += sum(1 for r in results if r.carrier_message_id)
-    await asyncio.wait_for(sink.done.wait(), 120)
+    async with asyncio.timeout(120):
+        await sink.done.wait()
     elapsed = time.perf_counter() - started
     state = connector.state()
     await connector.stop()

@@ -87,8 +87,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                           socket_options: Any = None) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+            async with asyncio.timeout(timeout):
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         addresses = list(dict.fromkeys(info[4][0] for info in infos))

@@ -480,4 +480,8 @@ def test_a_session_fed_garbage_closes_cleanly_or_carries_on(garbage):
             assert result.carrier_message_id or result.retry
         assert errors == []
 
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    async def bounded():
+        async with asyncio.timeout(20):
+            await scenario()
+
+    asyncio.run(bounded())

@@ -35,7 +35,8 @@ async def test_pigeon_talks_to_the_npm_smpp_server():
     events: list[dict] = []
 
     async def next_event() -> dict:
-        line = await asyncio.wait_for(process.stdout.readline(), 10)
+        async with asyncio.timeout(10):
+            line = await process.stdout.readline()
         assert line, "the node SMSC exited"
         event = json.loads(line)
         events.append(event)

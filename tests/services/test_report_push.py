@@ -533,7 +533,8 @@ def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, recei
     async def scenario():
         task = asyncio.create_task(worker.reporter.run(lambda: datetime.now(UTC)))
         try:
-            await asyncio.wait_for(first_pass_over.wait(), DEADLINE)
+            async with asyncio.timeout(DEADLINE):
+                await first_pass_over.wait()
             await asyncio.to_thread(emit, pigeon, account_id, 1)
             # Long before the next poll: only the wake-up, sent once the commit is visible,
             # can have started the push (a loaded machine may be slow, but not 20 s slow).

@@ -474,12 +474,14 @@ class FakeSmsc:
         future = self._deliver(body)
         if future is None:
             raise RuntimeError("no receiver bound")
-        return await asyncio.wait_for(future, 5)
+        async with asyncio.timeout(5):
+            return await future
 
     async def enquire_link(self) -> list[int]:
         """Send ``enquire_link`` on every session; the statuses of the answers."""
         futures = [s.request(ENQUIRE_LINK, b"") for s in list(self.sessions) if s.bound]
-        return list(await asyncio.wait_for(asyncio.gather(*futures), 5))
+        async with asyncio.timeout(5):
+            return list(await asyncio.gather(*futures))
 
     def send_garbage(self, data: bytes = GARBAGE) -> None:
         for session in list(self.sessions):

@@ -116,9 +116,10 @@ class Operations:
         pigeon = self.pigeon
         task = getattr(pigeon, "workers_task", None)
         try:
-            found = await asyncio.wait_for(pigeon.db.read(
-                health.readiness, pigeon.now(), schema=self.schema, node=pigeon.node,
-                offload=True), READY_TIMEOUT)
+            async with asyncio.timeout(READY_TIMEOUT):
+                found = await pigeon.db.read(
+                    health.readiness, pigeon.now(), schema=self.schema, node=pigeon.node,
+                    offload=True)
         except Exception as error:
             reason = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
             # A storage fault is logged once per incident; anything else only at debug level:

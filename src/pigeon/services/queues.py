@@ -156,7 +156,8 @@ class _Waiter:
     async def wait(self, seconds: float) -> bool:
         """Wait until rung or ``seconds`` have passed; True if rung."""
         try:
-            await asyncio.wait_for(self.event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.event.wait()
         except TimeoutError:
             return False
         finally:

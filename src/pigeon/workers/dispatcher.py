@@ -226,7 +226,8 @@ async def dispatcher(pigeon: Pigeon) -> None:
                 await _guarded("matching early receipts", _match_early(pigeon, purge))
             if moved < dispatch.BATCH:
                 try:
-                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await wake.wait()
                 except TimeoutError:
                     pass
                 else:

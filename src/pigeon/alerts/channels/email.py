@@ -64,8 +64,8 @@ async def send(ctx: Context, channel: Channel, notice: Notice) -> str:
                           "through")
     mail = message(ctx.smtp, to, notice)
     try:
-        await asyncio.wait_for(asyncio.to_thread(_deliver, ctx.smtp, mail, ctx.timeout),
-                               ctx.timeout * 2)
+        async with asyncio.timeout(ctx.timeout * 2):
+            await asyncio.to_thread(_deliver, ctx.smtp, mail, ctx.timeout)
     except TimeoutError:
         raise Undelivered(f"the mail server did not answer within {ctx.timeout:g}s") from None
     except smtplib.SMTPException as exc:

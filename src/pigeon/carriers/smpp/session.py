@@ -90,8 +90,8 @@ class Session(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         session = cls(mode=mode, **options)
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: session, host, port), connect_timeout)
+            async with asyncio.timeout(connect_timeout):
+                await loop.create_connection(lambda: session, host, port)
         except (OSError, TimeoutError) as exc:
             raise LinkError(f"cannot connect to {host}:{port}: {exc or 'timed out'}") from None
         body = pdu.bind_body(system_id, password, system_type)
@@ -158,7 +158,8 @@ class Session(asyncio.Protocol):
 
         self.request(command_id, body, done, timeout)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout + 1)
+            async with asyncio.timeout(timeout + 1):
+                return await asyncio.shield(future)
         except TimeoutError:
             return None, b""
 
