@@ -1,5 +1,5 @@
 from dataclasses import fields
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -100,8 +100,28 @@ def test_a_message_counts_in_the_windows_that_contain_it():
 
 
 def test_windows_refuse_a_naive_now():
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError, match="^now must be a timezone-aware datetime, got naive "):
         windows(datetime(2026, 5, 1, 14), SHANGHAI)
+
+
+class _Unknown(tzinfo):
+    """A zone that does not know its offset: as naive as no zone at all."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+def test_windows_refuse_a_now_whose_zone_has_no_offset():
+    with pytest.raises(ValueError, match="^now must be a timezone-aware datetime"):
+        windows(datetime(2026, 5, 1, 14, tzinfo=_Unknown()), SHANGHAI)
+
+
+# Surviving mutants, explained (scripts/mutation core limits):
+# - windows() converting the day's start with astimezone(None) instead of astimezone(UTC): the
+#   same instant in the machine's zone, and every use compares instants.
+# - _window_end() without the zone on its result, or taking `start >= end` for a window across
+#   midnight: the result is only printed as a local date and time, and a window whose start
+#   equals its end contains no moment, so _window_end is never called for one.
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -154,7 +174,7 @@ def test_limits_apply_only_to_mainland_numbers_off_the_whitelist(
     lambda: check_quiet_hours(5, cst(2026, 5, 1, 12), SHANGHAI),
 ])
 def test_an_unknown_template_type_is_a_programming_error(call):
-    with pytest.raises(ValueError, match="unknown template type"):
+    with pytest.raises(ValueError, match="^unknown template type .*; expected one of 0, 1, 2, 3$"):
         call()
 
 

@@ -75,10 +75,23 @@ def test_which_packages_cover_which_templates(kind, template_type, expected):
 
 
 def test_an_unknown_package_kind_is_refused():
-    with pytest.raises(ValueError, match="unknown package kind 'marketing'"):
+    with pytest.raises(ValueError, match="^unknown package kind 'marketing'; expected one of "
+                                         "general, otp, notification, promotional$"):
         covers("marketing", OTP)
     with pytest.raises(ValueError, match="unknown package kind"):
         package(1, kind="international")
+
+
+def test_a_package_cannot_have_less_than_nothing_left():
+    with pytest.raises(ValueError, match="^package 7 has a negative remaining -1$"):
+        package(7, remaining=-1)
+
+
+# Surviving mutants, explained (scripts/mutation core pricing):
+# - Package.__post_init__ calling covers(kind, None) instead of covers(kind, OTP): covers() is
+#   called only to validate the kind; the template type it is asked about is thrown away.
+# - apply() replacing a package whose charge took 0 units (`if units or True`): it replaces
+#   it with an equal copy (remaining - 0), indistinguishable to any caller.
 
 
 # -- plan_charge ------------------------------------------------------------------------------
@@ -316,7 +329,8 @@ def test_cny_amounts_parse_to_milli_cny(text, milli):
     assert parse_cny(text) == milli
 
 
-@pytest.mark.parametrize("text", ["", "-1", "1.2345", "1,000", "12.", ".5", "1e3", "¥10", "abc"])
+@pytest.mark.parametrize("text", ["", "-1", "1.2345", "1,000", "12.", ".5", "1e3", "¥10", "abc",
+                                  12, None])
 def test_other_amounts_are_refused_with_the_expected_form(text):
     from pigeon.core.pricing import parse_cny
 

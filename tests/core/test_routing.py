@@ -53,3 +53,17 @@ def test_rules_are_tried_by_priority_then_age():
     assert [r.connector for r in rules] == ["first", "early", "late"]
     assert choose(rules, {"early", "late", "first"}, carrier="mobile", country_code=86,
                   template_type=OTP) == "early"
+
+
+@pytest.mark.parametrize("up, expected", [
+    ({"cm", "backup"}, "cm"),
+    ({"backup"}, "backup"),  # its connector down, its fallback up
+    ({"other"}, None),  # both down
+    (set(), None),
+])
+def test_a_rule_sends_to_its_connector_else_to_its_fallback(up, expected):
+    assert Rule(id=1, priority=10, connector="cm", fallback="backup").usable(up) == expected
+
+
+def test_a_rule_without_a_fallback_is_unusable_while_its_connector_is_down():
+    assert Rule(id=1, priority=10, connector="cm").usable({"backup", "other"}) is None

@@ -159,8 +159,17 @@ def test_it_splits_a_long_message_into_carrier_parts(text, encoding, parts):
 
 
 def test_it_refuses_to_split_non_gsm_text_as_gsm7():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^text has characters outside the GSM-7 alphabet$"):
         split_for_carrier("a" + HAN, "gsm7")
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("\uffff" * 70, 1),  # the last character of the BMP: one UTF-16 unit
+    ("\U00010000" * 35, 1),  # the first beyond it: a surrogate pair, two units
+    ("\U00010000" * 36, 2),
+])
+def test_a_ucs2_part_counts_utf16_units_at_the_edge_of_the_bmp(text, parts):
+    assert len(split_for_carrier(text, "ucs2")) == parts
 
 
 def test_the_gsm7_tables_follow_gsm_03_38():
