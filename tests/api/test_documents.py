@@ -325,16 +325,10 @@ def manual(settings):
     pigeon.close()
 
 
-def decide(pigeon, kind: str, name, *, approved: bool, reason: str = "") -> None:
-    pigeon.db.write_sync(lambda conn: review.decide_by_name(
-        conn, pigeon.policy, kind, str(name), approved=approved, reason=reason,
-        decided_by="operator:ops@pigeon.example", now=pigeon.now()))
-
-
 def test_a_document_under_review_is_refused_until_an_operator_approves_it(manual):
     pigeon, sdk, core = manual
     answer = workflow.submit_qualification(core, pigeon)
-    decide(pigeon, "qualification", answer["Data"], approved=True)
+    workflow.decide(pigeon, "qualification", answer["Data"], approved=True)
     mark = documents.created(documents.trademark(core, SIGN))
     [pending] = pigeon.db.read_sync(review.pending_overview, "trademark")
     assert (pending["Name"], pending["Summary"]) == (str(mark), SIGN)
@@ -343,14 +337,14 @@ def test_a_document_under_review_is_refused_until_an_operator_approves_it(manual
                                         trademark_id=mark))
     assert message == (f"TrademarkId {mark} is under review; a signature can use the trademark "
                        "once it is approved.")
-    decide(pigeon, "trademark", mark, approved=False, reason="商标证书不清晰")
+    workflow.decide(pigeon, "trademark", mark, approved=False, reason="商标证书不清晰")
     code, message = refusal(create_sign(sdk, int(answer["Data"]), sign_source=5,
                                         trademark_id=mark))
     assert message == (f"TrademarkId {mark} was rejected (商标证书不清晰); a signature needs an "
                        "approved trademark.")
 
     again = documents.created(documents.trademark(core, SIGN))
-    decide(pigeon, "trademark", again, approved=True)
+    workflow.decide(pigeon, "trademark", again, approved=True)
     assert create_sign(sdk, int(answer["Data"]), sign_source=5, trademark_id=again).code == "OK"
 
 

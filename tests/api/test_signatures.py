@@ -31,29 +31,18 @@ def settings(settings):
     return replace(settings, review_mode="manual")
 
 
-def decide(pigeon, kind: str, name, *, approved: bool, reason: str = "") -> None:
-    pigeon.db.write_sync(lambda conn: review.decide_by_name(
-        conn, pigeon.policy, kind, str(name), approved=approved, reason=reason,
-        decided_by="operator:ops@pigeon.example", now=pigeon.now()))
-
-
-def history(pigeon, name: str) -> list[str]:
-    return [h["status"] for h in pigeon.db.read_sync(review.describe, "signature", name)
-            ["history"]]
-
-
 @pytest.fixture
 def qualification(pigeon, core_sdk) -> int:
     answer = workflow.submit_qualification(core_sdk, pigeon)
     assert answer["Code"] == "OK", answer
-    decide(pigeon, "qualification", answer["Data"], approved=True)
+    workflow.decide(pigeon, "qualification", answer["Data"], approved=True)
     return int(answer["Data"])
 
 
 def rejected_signature(pigeon, core_sdk, qualification: int) -> str:
     created = workflow.create_signature(core_sdk, str(qualification), SIGN, Remark="会员通知")
     assert created["Code"] == "OK", created
-    decide(pigeon, "signature", SIGN, approved=False, reason="签名用途说明不清")
+    workflow.decide(pigeon, "signature", SIGN, approved=False, reason="签名用途说明不清")
     return created["OrderId"]
 
 
@@ -74,7 +63,7 @@ def test_update_sms_sign_changes_a_rejected_signature_and_sends_it_to_review_aga
     [item] = sdk.query_sms_sign_list_with_options(models.QuerySmsSignListRequest(),
                                                   RT).body.sms_sign_list
     assert (item.audit_status, item.business_type) == ("AUDIT_STATE_INIT", "验证码类型")
-    assert history(pigeon, SIGN) == ["rejected", "pending"]
+    assert workflow.history(pigeon, "signature", SIGN) == ["rejected", "pending"]
 
 
 def test_modify_sms_sign_changes_a_rejected_legacy_signature_with_a_new_proof_file(
@@ -88,7 +77,7 @@ def test_modify_sms_sign_changes_a_rejected_legacy_signature_with_a_new_proof_fi
     add.set_Remark("电商店铺")
     add.set_SignFileLists(proof(png_bytes()))
     assert core_sdk.typed(add)["SignName"] == "云雀商城"
-    decide(pigeon, "signature", "云雀商城", approved=False, reason="请补充店铺截图")
+    workflow.decide(pigeon, "signature", "云雀商城", approved=False, reason="请补充店铺截图")
 
     modify = ModifySmsSignRequest.ModifySmsSignRequest()
     modify.set_SignName("云雀商城")
@@ -107,13 +96,13 @@ def test_modify_sms_sign_changes_a_rejected_legacy_signature_with_a_new_proof_fi
     # The reviewer sees the new proof instead of the first.
     [shown_file] = details["files"]
     assert shown_file["sha256"] == hashlib.sha256(png_bytes(2, 2)).hexdigest()
-    assert history(pigeon, "云雀商城") == ["rejected", "pending"]
+    assert workflow.history(pigeon, "signature", "云雀商城") == ["rejected", "pending"]
 
 
 def test_delete_sms_sign_removes_the_signature(pigeon, sdk, core_sdk, qualification):
     created = workflow.create_signature(core_sdk, str(qualification), SIGN)
     assert created["Code"] == "OK", created
-    decide(pigeon, "signature", SIGN, approved=True)
+    workflow.decide(pigeon, "signature", SIGN, approved=True)
 
     answer = sdk.delete_sms_sign_with_options(models.DeleteSmsSignRequest(sign_name=SIGN),
                                               RT).body

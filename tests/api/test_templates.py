@@ -15,7 +15,6 @@ from aliyunsdkdysmsapi.request.v20170525 import (
     QuerySmsTemplateRequest,
 )
 
-from pigeon.services import review
 from tests.support import workflow
 
 RT = RuntimeOptions()
@@ -28,26 +27,15 @@ def settings(settings):
     return replace(settings, review_mode="manual")
 
 
-def decide(pigeon, kind: str, name, *, approved: bool, reason: str = "") -> None:
-    pigeon.db.write_sync(lambda conn: review.decide_by_name(
-        conn, pigeon.policy, kind, str(name), approved=approved, reason=reason,
-        decided_by="operator:ops@pigeon.example", now=pigeon.now()))
-
-
-def history(pigeon, code: str) -> list[str]:
-    return [h["status"] for h in pigeon.db.read_sync(review.describe, "template", code)
-            ["history"]]
-
-
 @pytest.fixture
 def signature(pigeon, core_sdk) -> str:
     """An approved signature (with its approved qualification)."""
     answer = workflow.submit_qualification(core_sdk, pigeon)
     assert answer["Code"] == "OK", answer
-    decide(pigeon, "qualification", answer["Data"], approved=True)
+    workflow.decide(pigeon, "qualification", answer["Data"], approved=True)
     created = workflow.create_signature(core_sdk, answer["Data"], SIGN)
     assert created["Code"] == "OK", created
-    decide(pigeon, "signature", SIGN, approved=True)
+    workflow.decide(pigeon, "signature", SIGN, approved=True)
     return SIGN
 
 
@@ -56,7 +44,7 @@ def test_update_sms_template_changes_a_rejected_template_and_sends_it_to_review_
     created = workflow.create_template(core_sdk, signature)
     assert created["Code"] == "OK", created
     code = created["TemplateCode"]
-    decide(pigeon, "template", code, approved=False, reason="请说明验证码用途")
+    workflow.decide(pigeon, "template", code, approved=False, reason="请说明验证码用途")
 
     answer = sdk.update_sms_template_with_options(models.UpdateSmsTemplateRequest(
         template_code=code, template_name="注册验证码", template_type=0,
@@ -76,7 +64,7 @@ def test_update_sms_template_changes_a_rejected_template_and_sends_it_to_review_
                                                       RT).body.sms_template_list
     assert (item.audit_status, item.template_content) == \
         ("AUDIT_STATE_INIT", "您正在注册云雀会员，验证码为${code}，10分钟内有效。")
-    assert history(pigeon, code) == ["rejected", "pending"]
+    assert workflow.history(pigeon, "template", code) == ["rejected", "pending"]
 
 
 def test_modify_sms_template_changes_a_rejected_legacy_template(pigeon, core_sdk, signature):
@@ -86,7 +74,7 @@ def test_modify_sms_template_changes_a_rejected_legacy_template(pigeon, core_sdk
     add.set_TemplateContent("您的订单${order}已发货。")
     add.set_Remark("订单发货提醒")
     code = core_sdk.typed(add)["TemplateCode"]
-    decide(pigeon, "template", code, approved=False, reason="请写明快递公司")
+    workflow.decide(pigeon, "template", code, approved=False, reason="请写明快递公司")
 
     modify = ModifySmsTemplateRequest.ModifySmsTemplateRequest()
     modify.set_TemplateCode(code)
@@ -102,14 +90,14 @@ def test_modify_sms_template_changes_a_rejected_legacy_template(pigeon, core_sdk
     shown = core_sdk.typed(query)
     assert (shown["TemplateStatus"], shown["Reason"], shown["TemplateContent"]) == \
         (0, "", "您的订单${order}已由顺丰发货，请注意查收。")
-    assert history(pigeon, code) == ["rejected", "pending"]
+    assert workflow.history(pigeon, "template", code) == ["rejected", "pending"]
 
 
 def test_delete_sms_template_removes_the_template(pigeon, sdk, core_sdk, signature):
     created = workflow.create_template(core_sdk, signature)
     assert created["Code"] == "OK", created
     code = created["TemplateCode"]
-    decide(pigeon, "template", code, approved=True)
+    workflow.decide(pigeon, "template", code, approved=True)
 
     answer = sdk.delete_sms_template_with_options(
         models.DeleteSmsTemplateRequest(template_code=code), RT).body

@@ -39,12 +39,6 @@ def client(server, pigeon, tenant):
         yield c
 
 
-def decide(pigeon, kind: str, name, *, approved: bool, reason: str = "") -> None:
-    pigeon.db.write_sync(lambda conn: review.decide_by_name(
-        conn, pigeon.policy, kind, str(name), approved=approved, reason=reason,
-        decided_by="operator:ops@pigeon.example", now=pigeon.now()))
-
-
 def qualification_of(pigeon, account_id: int, qualification_id) -> dict:
     return pigeon.db.read_sync(qualifications.get_single, account_id, int(qualification_id))
 
@@ -57,10 +51,10 @@ def submitted_qualification(core, pigeon) -> int:
 
 def approved_signature(core, pigeon, name: str = "云雀科技") -> int:
     qualification = submitted_qualification(core, pigeon)
-    decide(pigeon, "qualification", qualification, approved=True)
+    workflow.decide(pigeon, "qualification", qualification, approved=True)
     created = workflow.create_signature(core, str(qualification), name)
     assert created["Code"] == "OK", created
-    decide(pigeon, "signature", name, approved=True)
+    workflow.decide(pigeon, "signature", name, approved=True)
     return qualification
 
 
@@ -103,7 +97,7 @@ def edit_form_values(page: httpx.Response) -> dict:
 def test_a_rejected_qualification_is_updated_with_a_new_file_and_reviewed_again(
         pigeon, tenant, core, client):
     qualification_id = submitted_qualification(core, pigeon)
-    decide(pigeon, "qualification", qualification_id, approved=False,
+    workflow.decide(pigeon, "qualification", qualification_id, approved=False,
            reason="身份证背面照片不清晰，请重新上传")
     before = qualification_of(pigeon, tenant.account_id, qualification_id)
 
@@ -168,7 +162,7 @@ def test_a_rejected_qualification_is_updated_with_a_new_file_and_reviewed_again(
 
 def test_an_emptied_field_is_named_instead_of_kept(pigeon, tenant, core, client):
     qualification_id = submitted_qualification(core, pigeon)
-    decide(pigeon, "qualification", qualification_id, approved=False, reason="材料不全")
+    workflow.decide(pigeon, "qualification", qualification_id, approved=False, reason="材料不全")
     values = edit_form_values(client.get(f"/console/qualifications/{qualification_id}/edit"))
     values.update(AdminPhoneNo=SECOND_PHONE, CertifyCode=phone_code(client, pigeon, SECOND_PHONE),
                   CompanyName="")
@@ -197,7 +191,7 @@ def test_deleting_a_qualification_asks_for_confirmation_and_follows_the_api_rule
     assert "under review" in api["Message"]
 
     # Approved and used by a signature: the page names the signature; deleting is refused.
-    decide(pigeon, "qualification", qualification_id, approved=True)
+    workflow.decide(pigeon, "qualification", qualification_id, approved=True)
     order_id = qualification_of(pigeon, tenant.account_id, qualification_id)["order_id"]
     assert workflow.create_signature(core, str(qualification_id), "云雀科技")["Code"] == "OK"
     page = client.get(path)
@@ -213,7 +207,7 @@ def test_deleting_a_qualification_asks_for_confirmation_and_follows_the_api_rule
     assert "is used by 1 signature(s) (云雀科技)" in api["Message"]
 
     # Once the signature is gone, the box must still be ticked.
-    decide(pigeon, "signature", "云雀科技", approved=False, reason="不通过")
+    workflow.decide(pigeon, "signature", "云雀科技", approved=False, reason="不通过")
     pigeon.db.write_sync(signatures.remove, tenant.account_id, "云雀科技", pigeon.now())
     unconfirmed = client.post(path, data={"csrf": csrf_of(client), "OrderId": str(order_id)})
     assert unconfirmed.status_code == 400 and "Tick the box" in error_of(unconfirmed)
@@ -230,9 +224,9 @@ def test_deleting_a_qualification_asks_for_confirmation_and_follows_the_api_rule
 def test_a_rejected_signature_is_edited_and_resubmitted_with_a_new_proof_file(
         pigeon, tenant, core, client):
     qualification_id = submitted_qualification(core, pigeon)
-    decide(pigeon, "qualification", qualification_id, approved=True)
+    workflow.decide(pigeon, "qualification", qualification_id, approved=True)
     assert workflow.create_signature(core, str(qualification_id), "云雀科技")["Code"] == "OK"
-    decide(pigeon, "signature", "云雀科技", approved=False, reason="请补充营业执照")
+    workflow.decide(pigeon, "signature", "云雀科技", approved=False, reason="请补充营业执照")
     row = pigeon.db.read_sync(signatures.require, tenant.account_id, "云雀科技")
     path = f"/console/signatures/{row['id']}/edit"
 
@@ -270,14 +264,14 @@ def test_a_rejected_signature_is_edited_and_resubmitted_with_a_new_proof_file(
     assert api["Code"] == "isv.ERROR_SIGN_NOT_MODIFY"
 
     # Rejected again and changed without a file: the file on record is kept.
-    decide(pigeon, "signature", "云雀科技", approved=False, reason="场景描述不清")
+    workflow.decide(pigeon, "signature", "云雀科技", approved=False, reason="场景描述不清")
     kept = client.post(path, data={**values, "remark": "会员登录验证码"})
     assert kept.status_code == 303
     again = pigeon.db.read_sync(signatures.require, tenant.account_id, "云雀科技")
     assert again["more_data"] == [key] and again["remark"] == "会员登录验证码"
 
     # Approved: the page offers no form, and a post is refused as UpdateSmsSign refuses it.
-    decide(pigeon, "signature", "云雀科技", approved=True)
+    workflow.decide(pigeon, "signature", "云雀科技", approved=True)
     assert 'data-test="not-editable"' in client.get(path).text
     approved = client.post(path, data={**values, "remark": "x"})
     assert approved.status_code == 400 and "Only a rejected signature" in error_of(approved)
@@ -285,9 +279,9 @@ def test_a_rejected_signature_is_edited_and_resubmitted_with_a_new_proof_file(
 
 def test_a_bad_proof_file_is_refused_and_nothing_changes(pigeon, tenant, core, client):
     qualification_id = submitted_qualification(core, pigeon)
-    decide(pigeon, "qualification", qualification_id, approved=True)
+    workflow.decide(pigeon, "qualification", qualification_id, approved=True)
     assert workflow.create_signature(core, str(qualification_id), "云雀科技")["Code"] == "OK"
-    decide(pigeon, "signature", "云雀科技", approved=False, reason="请补充材料")
+    workflow.decide(pigeon, "signature", "云雀科技", approved=False, reason="请补充材料")
     row = pigeon.db.read_sync(signatures.require, tenant.account_id, "云雀科技")
     refused = client.post(f"/console/signatures/{row['id']}/edit",
                           data={"csrf": csrf_of(client), "qualification_id": str(qualification_id),
@@ -321,7 +315,7 @@ def test_deleting_a_signature_asks_for_confirmation_and_names_its_templates(
 
 def test_a_signature_under_review_cannot_be_deleted(pigeon, tenant, core, client):
     qualification_id = submitted_qualification(core, pigeon)
-    decide(pigeon, "qualification", qualification_id, approved=True)
+    workflow.decide(pigeon, "qualification", qualification_id, approved=True)
     assert workflow.create_signature(core, str(qualification_id), "云雀科技")["Code"] == "OK"
     row = pigeon.db.read_sync(signatures.require, tenant.account_id, "云雀科技")
     refused = client.post(f"/console/signatures/{row['id']}/delete",
@@ -337,7 +331,7 @@ def test_a_signature_under_review_cannot_be_deleted(pigeon, tenant, core, client
 def test_a_rejected_template_is_edited_and_sent_to_review_again(pigeon, tenant, core, client):
     approved_signature(core, pigeon)
     code = workflow.create_template(core, "云雀科技")["TemplateCode"]
-    decide(pigeon, "template", code, approved=False, reason="请说明验证码用途")
+    workflow.decide(pigeon, "template", code, approved=False, reason="请说明验证码用途")
     path = f"/console/templates/{code}/edit"
     assert path in client.get(f"/console/templates/{code}").text
 
@@ -377,7 +371,7 @@ def test_a_template_is_deleted_after_confirmation_but_not_while_under_review(
         f"Template {code} is under review: it can be deleted once the review is decided."
     assert api["Code"] == "isv.ERROR_TEMPLATE_NOT_DELETE"
 
-    decide(pigeon, "template", code, approved=True)
+    workflow.decide(pigeon, "template", code, approved=True)
     assert f"{path}" in client.get(f"/console/templates/{code}").text
     page = client.get(path)
     assert page.status_code == 200 and "您的验证码为" in page.text
@@ -396,7 +390,7 @@ def test_another_tenants_ids_answer_404_and_change_nothing(pigeon, tenant, other
                                                            server):
     qualification_id = approved_signature(core, pigeon)
     code = workflow.create_template(core, "云雀科技")["TemplateCode"]
-    decide(pigeon, "template", code, approved=False, reason="x")
+    workflow.decide(pigeon, "template", code, approved=False, reason="x")
     sign_id = pigeon.db.read_sync(signatures.require, tenant.account_id, "云雀科技")["id"]
 
     add_user(pigeon, other_tenant.account_id, "dev@other.example")

@@ -3,7 +3,7 @@ generic CommonRequest), as a tenant would: phone code → qualification → sign
 
 from __future__ import annotations
 
-from pigeon.services import handsets
+from pigeon.services import handsets, review
 
 ADMIN_PHONE = "13800138000"
 COMPANY = "杭州云雀科技有限公司"
@@ -64,3 +64,16 @@ def create_template(core, sign_name: str, **fields) -> dict:
               "Remark": "用户登录"}
     params.update(fields)
     return core.common("CreateSmsTemplate", params)
+
+
+def decide(pigeon, kind: str, name, *, approved: bool, reason: str = "") -> None:
+    """An operator's review decision on the ``kind`` (qualification, signature, template…)
+    named ``name``, through the review service the operator pages call."""
+    pigeon.db.write_sync(lambda conn: review.decide_by_name(
+        conn, pigeon.policy, kind, str(name), approved=approved, reason=reason,
+        decided_by="operator:ops@pigeon.example", now=pigeon.now()))
+
+
+def history(pigeon, kind: str, name: str) -> list[str]:
+    """The review statuses ``kind`` ``name`` went through, oldest first."""
+    return [h["status"] for h in pigeon.db.read_sync(review.describe, kind, name)["history"]]
