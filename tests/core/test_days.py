@@ -15,6 +15,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 @pytest.mark.parametrize("text, day", [
     ("20240131", date(2024, 1, 31)), ("20240229", date(2024, 2, 29)),
     (" 20240101 ", date(2024, 1, 1)),
+    ("19700101", date(1970, 1, 1)), ("29991231", date(2999, 12, 31)),  # the first and last
 ])
 def test_a_day_is_written_yyyymmdd(text, day):
     assert parse_day(text, "SendDate") == day
@@ -59,6 +60,18 @@ def test_only_the_last_30_days_are_queryable(day, allowed):
         return
     with pytest.raises(PigeonError, match="from 20240502 to 20240531"):
         check_queryable(day, today)
+
+
+def test_a_day_out_of_the_queryable_range_names_send_date_unless_told_otherwise():
+    with pytest.raises(PigeonError, match=r"\bSendDate\b"):
+        check_queryable(date(2024, 6, 1), date(2024, 5, 31))
+    with pytest.raises(PigeonError, match="StartDate"):
+        check_queryable(date(2024, 6, 1), date(2024, 5, 31), "StartDate")
+
+
+# Surviving mutants, explained (scripts/mutation core days): utc_span() converting with
+# astimezone(None) instead of astimezone(UTC) gives the same instants in the machine's zone,
+# and every caller compares or stores instants.
 
 
 def test_a_zone_without_daylight_saving_is_one_run():

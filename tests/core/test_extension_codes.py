@@ -19,6 +19,7 @@ def test_a_code_is_one_to_eight_digits(text, valid):
         with pytest.raises(PigeonError) as raised:
             codes.validate(text)
         assert raised.value.code == "isv.INVALID_PARAMETERS"
+        assert raised.value.message == f"ExtCode must be 1 to 8 digits, got {text!r}."
 
 
 @pytest.mark.parametrize("code, taken, clash", [
@@ -36,3 +37,9 @@ def test_the_longest_code_that_begins_the_destination_owns_a_reply():
     assert codes.owner("8861234", ["886", "1234", "8861"]) == "8861"
     assert codes.owner("123", ["886"]) is None
     assert codes.prefixes("886") == ["8", "88", "886"]
+
+
+# Surviving mutants, explained (scripts/mutation core extension_codes): owner() taking the
+# greatest code instead of the longest (max without key=len) picks the same one — the codes
+# that begin one destination are prefixes of each other, and a prefix sorts before every
+# longer prefix.

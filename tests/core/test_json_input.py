@@ -29,6 +29,13 @@ def test_text_past_its_length_is_refused_before_it_is_decoded():
     with pytest.raises(JsonLimitError, match="longer than 10 characters"):
         json_input.loads("[" + "1," * 10 + "1]", max_length=10)
     assert json_input.loads("[" * 8 + "]" * 8) == [[[[[[[[]]]]]]]]
+    assert json_input.loads("[" + "1," * 4 + "1]", max_length=11) == [1] * 5  # 11 characters
+
+
+# Surviving mutants, explained (scripts/mutation core json_input): depth() stopping (break)
+# instead of skipping (continue) at a value that is no array or object: only the value itself
+# can be one — children are stacked only when they are arrays or objects — and then there is
+# nothing left to walk either way.
 
 
 def test_what_is_not_json_stays_a_plain_value_error():
