@@ -35,6 +35,18 @@ def test_it_rejects_malformed_placeholders(content, complaint):
     assert complaint in raised.value.message
 
 
+def test_a_placeholder_complaint_quotes_it_and_shows_the_right_form():
+    with pytest.raises(PigeonError) as raised:
+        variables("验证码${code")
+    assert raised.value.message == ("TemplateContent has an unclosed placeholder '${code': "
+                                    "write variables as ${name}.")
+    with pytest.raises(PigeonError) as raised:
+        variables("订单${order-id}")
+    assert raised.value.message == (
+        "TemplateContent placeholder '${order-id}' is malformed: a variable name must be one or "
+        "more ASCII letters, digits or underscores, as in ${code}.")
+
+
 @pytest.mark.parametrize(("content", "values", "text"), [
     ("您的验证码为${code}。", {"code": "123456"}, "您的验证码为123456。"),
     ("${name}您好，${name}", {"name": "张三"}, "张三您好，张三"),
@@ -57,6 +69,16 @@ def test_it_refuses_to_render_without_string_values(values, code, names):
         render("您的验证码为${code}。", values)
     assert raised.value.code == code
     assert names in raised.value.message
+
+
+def test_a_value_that_is_no_string_is_named_with_its_json_type():
+    with pytest.raises(PigeonError, match=r"got int 123456\.$"):
+        render("您的验证码为${code}。", {"code": 123456})
+
+
+# Surviving mutants, explained (scripts/mutation core templates): variables() calling
+# setdefault(name) without its None (the default is None) and render() starting at position
+# None instead of 0 (content[None:i] is content[0:i]) change nothing.
 
 
 @given(st.text(max_size=60))
