@@ -20,7 +20,10 @@ Switches, all plain attributes that a test may flip while the server runs:
 * ``silent`` — take ``submit_sm`` and never answer;
 * ``answer_delay`` — answer every ``submit_sm`` this many seconds late;
 * ``bind_status`` — answer every bind with this ``command_status`` (e.g. 0x0D bind failed);
-* ``garbage_after`` — after the Nth ``submit_sm``, write a malformed PDU instead of answering.
+* ``garbage_after`` — after the Nth ``submit_sm``, write a malformed PDU instead of answering;
+* ``store_and_forward`` — keep a ``deliver_sm`` that no receiver is bound for, or that a
+  session lost before answering it, and send it on the next receiver bind (as a real SMSC
+  does; off: it is dropped).
 
 What it saw is kept in ``submits`` (every ``submit_sm`` decoded), ``binds``,
 ``deliver_sm_resps``, ``enquire_links_received``, ``max_outstanding`` (the most ``submit_sm``
@@ -214,6 +217,7 @@ class _Session(asyncio.Protocol):
         self.outstanding = 0
         self.sequence = itertools.count(1)
         self.waiting: dict[int, asyncio.Future] = {}
+        self.delivering: dict[int, bytes] = {}  # deliver_sm bodies not answered yet
         self.out: list[bytes] = []
         self.flush_scheduled = False
 
@@ -225,6 +229,8 @@ class _Session(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.smsc.sessions.discard(self)
+        if self.smsc.store_and_forward:
+            self.smsc.held.extend(self.delivering.values())
         for future in self.waiting.values():
             if not future.done():
                 future.cancel()
@@ -246,6 +252,8 @@ class _Session(asyncio.Protocol):
         sequence = next(self.sequence)
         future = asyncio.get_running_loop().create_future()
         self.waiting[sequence] = future
+        if command_id == DELIVER_SM:
+            self.delivering[sequence] = body
         self.send(pdu(command_id, sequence, body))
         return future
 
@@ -276,6 +284,7 @@ class _Session(asyncio.Protocol):
         smsc = self.smsc
         if command_id & RESPONSE:
             future = self.waiting.pop(sequence, None)
+            self.delivering.pop(sequence, None)
             if command_id == DELIVER_SM | RESPONSE:
                 smsc.deliver_sm_resps[(self.number, sequence)] = status
             if future is not None and not future.done():
@@ -294,6 +303,11 @@ class _Session(asyncio.Protocol):
             self.send(pdu(command_id | RESPONSE, sequence, cstr("FakeSMSC"), answer))
             if answer == 0:
                 self.bound = _BINDS[command_id]
+                if self.bound in ("receiver", "transceiver"):
+                    held, smsc.held = smsc.held, []
+                    for held_body in held:
+                        smsc.deliver_sms_sent += 1
+                        self.request(DELIVER_SM, held_body)
             return
         if command_id == ENQUIRE_LINK:
             smsc.enquire_links_received += 1
@@ -380,6 +394,8 @@ class FakeSmsc:
         self.garbage_after: int | None = None
         self.silent = False
         self.answer_delay = 0.0
+        self.store_and_forward = False
+        self.held: list[bytes] = []  # deliver_sm bodies for the next receiver (store_and_forward)
         self.bind_status = 0
         self.submits: list[ReceivedSubmit] = []
         self.submitted_at: list[float] = []  # when each of submits arrived (time.monotonic())
@@ -451,6 +467,8 @@ class FakeSmsc:
     def _deliver(self, body: bytes, prefer: int | None = None) -> asyncio.Future | None:
         receivers = self.receivers()
         if not receivers:
+            if self.store_and_forward:
+                self.held.append(body)
             return None
         session = next((s for s in receivers if s.number == prefer), receivers[0])
         self.deliver_sms_sent += 1
