@@ -218,6 +218,20 @@ def run_cli(env: dict[str, str], *args: str) -> dict | list:
     return json.loads(result.stdout)
 
 
+def wait_for_smsc_connector(env: dict[str, str], server: Server) -> None:
+    """Wait until ``pigeon connector list`` shows the connector ``smsc`` up and the simulator
+    disabled (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        state = {c["name"]: c for c in run_cli(env, "connector", "list")}
+        if state["smsc"]["state"] == "up" and state["simulator"]["state"] == "disabled":
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(f"the connector did not come up: {state['smsc']}\n"
+                             + server.log_tail())
+        time.sleep(0.5)
+
+
 def pigeon_env(tmp: Path, **settings: str) -> dict[str, str]:
     """The environment of a benchmark's ``pigeon`` processes: every inherited ``PIGEON_*``
     variable removed (the embedded default, SQLite), data under ``tmp``, automatic review,

@@ -68,6 +68,7 @@ from harness import (  # noqa: E402
     ready_to_send,
     run_cli,
     run_client,
+    wait_for_smsc_connector,
     write_signed_paths,
 )
 from smpp_throughput import raw_client  # noqa: E402
@@ -115,15 +116,7 @@ class Pigeon:
                 "--binds", str(args.binds))
         run_cli(env, "route", "add", "--connector", "smsc")
         run_cli(env, "connector", "disable", "simulator")
-        deadline = time.monotonic() + 30
-        while True:
-            state = {c["name"]: c for c in run_cli(env, "connector", "list")}
-            if state["smsc"]["state"] == "up" and state["simulator"]["state"] == "disabled":
-                break
-            if time.monotonic() > deadline:
-                raise BenchError(f"the connector did not come up: {state['smsc']}\n"
-                                 + self.server.log_tail())
-            time.sleep(0.5)
+        wait_for_smsc_connector(env, self.server)
         self.rows = Rows(tmp / "data")
         self.next_request = 0
         self.files = 0

@@ -26,7 +26,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from end_to_end import Rows
@@ -38,9 +37,10 @@ from harness import (
     pigeon_env,
     ready_to_send,
     run_cli,
+    wait_for_smsc_connector,
     write_signed_paths,
 )
-from processes import BenchError, session_pids
+from processes import session_pids
 
 BALANCE_CNY = 10_000_000
 
@@ -82,15 +82,7 @@ class Pigeon:
         run_cli(env, "connector", "disable", "simulator")
         run_cli(env, "reports", "set", str(self.tenant.account_id), "SmsReport", "--http",
                 f"http://{HOST}:{receiver_port}/pigeon")
-        deadline = time.monotonic() + 30
-        while True:
-            state = {c["name"]: c for c in run_cli(env, "connector", "list")}
-            if state["smsc"]["state"] == "up" and state["simulator"]["state"] == "disabled":
-                break
-            if time.monotonic() > deadline:
-                raise BenchError(f"the connector did not come up: {state['smsc']}\n"
-                                 + self.server.log_tail())
-            time.sleep(0.5)
+        wait_for_smsc_connector(env, self.server)
         self.rows = Rows(self.dir / "data")
         self.version = self._version()  # the tree the server started from
         self.after = 0

@@ -21,8 +21,9 @@ PEERS = Path(__file__).resolve().parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class BenchError(Exception):
-    """A step of the comparison failed; the message says which and why."""
+# One error for a failed step, whichever module fails it (harness.run_cli raises it too, and
+# compare.py reports it without a traceback).  bench/ is on sys.path beside bench/peers/.
+from harness import BenchError  # noqa: E402
 
 
 def free_port() -> int:
