@@ -52,9 +52,7 @@ def send_details(conn: Connection, account_id: int, zone: ZoneInfo, *, phone: st
     ``phone`` is the wire form (:attr:`pigeon.core.numbers.PhoneNumber.wire`).  ``total``
     counts every matching message (one per number and call, not billing segments).
     """
-    start, end = days_rules.utc_span(day, zone)
-    where = [messages.c.account_id == account_id, messages.c.phone == phone,
-             messages.c.created_at >= start, messages.c.created_at < end]
+    where = [*on_days(account_id, day, day, zone), messages.c.phone == phone]
     if biz_id is not None:
         where.append(messages.c.biz_id == biz_id)
     total = conn.scalar(select(func.count()).select_from(messages).where(*where))
@@ -72,6 +70,15 @@ def send_details(conn: Connection, account_id: int, zone: ZoneInfo, *, phone: st
 
 
 STATUSES = ("delivered", "failed", "waiting")
+def on_days(account_id: int, first: date, last: date, zone: ZoneInfo) -> list:
+    """The conditions for the account's messages accepted on the local days ``first``…``last``
+    (a range of ``created_at``, as the account-and-day indexes are read)."""
+    start, _ = days_rules.utc_span(first, zone)
+    _, end = days_rules.utc_span(last, zone)
+    return [messages.c.account_id == account_id, messages.c.created_at >= start,
+            messages.c.created_at < end]
+
+
 COUNT_LIMIT = 10_000
 """:func:`search` counts at most this many matches (``Page.total`` then says "at least")."""
 
@@ -88,10 +95,7 @@ def search(conn: Connection, account_id: int, zone: ZoneInfo, *, first: date, la
     ``ix_messages_lookup`` with a number, ``ix_messages_biz`` with a BizId), and the count
     stops at :data:`COUNT_LIMIT`.
     """
-    start, _ = days_rules.utc_span(first, zone)
-    _, end = days_rules.utc_span(last, zone)
-    where = [messages.c.account_id == account_id, messages.c.created_at >= start,
-             messages.c.created_at < end]
+    where = on_days(account_id, first, last, zone)
     if phone is not None:
         where.append(messages.c.phone == phone)
     if biz_id is not None:
@@ -135,14 +139,10 @@ def send_statistics(conn: Connection, account_id: int, zone: ZoneInfo, *, first:
     ``TotalCount`` is the sum of the three others.  ``international`` picks international
     templates (type 3) or the domestic ones; ``template_type`` and ``sign_name`` narrow further.
     """
-    range_start, _ = days_rules.utc_span(first, zone)
-    _, range_end = days_rules.utc_span(last, zone)
     # Only the days that hold messages need cutting into runs: two index look-ups bound them,
     # so a range of decades costs no more than the days the account actually sent on.
     bounds = conn.execute(select(func.min(messages.c.created_at), func.max(messages.c.created_at))
-                          .where(messages.c.account_id == account_id,
-                                 messages.c.created_at >= range_start,
-                                 messages.c.created_at < range_end)).one()
+                          .where(*on_days(account_id, first, last, zone))).one()
     if bounds[0] is None:
         return []
     first = max(first, bounds[0].astimezone(zone).date())

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, select
 
-from pigeon.core import days as days_rules
 from pigeon.core.errors import PigeonError
 from pigeon.core.limits import INTERNATIONAL, TEMPLATE_TYPES
 from pigeon.services import records
@@ -118,10 +117,7 @@ def business_statistics(conn: Connection, account_id: int, zone: ZoneInfo, *, fi
                        "success_rate": success_rate(counts["delivered"], counts["failed"])})
 
     # -- breakdowns: one row per (type, signature, template).
-    start, _ = days_rules.utc_span(first, zone)
-    _, end = days_rules.utc_span(last, zone)
-    where = [messages.c.account_id == account_id, messages.c.created_at >= start,
-             messages.c.created_at < end]
+    where = records.on_days(account_id, first, last, zone)
     if template_type is not None:
         where.append(messages.c.template_type == template_type)
     if sign_name is not None:
