@@ -101,6 +101,13 @@ def message_count(deployment: Deployment, account_id: int) -> int:
                                                          messages.c.status != "failed")))
 
 
+def accepted_times(deployment: Deployment, account_id: int) -> list:
+    """When each of the account's messages was accepted."""
+    return deployment.local.db.read_sync(lambda conn: list(conn.scalars(
+        select(messages.c.created_at).where(messages.c.account_id == account_id,
+                                            messages.c.status != "failed"))))
+
+
 # -- nonces ----------------------------------------------------------------------------------
 
 def test_a_signed_request_is_accepted_once_wherever_and_whenever_it_is_replayed(deployment):
@@ -148,8 +155,12 @@ def test_200_parallel_codes_to_one_number_are_one_accepted(deployment):
     answers = send_everywhere(deployment, tenant, [models.SendSmsRequest(
         phone_numbers="13900139001", sign_name=sender.sign, template_code=sender.otp,
         template_param=f'{{"code":"{100000 + n}"}}') for n in range(200)])
-    assert codes(answers) == {"OK": 1, "isv.BUSINESS_LIMIT_CONTROL": 199}
-    assert message_count(deployment, tenant.account_id) == 1
+    # One code a clock minute (spec: the minute is the clock's, 14:03:00–14:03:59): a run that
+    # straddles a minute's end may rightly get one code in each of the two minutes.
+    accepted = accepted_times(deployment, tenant.account_id)
+    minutes = [moment.replace(second=0, microsecond=0) for moment in accepted]
+    assert len(set(minutes)) == len(minutes) and len(minutes) in (1, 2)
+    assert codes(answers) == {"OK": len(minutes), "isv.BUSINESS_LIMIT_CONTROL": 200 - len(minutes)}
 
 
 def test_a_number_gets_exactly_its_daily_limit_under_concurrency(deployment):
