@@ -4,15 +4,32 @@ from importlib import resources
 
 import pytest
 
+from pigeon.core import numbers
 from pigeon.core.errors import PigeonError
 from pigeon.core.numbers import (
     CARRIERS,
     SEGMENTS,
+    Segment,
     carrier_of,
     parse_number,
     segment_of,
     split_numbers,
 )
+
+# Surviving mutants, explained (scripts/mutation core numbers):
+# - parse_number: `digits[0] in "01"` turned into `in "XX01XX"`: digits are ASCII digits by then,
+#   and the only digits either string holds are 0 and 1.
+# - _international, _international_or_none: `parse("+" + digits)` turned into
+#   `parse("XX+XX" + digits)`: phonenumbers reads from the first "+" and drops the two letters
+#   after it (it only reads letters as digits when there are at least three).
+# - _international: the fallback `str(exc)` of _PARSE_REASONS.get turned into None, str(None)
+#   or no default: every error type phonenumbers.parse raises has a reason in _PARSE_REASONS.
+# - _from_phonenumbers: the fallback region "001" turned into "XX001XX": a number that
+#   phonenumbers finds valid always has a region (non-geographic ones get "001" from
+#   phonenumbers itself), so the fallback is never used.
+# - _load_segments: read_text("UTF-8") or read_text(None) (the locale's encoding) instead of
+#   "utf-8": carriers.csv is plain ASCII, which every such codec reads alike.
+
 
 # text, e164, region, carrier (None: international)
 VALID = [
@@ -206,3 +223,98 @@ def test_split_numbers_rejects_a_list_without_numbers(text):
     with pytest.raises(PigeonError) as caught:
         split_numbers(text, limit=1000)
     assert caught.value.code == "isv.MOBILE_NUMBER_ILLEGAL"
+
+
+# The whole message is what the API answers, so it is pinned word for word.
+@pytest.mark.parametrize(("text", "message"), [
+    ("", '"" is not a valid mobile number: it is empty'),
+    ("abc", "abc is not a valid mobile number: use digits only, optionally after + or 00"),
+    ("a" * 32, "a" * 32 + " is not a valid mobile number: use digits only, optionally after + "
+     "or 00"),
+    ("a" * 33, "a" * 32 + "… is not a valid mobile number: use digits only, optionally after "
+     "+ or 00"),
+    ("1" * 15, "1" * 15 + " is not a valid mobile number: mainland mobile numbers have 11 "
+     "digits, this one has 15"),
+    ("1" * 16, "1" * 16 + " is not a valid mobile number: it has 16 digits, more than E.164 "
+     "allows"),
+    ("12000138000", "12000138000 is not a valid mobile number: segment 120 is not allocated to "
+     "a mainland mobile carrier"),
+    ("01012345678", "01012345678 is not a valid mobile number: it is a mainland fixed-line "
+     "number; only mobile numbers can receive SMS"),
+    ("8623456789", "8623456789 is not a valid mobile number: mainland mobile numbers start "
+     "with 1"),
+    ("86", "86 is not a valid mobile number: mainland mobile numbers start with 1"),
+    # a valid mainland number, but toll-free rather than fixed-line
+    ("864008001234", "864008001234 is not a valid mobile number: mainland mobile numbers start "
+     "with 1"),
+    ("+44", "+44 is not a valid mobile number: not a phone number"),
+    ("+99912345678", "+99912345678 is not a valid mobile number: unknown country code"),
+    ("+4412", "+4412 is not a valid mobile number: not a valid number for country code 44"),
+])
+def test_the_rejection_message_is_worded_exactly(text, message):
+    with pytest.raises(PigeonError) as caught:
+        parse_number(text)
+    assert (caught.value.code, caught.value.message) == ("isv.MOBILE_NUMBER_ILLEGAL", message)
+
+
+def test_split_numbers_says_when_the_list_is_empty():
+    with pytest.raises(PigeonError) as caught:
+        split_numbers(" , ", limit=1000)
+    assert caught.value.message == "PhoneNumbers contains no phone number"
+
+
+def test_split_numbers_says_how_many_numbers_are_allowed():
+    with pytest.raises(PigeonError) as caught:
+        split_numbers("13800138000,13900139000", limit=1)
+    assert caught.value.message == ("PhoneNumbers has 2 numbers; at most 1 are allowed per "
+                                    "request")
+
+
+# -- the packaged segment table --------------------------------------------------------------
+
+def test_loading_the_segment_table_again_gives_the_same_table():
+    assert numbers._load_segments() == SEGMENTS
+    assert SEGMENTS["1349"] == Segment("1349", "telecom", False)
+    assert SEGMENTS["1700"].mvno and not SEGMENTS["134"].mvno
+
+
+class _PackagedText:
+    """Stands in for importlib.resources: the packaged file reads as ``text``."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def files(self, package):
+        assert package == "pigeon.core"
+        return self
+
+    def joinpath(self, path):
+        assert path == "data/carriers.csv"
+        return self
+
+    def read_text(self, encoding):
+        return self.text
+
+
+def test_the_table_skips_comments_and_blank_lines(monkeypatch):
+    text = "# where it comes from\n\nprefix,carrier,mvno\n134,mobile,false\n\n1700,telecom,true\n"
+    monkeypatch.setattr(numbers, "resources", _PackagedText(text))
+    assert numbers._load_segments() == {"134": Segment("134", "mobile", False),
+                                        "1700": Segment("1700", "telecom", True)}
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("234,mobile,false", "carriers.csv: bad prefix '234'"),
+    ("13a,mobile,false", "carriers.csv: bad prefix '13a'"),
+    ("13,mobile,false", "carriers.csv: bad prefix '13'"),
+    ("13456,mobile,false", "carriers.csv: bad prefix '13456'"),
+    ("134,orange,false",
+     "carriers.csv: bad row {'prefix': '134', 'carrier': 'orange', 'mvno': 'false'}"),
+    ("134,mobile,yes", "carriers.csv: bad row {'prefix': '134', 'carrier': 'mobile', 'mvno': 'yes'}"),
+    ("134,mobile,false\n134,unicom,false", "carriers.csv: prefix 134 listed twice"),
+])
+def test_a_bad_row_of_the_table_fails_loudly(monkeypatch, rows, message):
+    monkeypatch.setattr(numbers, "resources", _PackagedText("prefix,carrier,mvno\n" + rows))
+    with pytest.raises(ValueError) as raised:
+        numbers._load_segments()
+    assert str(raised.value) == message
