@@ -3,11 +3,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pigeon.core.errors import PigeonError
-from pigeon.core.variable_values import ATTRIBUTES, check_variable_value, contains_url
+from pigeon.core.variable_values import (
+    ATTRIBUTES,
+    check_variable_value,
+    contains_url,
+    is_known_attribute,
+)
 
 ILLEGAL = "isv.TEMPLATE_PARAMS_ILLEGAL"
 LENGTH = "isv.PARAM_LENGTH_LIMIT"
 URL = "isv.PARAM_NOT_SUPPORT_URL"
+
+# Surviving mutants, explained (scripts/mutation core variable_values):
+# - check_variable_value: `mobile = None` for phone_number2: every 11-digit mobile number is
+#   also a landline of 11 digits (5 to 13 digits, at most 15 characters), so the mobile test
+#   never decides alone; no value is accepted or refused differently.
 
 
 @pytest.mark.parametrize(("attribute", "value", "code"), [
@@ -36,6 +46,9 @@ URL = "isv.PARAM_NOT_SUPPORT_URL"
     ("phone_number2", "1008", ILLEGAL),             # 4 digits
     ("phone_number2", "0571-8212-3456-789", ILLEGAL),  # over 15 characters
     ("phone_number2", "23800138000123", ILLEGAL),   # 14 digits
+    ("phone_number2", "0571821234567", None),       # 13 digits
+    ("phone_number2", "0571-8212-34567", None),     # 15 characters, 13 of them digits
+    ("phone_number2", "0571-8212-3456-7", ILLEGAL),  # 16 characters, 13 of them digits
     ("phone_number2", "-10086", ILLEGAL),
     ("phone_number2", "+8613800138000", ILLEGAL),
     # time
@@ -84,6 +97,7 @@ URL = "isv.PARAM_NOT_SUPPORT_URL"
     ("link_param", "https://s.example.cn/s/Ab3dEf7h", URL),
     # no attribute or an unknown one: 1–35 characters, no URL
     (None, "杭州市西湖区文三路90号", None),
+    (None, "x", None),
     (None, "x" * 35, None),
     (None, "x" * 36, LENGTH),
     (None, "", LENGTH),
@@ -127,3 +141,50 @@ def test_checking_a_value_fails_only_with_a_send_time_code(attribute, value):
         check_variable_value(attribute, value)
     except PigeonError as error:
         assert error.code in {ILLEGAL, LENGTH, URL}
+
+
+@pytest.mark.parametrize(("attribute", "known"), [
+    ("numberCaptcha", True), ("link_param", True), ("money", True),
+    ("whatever", False), ("", False), (None, False), (["money"], False),
+])
+def test_only_the_documented_attribute_names_are_known(attribute, known):
+    assert is_known_attribute(attribute) is known
+
+
+def illegal(attribute: str, value: str, rule: str) -> tuple:
+    return (attribute, value, ILLEGAL,
+            f"The value {value!r} does not fit the variable attribute {attribute}: {rule}.")
+
+
+# The messages are the API's answer (``Message``): each says what the attribute accepts.
+@pytest.mark.parametrize(("attribute", "value", "code", "message"), [
+    illegal("numberCaptcha", "12a4", "a verification code of 4 to 6 digits"),
+    illegal("characterWithNumber2", "ab-12", "a code of 4 to 6 ASCII letters or digits"),
+    illegal("characterWithNumber", "ab-12", "a code of 4 to 6 ASCII letters or digits"),
+    illegal("phone_number2", "1008", "an 11-digit mobile number starting with 1, or a landline "
+            "of 5 to 13 digits and hyphens (at most 15 characters)"),
+    illegal("time", "尽快", "a date or time such as 2025-03-08, 20250308, 14:30, 2025年3月8日 "
+            "or 下午3点"),
+    illegal("money", "很多钱", "an amount such as 128.50, 1,280元 or 壹佰元整"),
+    illegal("name", "张三3", "a person's name: letters, spaces, · . - ' and * for masking, no "
+            "digits or other symbols"),
+    illegal("link_param", "a b", "the end of a link: ASCII letters, digits and - _ . ~ / ? = "
+            "& % +, such as a short URL's code"),
+    illegal("other_number2", "12 34", "a number such as an order or tracking number: ASCII "
+            "letters, digits, -, _ and *"),
+    ("name", "张" * 36, LENGTH, "A value for attribute name must be 1 to 35 characters long, "
+     "got 36."),
+    ("time", "", LENGTH, "A value for attribute time must be 1 to 35 characters long, got 0."),
+    (None, "x" * 36, LENGTH, "A value for a variable without a declared attribute must be 1 "
+     "to 35 characters long, got 36."),
+    ("", "", LENGTH, "A value for a variable without a declared attribute must be 1 to 35 "
+     "characters long, got 0."),
+    ("name", "yunque.com", URL, "The value 'yunque.com' contains a link; URLs are not allowed "
+     "in variables, put a fixed link in the template text instead."),
+    ("numberCaptcha", 123456, "isv.INVALID_JSON_PARAM",
+     "A TemplateParam value must be a JSON string, got 123456."),
+])
+def test_a_refusal_says_what_the_variable_accepts(attribute, value, code, message):
+    with pytest.raises(PigeonError) as raised:
+        check_variable_value(attribute, value)
+    assert (raised.value.code, raised.value.message) == (code, message)
