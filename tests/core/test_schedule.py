@@ -1,4 +1,6 @@
-from datetime import UTC, date, datetime, time, timedelta
+import os
+import time as clock
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +12,13 @@ from pigeon.core.schedule import Calendar, in_quiet_hours, parse_window
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = Calendar(SHANGHAI)
 NEW_YEAR_2027 = frozenset({date(2027, 1, 1)})
+
+
+# Surviving mutants, explained (scripts/mutation core schedule):
+# - _in_window: `start <= end` instead of `start < end`: when start equals end the mutant
+#   asks `start <= moment < end`, which is false for every moment, as the empty window is.
+# - Calendar.add_business_days: the step chosen with `n > 0` or `n >= 1` instead of `n >= 0`:
+#   they differ only for n == 0, which takes no step at all and returns ``d``.
 
 
 def cst(*parts: int) -> datetime:
@@ -26,6 +35,7 @@ def utc(*parts: int) -> datetime:
     ("9:00-21:00", (time(9), time(21))),
     (" 20:00 - 08:00 ", (time(20), time(8))),
     ("00:00-23:59", (time(0), time(23, 59))),
+    ("09:30-21:15", (time(9, 30), time(21, 15))),
 ])
 def test_it_parses_a_window(text, window):
     assert parse_window(text) == window
@@ -92,6 +102,8 @@ def test_it_knows_the_business_days(day, extra, business):
     (date(2026, 10, 8), 0, frozenset(), date(2026, 10, 8)),
     (date(2026, 10, 3), 0, frozenset(), date(2026, 10, 3)),
     (date(2026, 10, 8), -1, frozenset(), date(2026, 9, 30)),
+    (date(2026, 10, 13), -1, frozenset(), date(2026, 10, 12)),
+    (date(2026, 10, 21), -3, frozenset(), date(2026, 10, 16)),  # back over a weekend
     (date(2026, 12, 31), 1, frozenset(), date(2027, 1, 1)),
     (date(2026, 12, 31), 1, NEW_YEAR_2027, date(2027, 1, 4)),
 ])
@@ -214,3 +226,83 @@ def test_the_next_review_time_is_the_earliest_review_instant_not_before(at):
     # And nothing in between was review time: the hour before it was closed.
     if found != at:
         assert not CALENDAR.is_review_time(max(at, found - timedelta(seconds=1)))
+
+
+NAIVE = datetime(2026, 10, 14, 10, 0)
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda: in_quiet_hours(NAIVE, SHANGHAI), "now"),
+    (lambda: CALENDAR.is_review_time(NAIVE), "now"),
+    (lambda: CALENDAR.local_date(NAIVE), "now"),
+    (lambda: CALENDAR.local_datetime_text(NAIVE), "ts"),
+    (lambda: CALENDAR.next_review_time(NAIVE), "at"),
+    (lambda: CALENDAR.review_due(NAIVE, timedelta(hours=2)), "submitted_at"),
+])
+def test_a_naive_datetime_is_refused_by_the_name_of_its_argument(call, name):
+    with pytest.raises(ValueError) as raised:
+        call()
+    assert str(raised.value) == (f"{name} must be a timezone-aware datetime, got naive "
+                                 f"datetime.datetime(2026, 10, 14, 10, 0)")
+
+
+class NoOffset(tzinfo):
+    """A zone that knows no offset: Python counts its datetimes as naive."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+def test_a_datetime_whose_zone_has_no_offset_is_naive():
+    with pytest.raises(ValueError, match="^now must be a timezone-aware datetime, got naive "):
+        CALENDAR.is_review_time(datetime(2026, 10, 14, 10, 0, tzinfo=NoOffset()))
+
+
+def test_review_hours_may_not_be_empty():
+    with pytest.raises(ValueError) as raised:
+        Calendar(SHANGHAI, review_hours=(time(9), time(9)))
+    assert str(raised.value) == ("review hours must start before they end on the same day, "
+                                 "got 09:00-09:00")
+
+
+@pytest.fixture
+def machine_in_tokyo():
+    """The machine's own zone set to UTC+9: answers must not depend on it."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    clock.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    clock.tzset()
+
+
+@pytest.mark.parametrize("at", [cst(2026, 10, 14, 8, 0), cst(2026, 10, 14, 10, 30)])
+def test_the_next_review_time_is_in_utc_whatever_the_machines_zone(machine_in_tokyo, at):
+    assert CALENDAR.next_review_time(at).utcoffset() == timedelta(0)
+
+
+def test_in_the_repeated_hour_of_a_clock_change_the_start_of_review_is_not_moved_back():
+    new_york = ZoneInfo("America/New_York")
+    calendar = Calendar(new_york, review_hours=(time(1), time(21)))
+    second_one_oclock = datetime(2026, 11, 1, 1, 0, fold=1, tzinfo=new_york)  # EST, 06:00 UTC
+    assert calendar.next_review_time(second_one_oclock) == utc(2026, 11, 1, 6, 0)
+
+
+def every_day_off(start: date, days: int) -> frozenset[date]:
+    return frozenset(start + timedelta(days=i) for i in range(1, days + 1))
+
+
+def test_the_business_day_search_reaches_ten_years_and_a_week_per_day_asked():
+    # 3660 days, plus 7 for the one business day asked: the 3667th day is still searched.
+    calendar = Calendar(SHANGHAI, extra_holidays=every_day_off(date(2026, 1, 1), 3666))
+    assert calendar.add_business_days(date(2026, 1, 1), 1) == date(2036, 1, 16)  # a Wednesday
+
+
+def test_an_all_holiday_calendar_stops_the_business_day_search_loudly():
+    calendar = Calendar(SHANGHAI, extra_holidays=every_day_off(date(2026, 1, 1), 4000))
+    with pytest.raises(ValueError) as raised:
+        calendar.add_business_days(date(2026, 1, 1), 1)
+    assert str(raised.value) == "no business day found within 3668 days of 2026-01-01"
