@@ -114,3 +114,50 @@ def test_driver_errors_are_sqlalchemy_errors(pigeon):
         pigeon.db.write_sync(lambda conn: BulkInsert(
             report_events, ("account_id", "type", "payload", "created_at")).run(
             conn, [{"account_id": 404, "type": "SmsReport", "payload": {}, "created_at": NOW}]))
+
+
+def test_statements_run_together_run_in_order_and_answer_each_its_rows(pigeon):
+    """Driver.run_all: on PostgreSQL one round trip (pipeline mode), on SQLite one after the
+    other — the same answers either way."""
+    pigeon.db.write_sync(new_account)
+    before = pigeon.db.writes.version(("handset_messages", "accounts"))
+    add = BulkInsert(handset_messages, ("phone", "sender", "text", "received_at"))
+
+    def run(conn):
+        driver = Driver.of(conn)
+        answers = driver.run_all(conn, [
+            add.statement(driver, [{"phone": "13800138000", "sender": "106", "text": "a",
+                                    "received_at": NOW},
+                                   {"phone": "13900139000", "sender": "106", "text": "b",
+                                    "received_at": EAST}]),
+            (None, "SELECT phone, received_at FROM handset_messages ORDER BY id", ()),
+            ("handset_messages", "DELETE FROM handset_messages WHERE text = ?", ("a",)),
+            (None, "SELECT count(*) FROM handset_messages", ()),
+            (None, "SELECT name FROM accounts WHERE id = ?", (404,))])
+        answers[1] = [(phone, driver.read_time(at)) for phone, at in answers[1]]
+        return answers
+
+    inserted, listed, deleted, counted, nothing = pigeon.db.write_sync(run)
+    assert inserted == [] and deleted == [] and nothing == []
+    assert listed == [("13800138000", NOW), ("13900139000", EAST)]
+    assert counted == [(1,)]
+    after = pigeon.db.writes.version(("handset_messages", "accounts"))
+    assert after == (before[0], before[1] + 2, before[2])  # ("*", handset_messages, accounts)
+
+
+def test_an_error_among_statements_run_together_undoes_the_unit(pigeon):
+    def run(conn):
+        driver = Driver.of(conn)
+        driver.run_all(conn, [
+            ("handset_messages", "INSERT INTO handset_messages (phone, sender, text, "
+             "received_at) VALUES (?, ?, ?, ?)", ("13800138000", "106", "kept?",
+                                                   driver.time(NOW))),
+            ("report_events", "INSERT INTO report_events (account_id, type, payload, "
+             "created_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?)",
+             (404, "SmsReport", "{}", driver.time(NOW), "pending", 0)),
+            ("handset_messages", "DELETE FROM handset_messages", ())])
+
+    with pytest.raises(exc.IntegrityError):
+        pigeon.db.write_sync(run)
+    assert pigeon.db.read_sync(lambda conn: conn.scalar(
+        text("SELECT count(*) FROM handset_messages"))) == 0

@@ -44,12 +44,20 @@ _USE = ("INSERT INTO nonces (digest, expires_at) VALUES (?, ?) ON CONFLICT (dige
         "RETURNING 1")
 
 
+_WORK = "pigeon_work"
+_SAVEPOINT = f"SAVEPOINT {_WORK}"
+_RELEASE = f"RELEASE SAVEPOINT {_WORK}"
+
+
+def _use_params(driver: Driver, nonce: Nonce, now: datetime) -> tuple:
+    return nonce.digest, driver.time(nonce.expires_at), driver.time(now)
+
+
 def use(conn: Connection, nonce: Nonce, now: datetime) -> bool:
     """Record the nonce; False if it is recorded already and not expired at ``now`` (the
     request is a replay)."""
     driver = Driver.of(conn)
-    return bool(driver.run(conn, "nonces", _USE, (nonce.digest, driver.time(nonce.expires_at),
-                                                   driver.time(now))))
+    return bool(driver.run(conn, "nonces", _USE, _use_params(driver, nonce, now)))
 
 
 @dataclass(frozen=True)
@@ -67,10 +75,16 @@ def first_use(conn: Connection, nonce: Nonce, now: datetime, work: Callable[...,
     (raised: nothing is written) if the nonce is not new.  A refusal of the work (a
     PigeonError) undoes its writes and not the nonce — a refused request replayed later must
     not be accepted then — and comes back as :class:`Refused`."""
-    if not use(conn, nonce, now):
+    driver = Driver.of(conn)
+    # The nonce and the work's savepoint in one round trip; the savepoint, left set when the
+    # work succeeds, ends with the unit's savepoint or the transaction.
+    used, _ = driver.run_all(conn, [("nonces", _USE, _use_params(driver, nonce, now)),
+                                    (None, _SAVEPOINT, ())])
+    if not used:
+        conn.connection.dbapi_connection.execute(_RELEASE)
         raise PigeonError("SignatureNonceUsed")
     try:
-        with savepoint(conn, "pigeon_work"):
+        with savepoint(conn, _WORK, begun=True, release=False):
             return work(conn, *args)
     except PigeonError as error:
         return Refused(error)

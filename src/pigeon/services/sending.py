@@ -6,9 +6,12 @@ the numbers, the variables, length and segments, quiet hours, the account's caps
 per-number limits, and the price (packages first, then the balance).  A message is accepted
 exactly when its row commits; the dispatcher takes it from there.
 
-Counting and inserting happen in one transaction under the account's lock
-(:func:`pigeon.services.billing.lock_account`), so two requests — on one node or on several —
-can never both squeeze under a limit, a cap, or the same money.
+Counting and inserting happen in one transaction under the account's lock (the one
+:func:`pigeon.services.billing.lock_account` takes), so two requests — on one node or on
+several — can never both squeeze under a limit, a cap, or the same money.  On PostgreSQL the
+lock and the reads it guards travel in one round trip, and so do the counters, the ledger and
+the debit (:meth:`~pigeon.store.database.Driver.run_all`): a unit's statements, one after the
+other, were what the writer waited for most.
 
 Speed (bench/send_sms.py, bench/README.md).  What every call reads and operators rarely change
 — the account's status, sending settings, whitelist and prices, the tenant's templates and
@@ -41,10 +44,11 @@ from pigeon.core.numbers import PhoneNumber, parse_number
 from pigeon.core.review_rules import check_variable_value
 from pigeon.core.segments import check_length, count_segments, signed_text
 from pigeon.core.templates import render, variables
-from pigeon.services import billing, otp_protection
+from pigeon.services import otp_protection
 from pigeon.services import signatures as signatures_service
 from pigeon.services import templates as templates_service
 from pigeon.services.delivery import queue_report_for
+from pigeon.store import locks
 from pigeon.store.database import BulkInsert, Driver, WriteLog, after_commit
 from pigeon.store.tables import (
     accounts,
@@ -191,8 +195,6 @@ def new_biz_id(now: datetime) -> str:
 def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendRequest,
            now: datetime) -> dict:
     """Decide and record one SendSms/SendBatchSms call; returns ``{"BizId": ...}``."""
-    # First: every count and sum read below must be the last committed, on every node.
-    billing.lock_account(conn, account_id)
     cache = _Cache.of(conn)
     account = cache.get(("account", account_id), lambda: _load_account(conn, account_id))
     if account.status != "active":
@@ -210,15 +212,32 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
 
     signature_of = _signature_lookup(conn, cache, account_id, template)
     prepared = [_prepare(signature_of, template, r) for r in request.recipients]
+
+    # Under the account's lock, every count and sum read from here on is the last committed,
+    # on every node.  The lock and the reads go together: one round trip on PostgreSQL.
+    driver = Driver.of(conn)
+    taking = locks.statement(conn, locks.ACCOUNT, account_id)
+    counting = _number_counts(driver, account_id, account, template, prepared, now,
+                              policy.zone)
+    statements = [*counting.statements, (None, _USABLE_PACKAGES, (account_id,)),
+                  (None, _BALANCE_OF, (account_id,))]
+    if taking is not None:
+        statements.insert(0, (None, taking.sql, taking.params))
+    results = driver.run_all(conn, statements)
+    if taking is not None:
+        taking.check(results.pop(0))
+    *counted, package_rows, balance_rows = results
+
     # SMS-pumping protection switched on by the tenant's alert rules (alerts issue).
     otp_protection.check(conn, account_id, template_type, [p.number for p in prepared], now)
     _check_caps(conn, account_id, account.settings, len(prepared), now, policy.zone)
-    _check_number_limits(conn, account_id, account, template, prepared, now, policy.zone)
+    counting.check(counted)
     chargeable = [p for p in prepared if p.failure is None]
     price = account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type])
     if chargeable:
         plans = pricing.plan_batch(template_type, [p.segments for p in chargeable], price,
-                                   _packages(conn, account_id), _balance(conn, account_id), now)
+                                   _packages(driver, package_rows),
+                                   balance_rows[0][0] if balance_rows else 0, now)
         for item, plan in zip(chargeable, plans, strict=True):
             item.charge = plan
 
@@ -226,8 +245,8 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
     rows = [_row(account_id, biz_id, template, item, request.out_id, price, policy, now)
             | {"source_ip": request.source_ip} for item in prepared]
     ids = _insert_messages(conn, rows)
-    _count_sent(conn, account_id, len(rows), now, policy.zone)
-    _record_charges(conn, account_id, prepared, ids, now)
+    _record_charges(conn, account_id, prepared, ids, now,
+                    _count_sent(driver, account_id, len(rows), now, policy.zone))
     for item, message_id in zip(prepared, ids, strict=True):
         if item.failure is not None:
             queue_report_for(conn, message_id, policy.zone, now)
@@ -340,14 +359,14 @@ def _period_count(conn: Connection, account_id: int, period: str, start: datetim
     return counted
 
 
-def _count_sent(conn: Connection, account_id: int, count: int, now: datetime,
-                zone: ZoneInfo) -> None:
-    """Add ``count`` messages to the account's day and month counters, where they exist (a
-    period whose caps were never checked has none; it is counted when first asked for)."""
-    driver = Driver.of(conn)
+def _count_sent(driver: Driver, account_id: int, count: int, now: datetime,
+                zone: ZoneInfo) -> tuple[str, str, tuple]:
+    """The statement adding ``count`` messages to the account's day and month counters, where
+    they exist (a period whose caps were never checked has none; it is counted when first
+    asked for)."""
     day, month = _periods(now, zone)
-    driver.run(conn, "account_counts", _ADD_COUNT,
-               (count, account_id, driver.time(day), driver.time(month)))
+    return ("account_counts", _ADD_COUNT, (count, account_id, driver.time(day),
+                                           driver.time(month)))
 
 
 def _number_limits(settings: dict) -> limits.NumberLimits:
@@ -393,8 +412,17 @@ def _counted(driver: Driver, per_template: bool, account_id: int, signature_id: 
     return text, (account_id, signature_id, *phone_params, since, scope)
 
 
-def _check_number_limits(conn: Connection, account_id: int, account: _Account, template: dict,
-                         prepared: list[_Prepared], now: datetime, zone: ZoneInfo) -> None:
+@dataclass
+class _NumberCounts:
+    """Per-number limits: the statements reading what the call's numbers were sent already
+    (one per signature, for all its numbers), and the check of what they read."""
+
+    statements: list[tuple[None, str, tuple]]
+    check: Callable[[list[list[tuple]]], None]
+
+
+def _number_counts(driver: Driver, account_id: int, account: _Account, template: dict,
+                   prepared: list[_Prepared], now: datetime, zone: ZoneInfo) -> _NumberCounts:
     """Per-number limits.  A one-number call over its limit is refused with
     ``isv.BUSINESS_LIMIT_CONTROL``; in a call with several numbers only the numbers over their
     limit fail, reported as ``MOBILE_SEND_LIMIT`` and not charged (as Alibaba does)."""
@@ -406,34 +434,38 @@ def _check_number_limits(conn: Connection, account_id: int, account: _Account, t
     checked = [item for item in prepared
                if limits.applies(template_type, mainland=item.number.is_mainland,
                                  whitelisted=item.number.wire in whitelist)]
-    # What the numbers were sent already: one query per signature for all the call's numbers.
     phones_by_signature: dict[int, set[str]] = {}
     for item in checked:
         phones_by_signature.setdefault(item.signature["id"], set()).add(item.number.wire)
-    sent: dict[tuple[int, str], list[datetime]] = {}
-    driver = Driver.of(conn)
     since = driver.time(window.day)
     # Every OTP template of the signature, and only those, shares the count.
     scope = template["id"] if per_template else template_type
-    for signature_id, phones in phones_by_signature.items():
-        text, params = _counted(driver, per_template, account_id, signature_id, phones, since,
-                                scope)
-        for phone, created_at in driver.run(conn, None, text, params):
-            sent.setdefault((signature_id, phone), []).append(driver.read_time(created_at))
-    earlier: dict[tuple, list[datetime]] = {}  # this call's own earlier messages, per scope
-    for item in checked:
-        key = (item.signature["id"], item.number.wire, per_template)
-        accepted = sent.get((item.signature["id"], item.number.wire), []) + earlier.get(key, [])
-        try:
-            limits.check_number(template_type, window.counts(accepted), number_limits,
-                                mainland=item.number.is_mainland,
-                                whitelisted=item.number.wire in whitelist)
-        except PigeonError as refused:
-            if len(prepared) == 1:
-                raise
-            item.failure = (LIMIT_FAILURE, refused.message)
-            continue
-        earlier.setdefault(key, []).append(now)
+    statements = [(None, *_counted(driver, per_template, account_id, signature_id, phones,
+                                   since, scope))
+                  for signature_id, phones in phones_by_signature.items()]
+
+    def check(counted: list[list[tuple]]) -> None:
+        sent: dict[tuple[int, str], list[datetime]] = {}
+        for signature_id, found in zip(phones_by_signature, counted, strict=True):
+            for phone, created_at in found:
+                sent.setdefault((signature_id, phone), []).append(driver.read_time(created_at))
+        earlier: dict[tuple, list[datetime]] = {}  # this call's own earlier messages, per scope
+        for item in checked:
+            key = (item.signature["id"], item.number.wire, per_template)
+            accepted = sent.get((item.signature["id"], item.number.wire), []) \
+                + earlier.get(key, [])
+            try:
+                limits.check_number(template_type, window.counts(accepted), number_limits,
+                                    mainland=item.number.is_mainland,
+                                    whitelisted=item.number.wire in whitelist)
+            except PigeonError as refused:
+                if len(prepared) == 1:
+                    raise
+                item.failure = (LIMIT_FAILURE, refused.message)
+                continue
+            earlier.setdefault(key, []).append(now)
+
+    return _NumberCounts(statements, check)
 
 
 _USABLE_PACKAGES = ("SELECT id, kind, remaining, expires_at FROM packages "
@@ -441,17 +473,11 @@ _USABLE_PACKAGES = ("SELECT id, kind, remaining, expires_at FROM packages "
 _BALANCE_OF = "SELECT amount FROM balances WHERE account_id = ?"
 
 
-def _packages(conn: Connection, account_id: int) -> list[pricing.Package]:
-    driver = Driver.of(conn)
+def _packages(driver: Driver, rows: list[tuple]) -> list[pricing.Package]:
+    """The account's usable packages, from what :data:`_USABLE_PACKAGES` read."""
     return [pricing.Package(id=package_id, kind=kind, remaining=remaining,
                             expires_at=driver.read_time(expires_at))
-            for package_id, kind, remaining, expires_at
-            in driver.run(conn, None, _USABLE_PACKAGES, (account_id,))]
-
-
-def _balance(conn: Connection, account_id: int) -> int:
-    rows = Driver.of(conn).run(conn, None, _BALANCE_OF, (account_id,))
-    return rows[0][0] if rows else 0
+            for package_id, kind, remaining, expires_at in rows]
 
 
 def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: str | None,
@@ -494,9 +520,10 @@ _SPEND = "UPDATE balances SET amount = amount - ? WHERE account_id = ? RETURNING
 
 
 def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared],
-                    ids: list[int], now: datetime) -> None:
+                    ids: list[int], now: datetime, counting: tuple[str, str, tuple]) -> None:
     """One ledger row per charge part (one INSERT for the call), each package's units taken
-    once, the balance debited once."""
+    once, the balance debited once — sent together with ``counting`` (the day and month
+    counters' statement): one round trip on PostgreSQL."""
     spent = 0
     entries: list[dict] = []
     units: dict[int, int] = {}  # package id → units taken, in first-use order
@@ -511,10 +538,13 @@ def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared]
                             "kind": "charge", "package_id": part.package_id,
                             "units": -part.units, "amount": -part.amount, "created_at": now})
     driver = Driver.of(conn)
-    if units:
-        driver.run_many(conn, "packages", _TAKE_UNITS,
-                        [(taken, package_id) for package_id, taken in units.items()])
-    _insert_ledger.run(conn, entries)
-    if spent and not driver.run(conn, "balances", _SPEND, (spent, account_id)):
+    statements = [counting]
+    statements += [("packages", _TAKE_UNITS, (taken, package_id))
+                   for package_id, taken in units.items()]
+    if entries:
+        statements.append(_insert_ledger.statement(driver, entries))
+    if spent:
+        statements.append(("balances", _SPEND, (spent, account_id)))
+    if not driver.run_all(conn, statements)[-1] and spent:
         # Only reachable with a zero balance and a free plan.
         conn.execute(insert(balances).values(account_id=account_id, amount=-spent))

@@ -63,6 +63,9 @@ WATCH_SECONDS = 0.005
 _SAVEPOINT = "SAVEPOINT pigeon_unit"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT pigeon_unit"
 _RELEASE = "RELEASE SAVEPOINT pigeon_unit"
+# A unit's release and the next one's savepoint, one round trip on PostgreSQL (psycopg sends a
+# statement without parameters as a simple query, which may hold several; sqlite3 runs one).
+_RELEASE_AND_SAVEPOINT = f"{_RELEASE}; {_SAVEPOINT}"
 
 
 def _sqlite_engine(url: str, *, writer: bool, pool_size: int) -> Engine:
@@ -495,22 +498,30 @@ class Database:
                 # these two statements cost a few (bench/README.md), and a unit's own nested
                 # transactions keep their names.  Only the first unit may wait for a lock
                 # (store/locks.py).
+                # The last unit's savepoint is not released: the commit ends it.
                 raw = conn.connection.dbapi_connection.execute
                 first = True
+                open_savepoint = False  # a unit's, to release before the next unit's
                 for unit in batch:
                     info[FIRST_UNIT] = first
                     first = False
                     info[AFTER_COMMIT] = mine = []
-                    raw(_SAVEPOINT)
+                    if open_savepoint and not self.is_sqlite:
+                        raw(_RELEASE_AND_SAVEPOINT)
+                    else:
+                        if open_savepoint:
+                            raw(_RELEASE)
+                        raw(_SAVEPOINT)
+                    open_savepoint = True
                     try:
                         value = unit.run(conn)
                     except Exception as exc:
                         raw(_ROLLBACK_TO)
                         raw(_RELEASE)
+                        open_savepoint = False
                         self.writes.rolled_back()
                         outcomes.append((False, exc))
                     else:
-                        raw(_RELEASE)
                         outcomes.append((True, value))
                         if mine:
                             hooks += mine
@@ -628,12 +639,16 @@ class Database:
 
 
 @contextlib.contextmanager
-def savepoint(conn: Connection, name: str):
+def savepoint(conn: Connection, name: str, *, begun: bool = False, release: bool = True):
     """A savepoint of ``name`` inside the transaction (written straight on the driver's
     connection, as the writer's own): an exception rolls the block's writes back, and only
-    them, then goes on."""
+    them, then goes on.  ``begun``: the caller has set the savepoint already (sent with its
+    own statements, :meth:`Driver.run_all`).  ``release=False`` leaves it set after a block
+    that succeeded, for the transaction's end or an enclosing savepoint's release to end —
+    a round trip saved on PostgreSQL."""
     raw = conn.connection.dbapi_connection.execute
-    raw(f"SAVEPOINT {name}")
+    if not begun:
+        raw(f"SAVEPOINT {name}")
     try:
         yield
     except BaseException:
@@ -643,7 +658,8 @@ def savepoint(conn: Connection, name: str):
         if log_ is not None:
             log_.rolled_back()
         raise
-    raw(f"RELEASE SAVEPOINT {name}")
+    if release:
+        raw(f"RELEASE SAVEPOINT {name}")
 
 
 class _Unit:
@@ -841,6 +857,42 @@ class Driver:
         """One statement (a write to ``table``, or a read: None); the rows it returned."""
         return self._run(conn, table, text, params, many=False)
 
+    def run_all(self, conn: Connection,
+                statements: Sequence[tuple[str | None, str, Sequence]]) -> list[list[tuple]]:
+        """Several statements ``(table, text, params)`` as :meth:`run`, in order; the rows
+        each returned.  On PostgreSQL they go in one round trip (psycopg's pipeline mode) —
+        what a unit of work pays most for there is waiting for the server, statement after
+        statement (bench/README.md, "scaling").  The server still runs them one after the
+        other; an error in one fails the call, and those after it do not run."""
+        if self.sqlite:
+            return [self._run(conn, table, text, params, many=False)
+                    for table, text, params in statements]
+        if not conn.in_transaction():
+            conn.begin()
+        raw = conn.connection.dbapi_connection
+        cursors = []
+        try:
+            with raw.pipeline():
+                for _table, text, params in statements:
+                    cursor = raw.cursor()
+                    cursors.append(cursor)
+                    cursor.execute(self.sql(text), params)
+            results = [cursor.fetchall() if cursor.description is not None else []
+                       for cursor in cursors]
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance("; ".join(text for _, text, _ in statements), None,
+                                          error, conn.dialect.loaded_dbapi.Error,
+                                          dialect=conn.dialect) from error
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        log_ = WriteLog.of(conn)
+        if log_ is not None:
+            for table, _text, _params in statements:
+                if table is not None:
+                    log_.wrote(table)
+        return results
+
     def _run(self, conn: Connection, table: str | None, text: str, params, *, many: bool):
         sql = self.sql(text)
         if not conn.in_transaction():
@@ -912,10 +964,23 @@ class BulkInsert:
             out.append(values)
         return out
 
+    def _rows_text(self, count: int) -> str:
+        """The INSERT of ``count`` rows in one statement."""
+        text = self._multi.get(count)
+        if text is None:
+            text = self._multi[count] = self.text + (", " + self.values) * (count - 1)
+        return text
+
     def run(self, conn: Connection, rows: Sequence[dict]) -> None:
         if rows:
             driver = Driver.of(conn)
             driver.run_many(conn, self.table.name, self.text, self._tuples(driver, rows))
+
+    def statement(self, driver: Driver, rows: Sequence[dict]) -> tuple[str, str, list]:
+        """One INSERT of all ``rows`` (at least one) as a ``(table, text, params)`` statement
+        of :meth:`Driver.run_all`."""
+        return (self.table.name, self._rows_text(len(rows)),
+                [value for row in self._tuples(driver, rows) for value in row])
 
     def returning_ids(self, conn: Connection, rows: Sequence[dict]) -> list[int]:
         """Insert ``rows``; their ids, in the rows' order."""
@@ -926,10 +991,7 @@ class BulkInsert:
         if driver.sqlite:
             # One multi-row INSERT: its rows are inserted in order, each taking the next rowid
             # on the single writer, so the ids sorted are the ids in the rows' order.
-            text = self._multi.get(len(rows))
-            if text is None:
-                text = self._multi[len(rows)] = (
-                    self.text + (", " + self.values) * (len(rows) - 1) + " RETURNING id")
+            text = self._rows_text(len(rows)) + " RETURNING id"
             flat = [value for row in params for value in row]
             return sorted(row[0] for row in driver.run(conn, self.table.name, text, flat))
         return _returning_many(conn, driver, self.table.name, self.text + " RETURNING id",

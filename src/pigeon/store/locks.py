@@ -19,10 +19,11 @@ keys taken by one unit are taken in sorted order (:func:`lock_all`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from pigeon.store.database import FIRST_UNIT, Busy
+from pigeon.store.database import FIRST_UNIT, Busy, Driver
 
 ACCOUNT = 1
 """An account's money, packages, caps and per-number counts: everything SendSms decides."""
@@ -43,14 +44,41 @@ def key(kind: int, ident: int) -> int:
 def lock(conn: Connection, kind: int, ident: int) -> None:
     """Hold the lock on ``ident`` of ``kind`` until the transaction ends; on PostgreSQL only
     (see the module's note).  Raises :class:`Busy` where waiting could deadlock."""
+    taking = statement(conn, kind, ident)
+    if taking is not None:
+        taking.check(Driver.of(conn).run(conn, None, taking.sql, taking.params))
+
+
+@dataclass(frozen=True)
+class Taking:
+    """The statement that takes a lock, to be sent with others (``Driver.run_all``: on
+    PostgreSQL one round trip for the lock and the reads it guards — the server runs them in
+    order, and each read sees what was committed before the lock was granted), and the check
+    of its result."""
+
+    sql: str
+    params: tuple
+    waits: bool
+    what: str
+
+    def check(self, rows: list[tuple]) -> None:
+        """Raise :class:`Busy` if the lock was only tried, and not taken."""
+        if not self.waits and not rows[0][0]:
+            raise Busy(f"lock {self.what} is held by another transaction")
+
+
+def statement(conn: Connection, kind: int, ident: int) -> Taking | None:
+    """How :func:`lock` takes the lock on ``ident`` of ``kind``; None on SQLite (nothing to
+    take).  Only the first unit of a transaction waits (the module's note)."""
     if conn.dialect.name != "postgresql":
-        return
-    lock_key = key(kind, ident)
+        return None
     if conn.info.get(FIRST_UNIT, True):
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": lock_key})
-    elif not conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%(k)s)",
-                                  {"k": lock_key}).scalar():
-        raise Busy(f"lock {kind}:{ident} is held by another transaction")
+        return Taking(_WAIT, (key(kind, ident),), True, f"{kind}:{ident}")
+    return Taking(_TRY, (key(kind, ident),), False, f"{kind}:{ident}")
+
+
+_WAIT = "SELECT true FROM pg_advisory_xact_lock(?)"
+_TRY = "SELECT pg_try_advisory_xact_lock(?)"
 
 
 def lock_all(conn: Connection, kind: int, idents: Iterable[int]) -> None:
