@@ -31,6 +31,29 @@ def raises_code(code: str, call, *args, **kwargs) -> str:
     return raised.value.message
 
 
+def refusal(call, *args, **kwargs) -> tuple[str, str]:
+    """The code and message of the PigeonError ``call`` raises."""
+    with pytest.raises(PigeonError) as raised:
+        call(*args, **kwargs)
+    return raised.value.code, raised.value.message
+
+
+# Surviving mutants, explained (scripts/mutation core review_rules):
+# - _distinctive: removing " " and "·" not at all or as "XXXX": no name or company reaches it
+#   with either (review_signature returns before for a name validate_sign_name refuses, and
+#   strips whitespace and "·" from the company first).
+# - _distinctive: name.upper() instead of name.lower(): name and company both go through it, so
+#   they are compared in one case; only a character whose capital is longer (a ligature such
+#   as "ﬀ" in a company name) would tell, and that reading is no rule worth pinning.
+# - _distinctive: anywhere=None instead of False; _strip_words: changed = None instead of
+#   False: both are only tested for truth.
+# - review_signature: name.upper() instead of name.lower() before removing the generic words:
+#   the words are Chinese and the check only asks whether anything is left, which a change of
+#   case of a valid name's ASCII letters cannot make empty.
+# - _strip_words: changed = True after a strip, or text[: +len(word)]: not survivors but
+#   timeouts: both loop for ever (on every name, or on one like 科技集团), so the suite hangs.
+
+
 # -- signature names ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["云雀科技", "云雀", "阿里云", "Yunque", "12306", "云雀Lark2",
@@ -191,7 +214,9 @@ def test_the_reviewer_compares_the_name_with_the_company_only_for_company_source
 
 
 @pytest.mark.parametrize("name", ["客服通知", "验证码", "通知", "短信", "系统消息", "提醒",
-                                  "客服短信通知", "科技集团", "安全中心"])
+                                  "客服短信通知", "科技集团", "安全中心",
+                                  "客户服务",        # not 客户 + 服务: the longest word first
+                                  "温馨提示提醒"])   # generic words anywhere, not only at the end
 def test_the_reviewer_rejects_a_generic_name(name):
     decision = sign(name)
     assert not decision.approved
@@ -335,3 +360,173 @@ def test_reviewing_a_random_signature_never_raises(name, source, company, files,
 def test_reviewing_a_random_template_never_raises(content, kind, rule):
     decision = review_template(content, kind, rule=rule)
     assert decision.approved or decision.reason
+
+
+# -- exact answers ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "code", "message"), [
+    ("", "isv.SIGN_NAME_ILLEGAL", "SignName must not be empty."),
+    ("云", "isv.SIGN_NAME_ILLEGAL", "SignName must be at least 2 characters."),
+    ("一二三四五六七八九十一二三", "isv.SIGN_OVER_LIMIT", "SignName must be at most 12 characters, got 13."),
+    ("云雀 科技", "isv.SIGN_NAME_ILLEGAL", "SignName must not contain spaces."),
+    ("【云雀科技】", "isv.SIGN_NAME_ILLEGAL",
+     "SignName must not contain brackets such as '【': the platform adds 【】 around the "
+     "signature itself."),
+    ("云雀科技!", "isv.SIGN_NAME_ILLEGAL",
+     "SignName contains '!'; only Chinese characters, ASCII letters and digits are allowed."),
+    ("云雀测试", "isv.SIGN_NAME_ILLEGAL",
+     'SignName must not contain "测试" or "test"; use the name of your company, app, website or '
+     "trademark."),
+])
+def test_a_refused_signature_name_is_told_which_rule_it_breaks(name, code, message):
+    assert refusal(validate_sign_name, name) == (code, message)
+
+
+@pytest.mark.parametrize(("call", "args", "kwargs", "code", "message"), [
+    (validate_sign_remark, ("说" * 201,), {}, "isv.SIGN_OVER_LIMIT",
+     "Remark must be at most 200 characters, got 201."),
+    (validate_sign_remark, (42,), {}, "isv.INVALID_PARAMETERS", "Remark must be text, got 42."),
+    (validate_sign_source, (1,), {"legacy": False}, "isv.SIGN_SOURCE_ILLEGAL",
+     "SignSource 1 is not accepted by CreateSmsSign/UpdateSmsSign; use one of 0, 2, 5."),
+    (validate_sign_source, (6,), {"legacy": True}, "isv.SIGN_SOURCE_ILLEGAL",
+     "SignSource 6 is not accepted by AddSmsSign/ModifySmsSign; use one of 0, 1, 2, 3, 4, 5."),
+    (validate_sign_type, (2,), {}, "isv.INVALID_PARAMETERS",
+     "SignType must be 0 (verification code) or 1 (general), got 2."),
+    (validate_sign_file, ("pdf", PNG), {}, "isv.INVALID_PARAMETERS",
+     "SignFileList FileSuffix 'pdf' is not accepted; use jpg, jpeg, png or gif."),
+    (validate_sign_file, (None, PNG), {}, "isv.INVALID_PARAMETERS",
+     "SignFileList FileSuffix None is not accepted; use jpg, jpeg, png or gif."),
+    (validate_sign_file, ("jpg", b""), {}, "isv.INVALID_PARAMETERS",
+     "SignFileList FileContents is empty or not decoded image bytes."),
+    (validate_sign_file, ("png", PNG + b"\x00" * (2 * 1024 * 1024)), {}, "isv.SIGN_FILE_LIMIT",
+     "SignFileList FileContents is 2097192 bytes; a proof file may be at most 2 MB (2097152 "
+     "bytes)."),
+    (validate_sign_file, ("Jpg", PNG), {}, "isv.INVALID_PARAMETERS",
+     "SignFileList FileContents is not a JPG image although FileSuffix says 'Jpg'; upload the "
+     "image itself, base64-encoded."),
+    (review_rules.parse_template_rule, ("{code:1}",), {}, "isv.INVALID_PARAMETERS",
+     'TemplateRule must be a JSON object such as {"code":"numberCaptcha"}.'),
+])
+def test_a_refused_signature_field_is_told_what_is_accepted(call, args, kwargs, code, message):
+    assert refusal(call, *args, **kwargs) == (code, message)
+
+
+def test_a_template_may_use_its_full_lengths():
+    validate_template("名" * 30, "验" * 500, 0, remark="说" * 500)
+
+
+@pytest.mark.parametrize(("args", "kwargs", "message"), [
+    (("名称", OTP, 0), {"remark": 42}, "Remark must be text, got 42."),
+    (("名称", OTP, 3), {},
+     "IntlType is required when TemplateType is 3: 0 notification, 1 promotional, 2 "
+     "verification code."),
+    (("名称", OTP, 0), {"rule": ["code"]},
+     'TemplateRule must be a JSON object such as {"code":"numberCaptcha"}.'),
+    (("名称", OTP, 0), {"rule": {"otp": "numberCaptcha"}},
+     "TemplateRule names the variable 'otp', which TemplateContent does not contain."),
+    (("名称", OTP, 0), {"rule": {"code": "digits"}},
+     "TemplateRule gives the variable 'code' the attribute 'digits'; use one of "
+     "characterWithNumber, characterWithNumber2, link_param, money, name, numberCaptcha, "
+     "other_number2, phone_number2, time."),
+])
+def test_a_refused_template_application_is_told_what_to_change(args, kwargs, message):
+    assert refusal(validate_template, *args, **kwargs) == ("isv.INVALID_PARAMETERS", message)
+
+
+@pytest.mark.parametrize(("name", "company", "reason"), [
+    ("云", COMPANY, "SignName must be at least 2 characters."),
+    ("雲雀電話", None, "SignName uses traditional characters (話電); write it in simplified "
+                      "Chinese."),
+    ("客服通知", COMPANY,
+     "SignName 客服通知 is a generic name that identifies no company, app, website or "
+     "trademark; use your company's full or short name, or your app's, website's or "
+     "trademark's name."),
+    ("百灵科技", COMPANY,
+     "SignName 百灵科技 does not match the qualification's company 杭州云雀科技有限公司; use a "
+     "full or short form of the company name, or attach an authorisation letter from the "
+     "name's owner (or apply with the trademark or app as the source)."),
+])
+def test_the_reviewer_says_what_to_fix_in_a_signature(name, company, reason):
+    assert sign(name, company=company) == review_rules.Decision(False, reason)
+
+
+def test_a_legacy_application_without_a_file_is_told_which_files_to_add():
+    assert sign("百灵鸟", source=1, company=None, legacy=True) == review_rules.Decision(
+        False, "no proof file is attached; add a business licence, app-store page, website "
+               "filing or trademark certificate in SignFileList.")
+
+
+@pytest.mark.parametrize(("name", "company", "approved"), [
+    ("云雀百灵", "云雀（杭州）百灵有限公司", True),    # what is in brackets is left out
+    ("云雀百灵", "【云雀】【百灵】有限公司", True),     # and so are 【】
+    ("云雀百灵", "云雀\u3000百灵有限公司", True),        # and any white space
+    ("E科技", "E科技有限公司", True),                  # the whole name, in any case
+    ("云雀集团科技", COMPANY, True),                  # company-type words stripped repeatedly
+    ("科技云雀", COMPANY, False),                     # but only from the end
+])
+def test_the_reviewer_reads_company_names_loosely(name, company, approved):
+    assert sign(name, company=company).approved is approved
+
+
+NOT_OTP_ATTRIBUTE = "the code variable code must have the attribute numberCaptcha or " \
+                    "characterWithNumber2"
+
+
+@pytest.mark.parametrize(("content", "template_type", "rule", "reason"), [
+    ("", 1, None, "TemplateContent is empty; write the message text."),
+    ("${name}${order}", 1, None,
+     "the template has no fixed text besides its variables; write the message itself and keep "
+     "only the changing parts in variables."),
+    ("您的订单已发货【云雀", 1, None, "remove 【 and 】: they are reserved for the signature."),
+    ("您的订单已发货】", 1, None, "remove 【 and 】: they are reserved for the signature."),
+    ("[云雀]您的订单已发货", 1, None,
+     "do not start or end the template with [ or ]: they look like a signature."),
+    ("★您的订单已发货※", 1, None, "remove the special symbols ※ ★: handsets may not show them."),
+    ("您的訂單已發貨", 1, None,
+     "write domestic templates in simplified Chinese; found traditional characters 單發貨."),
+    ("您的验证码为${code}，請勿泄露", 0, None,
+     "write domestic templates in simplified Chinese; found traditional characters 請."),
+    ("您的订单已发货，领取优惠券请点击", 1, None,
+     "a notification template may not carry marketing content (优惠); apply for a promotional "
+     "template (type 2)."),
+    ("您的验证码为${code}，注册即送红包", 0, None,
+     "a verification-code template may not carry marketing content (红包); apply for a "
+     "promotional template (type 2)."),
+    ("您的订单已发货，拒收请回复R", 1, None,
+     "a notification template may not contain opt-out text such as 拒收请回复R; that marks a "
+     "promotional message."),
+    ("全场八折优惠，欢迎选购", 2, None,
+     "a promotional template must end with an opt-out text such as 拒收请回复R or 回T退订."),
+    ("您本次登录的密码为${code}", 0, None,
+     "a verification-code template must say what it sends: include 验证码, 注册码, 校验码 or "
+     "动态码."),
+    ("您的验证码为${code}，订单${order}", 0, None,
+     "a verification-code template must have exactly one variable, the code; it has 2."),
+    (OTP, 0, {"code": "money"}, NOT_OTP_ATTRIBUTE + "."),
+    (OTP, 0, {}, "TemplateRule gives no attribute for code; declare an attribute for every "
+                 "variable."),
+    (NOTICE, 1, {}, "TemplateRule gives no attribute for name, order; declare an attribute for "
+                    "every variable."),
+    (NOTICE, 1, {"name": "name", "order": "time", "extra": "time", "more": "time"},
+     "TemplateRule names extra, more, which the content does not use."),
+    (NOTICE, 1, {"name": "digits", "order": "money2"},
+     "TemplateRule uses unknown attributes (digits, money2); use characterWithNumber, "
+     "characterWithNumber2, link_param, money, name, numberCaptcha, other_number2, "
+     "phone_number2, time."),
+    (NOTICE, 1, "name",
+     "TemplateRule must be a JSON object mapping each variable to its attribute."),
+])
+def test_the_reviewer_names_each_template_problem_exactly(content, template_type, rule, reason):
+    assert review_template(content, template_type, rule=rule) == review_rules.Decision(False,
+                                                                                      reason)
+
+
+def test_an_otp_only_signature_is_told_to_relate_a_general_one():
+    assert review_template(NOTICE, 1, sign_type_allows=False) == review_rules.Decision(
+        False, "the related signature is for verification codes only (SignType 0) and cannot "
+               "send this template type; relate a general signature.")
+
+
+@pytest.mark.parametrize("content", ["X光检查报告已出，请到门诊领取。", "您预约的体检项目为胸部X"])
+def test_letters_at_the_ends_of_a_template_are_no_brackets(content):
+    assert review_template(content, 1) == review_rules.APPROVED
