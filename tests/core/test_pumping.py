@@ -15,6 +15,15 @@ from pigeon.core.pumping import ActiveProtection, OtpTraffic, Recipient
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 
+# Surviving mutants, explained (scripts/mutation core pumping):
+# - count_unverified: `at <= first[phone]` replaces a number's first send by another of the
+#   same time: the two times are equal, so every comparison made with either is the same.
+# - pumping_findings: splitting a conversions group at its last colon (`rpartition`): groups
+#   come from group_of() and hold exactly one colon.
+# - blocked_by: a range protection without a scope matching numbers that start with
+#   "XX\0XX" instead of "\0": a recipient's wire number is digits, so it starts with neither
+#   and such a protection blocks nothing either way.
+
 
 # -- SMS pumping ------------------------------------------------------------------------------
 
@@ -151,3 +160,129 @@ def test_without_conversions_the_follow_up_approximation_applies_account_wide():
     assert found.subject == "unverified" and found.figures["source"] == "follow_up"
     assert pumping.pumping_findings(OtpTraffic(conversions=True, followed=(30, 28)),
                                     params, NOW) == []
+
+
+# -- every finding, whole: subject, title, text, figures and protection --------------------------
+
+OUT = PUMPING | {"protect": True, "throttle": 5, "window": 600, "follow_up": 1800}
+TOMORROW = NOW + timedelta(days=1)  # protect_for's default: a day
+
+
+def finding(subject, title, text, figures, protect):
+    return rules.Finding("otp_pumping", subject, title, text, figures, protect)
+
+
+@pytest.mark.parametrize("traffic, expected", [
+    (OtpTraffic(ranges={"1380013": 20}), finding(
+        "range:1380013", "OTP burst to one number range",
+        "20 distinct numbers in range 1380013 got OTP messages in the last 10m (threshold 20).",
+        {"pattern": "range", "range": "1380013", "numbers": 20, "threshold": 20,
+         "window": "10m"},
+        rules.ProtectionPlan("range", "1380013", None, TOMORROW))),
+    (OtpTraffic(countries={44: 12}), finding(
+        "country:44", "OTP burst to one country",
+        "12 distinct numbers in country +44 got OTP messages in the last 10m (threshold 10).",
+        {"pattern": "country", "country_code": 44, "numbers": 12, "threshold": 10,
+         "window": "10m"},
+        rules.ProtectionPlan("country", "44", None, TOMORROW))),
+    (OtpTraffic(ips={"203.0.113.9": 100}), finding(
+        "ip:203.0.113.9", "OTP fan-out from one caller IP",
+        "Calls from 203.0.113.9 sent OTP messages to 100 distinct numbers in the last 10m "
+        "(threshold 100).",
+        {"pattern": "ip", "ip": "203.0.113.9", "numbers": 100, "threshold": 100,
+         "window": "10m"},
+        rules.ProtectionPlan("throttle", None, 5, TOMORROW))),
+    (OtpTraffic(followed=(37, 33)), finding(
+        "unverified", "OTP numbers that never come back",
+        "33 of 37 numbers that got an OTP had no other message within 30m (89%).",
+        {"pattern": "unverified", "source": "follow_up", "numbers": 37, "unverified": 33,
+         "threshold": 30, "ratio": 0.892},
+        rules.ProtectionPlan("throttle", None, 5, TOMORROW))),
+    (OtpTraffic(conversions=True, unconverted={"range:1380013": (37, 33)}), finding(
+        "unverified:range:1380013", "OTP numbers that never verify",
+        "33 of 37 numbers in range 1380013 that got an OTP completed no verification within "
+        "30m, by the conversions the account reports (89%).",
+        {"pattern": "unverified", "source": "conversions", "range": "1380013", "numbers": 37,
+         "unverified": 33, "threshold": 30, "ratio": 0.892, "follow_up": "30m"},
+        rules.ProtectionPlan("range", "1380013", None, TOMORROW))),
+    # exactly the threshold of numbers is enough
+    (OtpTraffic(conversions=True, unconverted={"country:44": (36, 30)}), finding(
+        "unverified:country:44", "OTP numbers that never verify",
+        "30 of 36 numbers in country +44 that got an OTP completed no verification within "
+        "30m, by the conversions the account reports (83%).",
+        {"pattern": "unverified", "source": "conversions", "country": "44", "numbers": 36,
+         "unverified": 30, "threshold": 30, "ratio": 0.833, "follow_up": "30m"},
+        rules.ProtectionPlan("country", "44", None, TOMORROW))),
+])
+def test_each_pattern_states_what_it_saw_and_the_protection_it_asks_for(traffic, expected):
+    assert pumping.pumping_findings(traffic, OUT, NOW) == [expected]
+
+
+def test_a_protection_for_never_lasts_until_lifted():
+    params = OUT | {"protect_for": rules.parse_params("otp_pumping",
+                                                      {"protect_for": "never"})["protect_for"]}
+    [found] = pumping.pumping_findings(OtpTraffic(ranges={"1380013": 20}), params, NOW)
+    assert found.protect == rules.ProtectionPlan("range", "1380013", None, None)
+
+
+@pytest.mark.parametrize("followed", [(30, 30), (30, 29)])
+def test_exactly_the_threshold_of_numbers_that_never_come_back_is_enough(followed):
+    found = pumping.pumping_findings(OtpTraffic(followed=followed), PUMPING, NOW)
+    assert bool(found) is (followed[1] >= 30)
+
+
+def test_a_message_exactly_at_the_end_of_the_follow_up_still_counts_as_coming_back():
+    t = NOW
+    sends = [("13800130001", t), ("13800130002", t), ("13800130003", t), ("13800130004", t)]
+    later = {"13800130001": [t, t + 30 * MINUTE],  # exactly at the end: came back
+             "13800130002": [t, t + 30 * MINUTE + timedelta(microseconds=1)]}
+    # 13800130003 and 13800130004 had no message at all after their OTP
+    assert pumping.count_unverified(sends, later, timedelta(minutes=30)) == (4, 3)
+
+
+# -- the exact refusals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protection, number, message", [
+    (RANGE, mainland("13800131234"),
+     "OTP messages to range 1380013 are blocked by SMS-pumping protection 3 (13800131234); "
+     "the account can lift it (pigeon alerts protection lift)."),
+    (ActiveProtection(4, "country", "44", None), Recipient("447700900123", 44, False),
+     "OTP messages to country +44 are blocked by SMS-pumping protection 4 (447700900123); "
+     "the account can lift it (pigeon alerts protection lift)."),
+])
+def test_a_block_names_the_range_or_country_the_protection_and_the_number(
+        protection, number, message):
+    with pytest.raises(PigeonError) as caught:
+        pumping.check_otp([protection], [number])
+    assert (caught.value.code, caught.value.message) == ("isv.BUSINESS_LIMIT_CONTROL", message)
+
+
+@pytest.mark.parametrize("sent, adding, shown", [(10, 1, 10), (None, 11, 0), (0, 11, 0)])
+def test_a_throttle_names_its_limit_and_what_was_sent(sent, adding, shown):
+    throttle = ActiveProtection(5, "throttle", None, 10)
+    numbers = [mainland(f"1380013{i:04d}") for i in range(adding)]
+    with pytest.raises(PigeonError) as caught:
+        pumping.check_otp([throttle], numbers, sent_last_minute=sent)
+    assert (caught.value.code, caught.value.message) == (
+        "isv.BUSINESS_LIMIT_CONTROL",
+        f"OTP messages are throttled to 10 a minute by SMS-pumping protection 5; {shown} were "
+        f"sent in the last minute (触发分钟级流控Permits:10).")
+
+
+@pytest.mark.parametrize("sent", [None, 0])
+def test_with_nothing_sent_yet_a_request_of_exactly_the_limit_passes(sent):
+    throttle = ActiveProtection(5, "throttle", None, 10)
+    numbers = [mainland(f"1380013{i:04d}") for i in range(10)]
+    pumping.check_otp([throttle], numbers, sent_last_minute=sent)
+
+
+@pytest.mark.parametrize("kinds, needed", [
+    ([], False),
+    (["range", "country"], False),
+    (["range", "throttle"], True),
+    (["throttle"], True),
+])
+def test_the_otp_count_is_needed_only_under_a_throttle(kinds, needed):
+    protections = [ActiveProtection(i, kind, None, 10) for i, kind in enumerate(kinds)]
+    assert pumping.needs_otp_count(protections) is needed
