@@ -60,6 +60,17 @@ ANNOUNCED = ("messages", "report_events")
 _CHANNEL = "pigeon_"
 WATCH_SECONDS = 0.005
 
+# psycopg prepares a statement run five times on a connection, and PostgreSQL then settles on
+# one generic plan for it, costed with the statistics of that moment — and keeps it while the
+# connection lives.  Chosen when the messages table was nearly empty (a new deployment), the
+# per-number count became a walk through every message of the signature: measured, the count
+# and an insert took 313 µs at 2,000 stored messages and 2,527 µs at 16,000; in the SendSms
+# benchmark the count averaged 696 µs a call, 17 µs with this (bench/README.md, "PostgreSQL:
+# plans and round trips"; tests/services/test_send_queries.py).
+# A plan made for each execution's values costs tens of microseconds and never goes stale;
+# the parsing saved by preparing is kept.
+_CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
+
 _SAVEPOINT = "SAVEPOINT pigeon_unit"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT pigeon_unit"
 _RELEASE = "RELEASE SAVEPOINT pigeon_unit"
@@ -234,9 +245,11 @@ class Database:
         else:
             # A lock wait that long is another node's stuck transaction, not a queue: the unit
             # is undone and run again (_again).
-            self.write_engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
-                                              connect_args={"options": "-c lock_timeout=5000"})
-            self.read_engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            self.write_engine = create_engine(
+                url, pool_size=2, max_overflow=2, pool_pre_ping=True,
+                connect_args={"options": f"-c lock_timeout=5000 {_CUSTOM_PLANS}"})
+            self.read_engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True,
+                                             connect_args={"options": _CUSTOM_PLANS})
         self.writes = WriteLog(self.write_engine)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
