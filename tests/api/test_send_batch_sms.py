@@ -5,15 +5,19 @@ the query string."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
 from alibabacloud_dysmsapi20170525 import models
+from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_util.models import RuntimeOptions
 from aliyunsdkdysmsapi.request.v20170525.SendBatchSmsRequest import SendBatchSmsRequest
 
-from pigeon.store.tables import messages
+from pigeon.services import billing
+from pigeon.store.tables import balances, ledger, messages, packages
 from tests.support.sdk import CoreClient, tea_client
-from tests.support.sending import ready_to_send, rows
+from tests.support.sending import ready_to_send, rows, tomorrow_at
 
 RT = RuntimeOptions()
 A, B, C = "13800138000", "13900139000", "13700137000"
@@ -22,6 +26,10 @@ A, B, C = "13800138000", "13900139000", "13700137000"
 @pytest.fixture
 def sender(pigeon, server, tenant, core_sdk):
     return ready_to_send(pigeon, core_sdk, tenant.account_id)
+
+
+def balance(pigeon, account_id: int) -> int:
+    return rows(pigeon, balances, account_id, order=balances.c.account_id)[0]["amount"]
 
 
 def batch(sdk, template: str, numbers, signs, params=None, **extra):
@@ -67,7 +75,7 @@ def test_each_number_gets_its_own_signature_and_variables(pigeon, server, tenant
 def test_a_template_without_variables_needs_no_params(pigeon, sdk, sender):
     body = batch(sdk, sender.promo, [A, B], [sender.sign, sender.sign])
     assert body.code == "OK", body.message
-    assert len(rows(pigeon, messages, sender.account_id)) == 2
+    assert [m["params"] for m in rows(pigeon, messages, sender.account_id)] == [None, None]
 
 
 @pytest.mark.parametrize("signs, params", [
@@ -107,4 +115,68 @@ def test_one_unapproved_signature_refuses_the_whole_batch(pigeon, sdk, sender):
     body = batch(sdk, sender.notice, [A, B], [sender.sign, "无此签名"],
                  [{"order": "1"}, {"order": "2"}])
     assert body.code == "isv.SMS_SIGNATURE_ILLEGAL", body.message
+    assert rows(pigeon, messages, sender.account_id) == []
+
+
+# -- per-number limits and charges inside one call ----------------------------------------------
+
+
+def test_a_number_twice_in_one_call_counts_its_first_message(pigeon, sdk, sender):
+    with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
+        body = batch(sdk, sender.otp, [A, B, A], [sender.sign] * 3,
+                     [{"code": "1111"}, {"code": "2222"}, {"code": "3333"}])
+    assert body.code == "OK", body.message
+
+    stored = rows(pigeon, messages, sender.account_id)
+    assert [(m["phone"], m["status"], m["err_code"], m["err_msg"]) for m in stored] == [
+        (A, "queued", None, None), (B, "queued", None, None),
+        (A, "failed", "MOBILE_SEND_LIMIT", "触发分钟级流控Permits:1")]
+    charged = [e["message_id"] for e in rows(pigeon, ledger, sender.account_id)
+               if e["kind"] == "charge"]
+    assert charged == [stored[0]["id"], stored[1]["id"]]
+
+
+def test_every_number_over_its_limit_fails_not_only_the_first(pigeon, sdk, sender):
+    with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
+        for number in (A, B):
+            assert batch(sdk, sender.otp, [number], [sender.sign],
+                         [{"code": "1111"}]).code == "OK"
+        body = batch(sdk, sender.otp, [A, B, C], [sender.sign] * 3, [{"code": "2222"}] * 3)
+    assert body.code == "OK", body.message
+
+    stored = [m for m in rows(pigeon, messages, sender.account_id) if m["biz_id"] == body.biz_id]
+    assert [(m["phone"], m["status"], m["err_code"]) for m in stored] == [
+        (A, "failed", "MOBILE_SEND_LIMIT"), (B, "failed", "MOBILE_SEND_LIMIT"),
+        (C, "queued", None)]
+
+
+def test_a_call_is_charged_for_every_message(pigeon, sdk, sender):
+    before = balance(pigeon, sender.account_id)
+    body = batch(sdk, sender.notice, [A, B, C], [sender.sign] * 3, [{"order": "1"}] * 3)
+    assert body.code == "OK", body.message
+    assert balance(pigeon, sender.account_id) == before - 3 * 45
+    stored = rows(pigeon, messages, sender.account_id)
+    assert [(e["message_id"], e["package_id"], e["units"], e["amount"], e["created_at"])
+            for e in rows(pigeon, ledger, sender.account_id) if e["kind"] == "charge"] == [
+        (m["id"], None, -1, -45, m["created_at"]) for m in stored]
+
+
+def test_one_package_pays_several_messages_of_a_call(pigeon, sdk, sender):
+    now = pigeon.now()
+    package = pigeon.db.write_sync(billing.add_package, sender.account_id, "general", 5,
+                                   now + timedelta(days=30), now)
+    before = balance(pigeon, sender.account_id)
+
+    body = batch(sdk, sender.notice, [A, B], [sender.sign] * 2, [{"order": "1"}] * 2)
+    assert body.code == "OK", body.message
+    [stored] = rows(pigeon, packages, sender.account_id)
+    assert (stored["id"], stored["remaining"]) == (package["id"], 3)
+    assert balance(pigeon, sender.account_id) == before
+
+
+def test_an_empty_signature_name_is_a_missing_one(pigeon, sdk, sender):
+    with pytest.raises(ClientException) as raised:
+        batch(sdk, sender.notice, [A, B], [sender.sign, ""], [{"order": "1"}, {"order": "2"}])
+    assert (raised.value.code, raised.value.data["Message"]) == (
+        "MissingSignName", "SignName is mandatory for this action.")
     assert rows(pigeon, messages, sender.account_id) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -13,8 +14,15 @@ from alibabacloud_dysmsapi20170525 import models
 from alibabacloud_tea_util.models import RuntimeOptions
 from aliyunsdkdysmsapi.request.v20170525.SendSmsRequest import SendSmsRequest
 
-from pigeon.services import accounts, billing, number_lists, sending_settings
-from pigeon.store.tables import balances, ledger, messages, packages
+from pigeon.services import accounts, billing, number_lists, sending, sending_settings
+from pigeon.store.tables import (
+    balances,
+    ledger,
+    messages,
+    packages,
+    report_events,
+    signatures,
+)
 from tests.conftest import make_tenant
 from tests.support import workflow
 from tests.support.sdk import CoreClient, tea_client
@@ -60,6 +68,40 @@ def test_it_accepts_one_number_and_answers_a_biz_id(pigeon, sdk, sender):
     assert message["phone"] == A and message["status"] == "queued"
     assert message["content"] == "【云雀科技】您的订单A1001已发货，请注意查收。"
     assert message["out_id"] == "order-1" and message["segments"] == 1
+
+
+def test_the_biz_id_is_the_time_in_microseconds_then_three_random_digits(pigeon, sdk, sender,
+                                                                         monkeypatch):
+    monkeypatch.setattr(sending, "secrets", SimpleNamespace(randbelow=lambda n: n - 1))
+    body = otp(sdk, sender)
+
+    [message] = rows(pigeon, messages, sender.account_id)
+    micros = int(message["created_at"].timestamp() * 1_000_000) % 10**15
+    assert body.biz_id == f"{micros:015d}999^0"
+
+
+def test_the_stored_message_keeps_what_the_call_gave(pigeon, sdk, sender):
+    [general] = [s for s in rows(pigeon, signatures, sender.account_id)
+                 if s["name"] == sender.sign]
+    extended = send(sdk, A, sender.sign, sender.notice, {"order": "A1", "unused": "x"},
+                    sms_up_extend_code="1234567")
+    plain = send(sdk, B, sender.sign, sender.notice, {"order": "B2"})
+    assert extended.code == plain.code == "OK", (extended.message, plain.message)
+
+    first, second = rows(pigeon, messages, sender.account_id)
+    assert general["extension_code"]
+    assert (first["extend_code"], second["extend_code"]) == (
+        general["extension_code"] + "1234567", general["extension_code"])
+    assert (first["params"], second["params"]) == ({"order": "A1"}, {"order": "B2"})
+    for message in (first, second):
+        assert (message["signature_id"], message["sign_name"]) == (general["id"], sender.sign)
+        assert (message["template_code"], message["template_type"]) == (sender.notice, 1)
+        assert (message["country_code"], message["carrier"], message["encoding"]) == (
+            86, "mobile", "mainland")
+        assert (message["status"], message["err_code"], message["err_msg"]) == (
+            "queued", None, None)
+        assert (message["attempts"], message["price"], message["charged"]) == (0, 45, True)
+        assert message["done_at"] is None
 
 
 @pytest.mark.parametrize("client", ["tea-v3", "tea-v1", "core"])
@@ -115,6 +157,27 @@ def test_a_missing_variable_is_refused(sdk, sender, params):
     assert body.code == "isv.TEMPLATE_MISSING_PARAMETERS", body.message
 
 
+def test_a_missing_template_param_names_every_variable(core_sdk, sdk, sender):
+    created = workflow.create_template(core_sdk, sender.sign, TemplateName="签收通知",
+                                       TemplateType="1",
+                                       TemplateContent="您的订单${order}已由${name}签收。",
+                                       TemplateRule='{"order":"other_number2","name":"name"}')
+    assert created["Code"] == "OK", created
+    body = send(sdk, A, sender.sign, created["TemplateCode"])
+    assert (body.code, body.message) == (
+        "isv.TEMPLATE_MISSING_PARAMETERS",
+        f"Template {created['TemplateCode']} needs TemplateParam with order, name.")
+
+
+def test_a_value_its_variable_rule_forbids_is_refused(pigeon, sdk, sender):
+    body = send(sdk, A, sender.sign, sender.otp, {"code": "12ab"})
+    assert (body.code, body.message) == (
+        "isv.TEMPLATE_PARAMS_ILLEGAL",
+        "The value '12ab' does not fit the variable attribute numberCaptcha: a verification code "
+        "of 4 to 6 digits.")
+    assert rows(pigeon, messages, sender.account_id) == []
+
+
 @pytest.mark.parametrize("params", ['{"order":', "[1,2]", '"A1"', {"order": 1001},
                                     {"order": None}, {"order": ["A1"]}])
 def test_template_param_must_be_a_json_object_of_strings(sdk, sender, params):
@@ -142,7 +205,8 @@ def test_an_unapproved_signature_is_refused(core_sdk, sdk, sender):
     assert core_sdk.common("GetSmsSign", {"SignName": "飞鸟科技"})["SignStatus"] == 2
 
     body = send(sdk, A, "飞鸟科技", sender.notice, {"order": "A1"})
-    assert body.code == "isv.SMS_SIGNATURE_ILLEGAL", body.message
+    assert (body.code, body.message) == ("isv.SMS_SIGNATURE_ILLEGAL",
+                                         "Signature '飞鸟科技' is not approved.")
 
 
 def test_another_tenants_template_and_signature_are_as_unknown_as_none(
@@ -166,13 +230,53 @@ def test_another_tenants_template_and_signature_are_as_unknown_as_none(
 
 def test_an_otp_only_signature_cannot_send_a_notification(sdk, sender):
     body = send(sdk, A, sender.otp_sign, sender.notice, {"order": "A1"})
-    assert body.code == "isv.SMS_SIGNATURE_SCENE_ILLEGAL", body.message
+    assert (body.code, body.message) == (
+        "isv.SMS_SIGNATURE_SCENE_ILLEGAL",
+        f"Signature '云雀' may only send verification-code templates; {sender.notice} is not "
+        "one.")
     assert otp(sdk, sender).code == "OK"  # the general signature may
+
+
+def test_international_templates_and_mainland_numbers_do_not_mix(pigeon, core_sdk, sdk, sender):
+    created = workflow.create_template(core_sdk, sender.sign, TemplateName="海外验证码",
+                                       TemplateType="3", IntlType="2",
+                                       TemplateContent="Your code is ${code}.",
+                                       TemplateRule='{"code":"numberCaptcha"}')
+    assert created["Code"] == "OK", created
+    abroad = created["TemplateCode"]
+
+    body = send(sdk, A, sender.sign, abroad, {"code": "1234"})
+    assert (body.code, body.message) == (
+        "isv.DOMESTIC_NUMBER_NOT_SUPPORTED",
+        f"Template {abroad} is international; {A} is a mainland number.")
+    body = send(sdk, "85261234567", sender.sign, sender.notice, {"order": "A1"})
+    assert (body.code, body.message) == (
+        "isv.SMS_TEMPLATE_ILLEGAL",
+        f"Template {sender.notice} is for mainland numbers; 85261234567 needs an international "
+        "template (TemplateType 3).")
+    assert rows(pigeon, messages, sender.account_id) == []
+
+    # An English signature is bracketed [so] abroad, 【so】 at home.
+    qualification = core_sdk.common("QuerySmsQualificationRecord", {})["Data"]["List"][0]
+    assert workflow.create_signature(core_sdk, str(qualification["GroupId"]),
+                                     "Lark")["Code"] == "OK"
+    pigeon.db.write_sync(lambda conn: conn.execute(  # rejected at once: approve it by hand
+        signatures.update().where(signatures.c.name == "Lark").values(status=1)))
+    assert send(sdk, "85261234567", sender.sign, abroad, {"code": "1234"}).code == "OK"
+    assert send(sdk, "85261234568", "Lark", abroad, {"code": "1234"}).code == "OK"
+    assert send(sdk, A, "Lark", sender.notice, {"order": "A1"}).code == "OK"
+    assert [(m["phone"], m["country_code"], m["content"], m["segments"], m["encoding"])
+            for m in rows(pigeon, messages, sender.account_id)] == [
+        ("85261234567", 852, "【云雀科技】Your code is 1234.", 1, "ucs2"),
+        ("85261234568", 852, "[Lark]Your code is 1234.", 1, "gsm7"),
+        (A, 86, "【Lark】您的订单A1已发货，请注意查收。", 1, "mainland")]
 
 
 def test_a_suspended_account_is_out_of_service(pigeon, sdk, sender):
     pigeon.db.write_sync(accounts.set_account_status, sender.account_id, "suspended")
-    assert otp(sdk, sender).code == "isv.OUT_OF_SERVICE"
+    body = otp(sdk, sender)
+    assert (body.code, body.message) == (
+        "isv.OUT_OF_SERVICE", "The service is suspended for this account; sending is refused.")
     pigeon.db.write_sync(accounts.set_account_status, sender.account_id, "active")
     assert otp(sdk, sender).code == "OK"
 
@@ -210,6 +314,16 @@ def test_otp_to_one_number_is_limited_per_minute_hour_and_day(pigeon, sdk, sende
     assert len(refused) == 11  # a refused one-number call stores nothing
 
 
+def test_every_otp_template_of_a_signature_shares_the_count(pigeon, core_sdk, sdk, sender):
+    created = workflow.create_template(core_sdk, sender.sign, TemplateName="支付验证码",
+                                       TemplateContent="您的支付验证码为${code}，请勿泄露。")
+    assert created["Code"] == "OK", created
+    with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
+        assert otp(sdk, sender, A).code == "OK"
+        again = send(sdk, A, sender.sign, created["TemplateCode"], {"code": "9876"})
+    assert (again.code, again.message) == ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1")
+
+
 def test_notifications_do_not_count_towards_the_otp_limits(pigeon, sdk, sender):
     with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
         assert send(sdk, A, sender.sign, sender.notice, {"order": "A1"}).code == "OK"
@@ -237,8 +351,20 @@ def test_in_a_call_to_several_numbers_only_the_number_over_its_limit_fails(pigeo
     batch = {m["phone"]: m for m in rows(pigeon, messages, sender.account_id)
              if m["biz_id"] == body.biz_id}
     assert batch[A]["status"] == "failed" and batch[A]["err_code"] == "MOBILE_SEND_LIMIT"
-    assert batch[A]["charged"] is False
+    assert batch[A]["err_msg"] == "触发分钟级流控Permits:1"
+    assert batch[A]["charged"] is False and batch[A]["done_at"] == batch[A]["created_at"]
     assert batch[B]["status"] == "queued" and batch[B]["charged"] is True
+    assert (batch[B]["err_code"], batch[B]["err_msg"], batch[B]["done_at"]) == (None, None, None)
+    # The failed number's report is queued at once; the queued one's comes from its carrier.
+    local = batch[A]["done_at"].astimezone(pigeon.calendar.zone).strftime("%Y-%m-%d %H:%M:%S")
+    [report] = [r for r in rows(pigeon, report_events, sender.account_id)
+                if r["type"] == "SmsReport"]
+    assert (report["type"], report["created_at"]) == ("SmsReport", batch[A]["done_at"])
+    assert {k: report["payload"][k] for k in ("phone_number", "send_time", "report_time",
+                                              "err_code", "err_msg", "biz_id", "message_id")} == {
+        "phone_number": A, "send_time": local, "report_time": local,
+        "err_code": "MOBILE_SEND_LIMIT", "err_msg": "触发分钟级流控Permits:1",
+        "biz_id": body.biz_id, "message_id": str(batch[A]["id"])}
     charged = {e["message_id"] for e in rows(pigeon, ledger, sender.account_id)
                if e["kind"] == "charge"}
     assert batch[A]["id"] not in charged and batch[B]["id"] in charged
@@ -253,6 +379,17 @@ def test_a_whitelisted_number_bypasses_the_per_number_limits(pigeon, sdk, sender
             assert otp(sdk, sender, A).code == "OK"
         assert otp(sdk, sender, B).code == "OK"
         assert otp(sdk, sender, B).code == "isv.BUSINESS_LIMIT_CONTROL"
+
+
+def test_only_the_accounts_own_whitelist_and_prices_apply(pigeon, sdk, sender):
+    stranger = make_tenant(pigeon, "Other Company")
+    pigeon.db.write_sync(number_lists.add, stranger.account_id, "whitelist", A, pigeon.now())
+    pigeon.db.write_sync(number_lists.add, sender.account_id, "test", A, pigeon.now())
+    pigeon.db.write_sync(billing.set_price, 0, 10, stranger.account_id)
+    with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
+        assert otp(sdk, sender, A).code == "OK"
+        assert otp(sdk, sender, A).code == "isv.BUSINESS_LIMIT_CONTROL"
+    assert [m["price"] for m in rows(pigeon, messages, sender.account_id)] == [45]
 
 
 # -- account caps and quiet hours ---------------------------------------------------------------
@@ -309,6 +446,16 @@ def test_without_balance_or_package_nothing_is_sent(pigeon, server, tenant, core
     body = otp(sdk, sender)
     assert body.code == "isv.AMOUNT_NOT_ENOUGH", body.message
     assert rows(pigeon, messages, sender.account_id) == []
+
+
+def test_without_a_balance_even_the_smallest_price_is_refused(pigeon, server, tenant,
+                                                               core_sdk, sdk):
+    sender = ready_to_send(pigeon, core_sdk, tenant.account_id, balance_cny=0)
+    pigeon.db.write_sync(billing.set_price, 0, 1, sender.account_id)
+    body = otp(sdk, sender)
+    assert body.code == "isv.AMOUNT_NOT_ENOUGH", body.message
+    assert rows(pigeon, messages, sender.account_id) == []
+    assert rows(pigeon, balances, sender.account_id, order=balances.c.account_id) == []
 
 
 def test_a_package_is_used_before_the_balance(pigeon, sdk, sender):
