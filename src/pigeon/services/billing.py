@@ -45,6 +45,12 @@ def lock_account(conn: Connection, account_id: int) -> None:
     locks.lock(conn, locks.ACCOUNT, account_id)
 
 
+def account_lock(conn: Connection, account_id: int) -> locks.Taking | None:
+    """How :func:`lock_account` takes the lock, for a caller that sends it together with the
+    reads it guards (the send path); None where there is nothing to take (SQLite)."""
+    return locks.statement(conn, locks.ACCOUNT, account_id)
+
+
 def lock_accounts(conn: Connection, account_ids) -> None:
     """:func:`lock_account` for several accounts, in an order that cannot deadlock."""
     locks.lock_all(conn, locks.ACCOUNT, account_ids)

@@ -44,11 +44,10 @@ from pigeon.core.numbers import PhoneNumber, parse_number
 from pigeon.core.review_rules import check_variable_value
 from pigeon.core.segments import check_length, count_segments, signed_text
 from pigeon.core.templates import render, variables
-from pigeon.services import otp_protection
+from pigeon.services import billing, otp_protection
 from pigeon.services import signatures as signatures_service
 from pigeon.services import templates as templates_service
 from pigeon.services.delivery import queue_report_for
-from pigeon.store import locks
 from pigeon.store.database import BulkInsert, Driver, WriteLog, after_commit
 from pigeon.store.tables import (
     accounts,
@@ -216,7 +215,7 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
     # Under the account's lock, every count and sum read from here on is the last committed,
     # on every node.  The lock and the reads go together: one round trip on PostgreSQL.
     driver = Driver.of(conn)
-    taking = locks.statement(conn, locks.ACCOUNT, account_id)
+    taking = billing.account_lock(conn, account_id)
     counting = _number_counts(driver, account_id, account, template, prepared, now,
                               policy.zone)
     statements = [*counting.statements, (None, _USABLE_PACKAGES, (account_id,)),
