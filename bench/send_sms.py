@@ -316,7 +316,18 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server], cleanups:
         pigeons.append(start_pigeon(args, f"pigeon {ACTION} (compare)", tmp / "compare",
                                     servers, src=args.compare_src, processes=counts[0],
                                     database_url=database()))
-    targets = [hello, *pigeons]
+    # With several process counts, the bare app runs with each of them too: what the stack
+    # gains from more processes here, beside wrk on the same cores, bounds what Pigeon can.
+    hellos = []
+    for count in counts[1:] if len(counts) > 1 else ():
+        if count > 1:
+            extra = Server(f"hello app ×{count}", [*pin, sys.executable, str(HELLO_APP),
+                                                   "--workers", str(count)],
+                           pigeon_env(tmp), tmp / f"hello-{count}.log")
+            servers.append(extra)
+            extra.start()
+            hellos.append(Target(f"hello ×{count}", extra))
+    targets = [hello, *hellos, *pigeons]
     wrk_options = {"connections": args.connections, "threads": args.threads, "pin": args.pin,
                    "method": METHOD}
 
