@@ -545,4 +545,12 @@ def test_a_refused_send_replayed_once_it_would_pass_is_still_refused(pigeon, ser
         "TemplateParam": "{not json"})
     assert _post(server, bad)["Code"] == "isv.INVALID_JSON_PARAM"
     assert _post(server, bad)["Code"] == "SignatureNonceUsed"
+
+    # Refused by the checks made before the write (sending.prepare; on SQLite outside the
+    # write): the nonce is used all the same.
+    unknown = signer.v1_params(tenant, "SendSms", {
+        "PhoneNumbers": A, "SignName": sender.sign, "TemplateCode": "SMS_000000",
+        "TemplateParam": '{"order":"1"}'})
+    assert _post(server, unknown)["Code"] == "isv.SMS_TEMPLATE_ILLEGAL"
+    assert _post(server, unknown)["Code"] == "SignatureNonceUsed"
     assert rows(pigeon, messages, tenant.account_id) == []

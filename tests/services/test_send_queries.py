@@ -10,12 +10,14 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select, update
 
 from pigeon import metrics
 from pigeon.core.errors import PigeonError
 from pigeon.services import accounts, billing, sending, sending_settings
 from pigeon.store import locks
 from pigeon.store.database import Driver
+from pigeon.store.tables import ledger, messages
 from tests.support.sending import ready_to_send
 
 A, B, C = "13800138000", "13900139000", "13700137000"
@@ -132,6 +134,51 @@ def refused(pigeon, sender, numbers: list[str], now: datetime, **options) -> Pig
     with pytest.raises(PigeonError) as raised:
         accept(pigeon, sender, numbers, now, **options)
     return raised.value
+
+
+class _Undo(Exception):
+    """Raised after a record() to roll its transaction back."""
+
+
+@pytest.mark.parametrize("first_over", [True, False],
+                         ids=["over its limit, then not", "within it, then over"])
+def test_a_prepared_call_recorded_again_is_decided_again(pigeon, sender, first_over):
+    """The writer runs a unit again when it met a lock (store/database.py): record() then
+    decides from what it reads that time, not from what an undone run decided."""
+    start = datetime(2031, 3, 3, 10, 0, 10, tzinfo=SHANGHAI)
+    accept(pigeon, sender, [A], start, otp=True)  # A has had its code of the minute
+    policy = dataclasses.replace(pigeon.send_policy, zone=SHANGHAI)
+    request = sending.SendRequest(template_code=sender.otp, recipients=[
+        sending.Recipient(phone=n, sign_name=sender.sign, params={"code": "1234"})
+        for n in (A, B)])
+    ready = pigeon.db.read_sync(sending.prepare, policy, sender.account_id, request,
+                                start + timedelta(seconds=20))
+
+    def count_or_not(conn, counts: bool) -> None:  # the earlier code to A counts, or not
+        conn.execute(update(messages).where(messages.c.account_id == sender.account_id,
+                                            messages.c.phone == A)
+                     .values(err_code=None if counts else sending.LIMIT_FAILURE))
+
+    def record_then_undo(conn):
+        sending.record(conn, ready)
+        raise _Undo
+
+    pigeon.db.write_sync(count_or_not, first_over)
+    with pytest.raises(_Undo):
+        pigeon.db.write_sync(record_then_undo)
+    assert (ready.items[0].failure is not None) is first_over
+    pigeon.db.write_sync(count_or_not, not first_over)
+    pigeon.db.write_sync(sending.record, ready)
+
+    found = pigeon.db.read_sync(lambda conn: conn.execute(
+        select(messages.c.phone, messages.c.status, messages.c.err_code, messages.c.charged,
+               func.count(ledger.c.id))
+        .select_from(messages.outerjoin(ledger, ledger.c.message_id == messages.c.id))
+        .where(messages.c.biz_id == ready.biz_id).group_by(messages.c.id)
+        .order_by(messages.c.phone)).all())
+    a_row = ((A, "queued", None, True, 1) if first_over
+             else (A, "failed", sending.LIMIT_FAILURE, False, 0))
+    assert [tuple(row) for row in found] == sorted([a_row, (B, "queued", None, True, 1)])
 
 
 def test_a_numbers_hour_is_the_clock_hour_of_the_platform_zone(pigeon, sender):

@@ -29,6 +29,12 @@ def test_the_writer_connection_finds_its_log(pigeon):
     assert pigeon.db.write_sync(WriteLog.of) is pigeon.db.writes
 
 
+def test_a_read_connection_finds_the_writers_log(pigeon):
+    # The send path's cache is filled on a read connection too (sending.prepare, on SQLite):
+    # it must be dropped by this process's writes like a copy the writer made.
+    assert pigeon.db.read_sync(WriteLog.of) is pigeon.db.writes
+
+
 def test_an_insert_update_or_delete_moves_the_version_of_its_table(pigeon):
     before = version(pigeon)
     pigeon.db.write_sync(new_account)

@@ -1,10 +1,12 @@
 """Accepting messages: SendSms and SendBatchSms.
 
-Everything a message must pass is decided here, inside one write transaction, before the
-BizId is answered: the signature and template (the tenant's, approved, of compatible types),
-the numbers, the variables, length and segments, quiet hours, the account's caps, the
-per-number limits, and the price (packages first, then the balance).  A message is accepted
-exactly when its row commits; the dispatcher takes it from there.
+Everything a message must pass is decided here before the BizId is answered: the signature
+and template (the tenant's, approved, of compatible types), the numbers, the variables, length
+and segments, quiet hours, the account's caps, the per-number limits, and the price (packages
+first, then the balance).  A message is accepted exactly when its row commits; the dispatcher
+takes it from there.  :func:`accept` is both halves in one write transaction; the API runs the
+first, :func:`prepare` (what needs no lock), before its write and the second, :func:`record`,
+in it.
 
 Counting and inserting happen in one transaction under the account's lock (the one
 :func:`pigeon.services.billing.lock_account` takes), so two requests — on one node or on
@@ -194,6 +196,36 @@ def new_biz_id(now: datetime) -> str:
 def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendRequest,
            now: datetime) -> dict:
     """Decide and record one SendSms/SendBatchSms call; returns ``{"BizId": ...}``."""
+    return record(conn, prepare(conn, policy, account_id, request, now))
+
+
+@dataclass
+class ReadyCall:
+    """A call checked and rendered by :func:`prepare`, for :func:`record` to decide and write:
+    everything that needs no lock, done."""
+
+    account_id: int
+    account: _Account
+    template: dict
+    items: list[_Prepared]  # one per recipient, in the call's order
+    counting: _NumberCounts  # the per-number counts' statements and their check
+    count_sent: tuple[str, str, tuple]  # the day and month counters' statement
+    price: int  # per segment
+    biz_id: str
+    request: SendRequest
+    policy: SendPolicy
+    now: datetime
+
+
+def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: SendRequest,
+            now: datetime) -> ReadyCall:
+    """Check and render a call with what does not change under a send: the account's status,
+    the template and signatures (cached), quiet hours, each number, its text and segments, the
+    statements :func:`record` will run.  Reads only; a PigeonError refuses the call.
+
+    On SQLite the API runs this on a read connection before the write (api/rpc/actions/
+    sending.py): the write transaction holds the database's one write lock, for every process
+    of the machine, so whatever leaves it lets another process write sooner."""
     cache = _Cache.of(conn)
     account = cache.get(("account", account_id), lambda: _load_account(conn, account_id))
     if account.status != "active":
@@ -210,14 +242,33 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
         limits.check_quiet_hours(template_type, now, policy.zone, policy.quiet_hours)
 
     signature_of = _signature_lookup(conn, cache, account_id, template)
-    prepared = [_prepare(signature_of, template, r) for r in request.recipients]
+    items = [_prepare(signature_of, template, r) for r in request.recipients]
+    driver = Driver.of(conn)
+    return ReadyCall(
+        account_id=account_id, account=account, template=template, items=items,
+        counting=_number_counts(driver, account_id, account, template, items, now,
+                                policy.zone),
+        count_sent=_count_sent(driver, account_id, len(items), now, policy.zone),
+        price=account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type]),
+        biz_id=new_biz_id(now), request=request, policy=policy, now=now)
 
+
+def record(conn: Connection, ready: ReadyCall) -> dict:
+    """Decide what the counts, caps and money allow for a prepared call and write it, under
+    the account's lock; returns ``{"BizId": ...}``.  May run again for the same call (the
+    writer retries a unit that met a lock): nothing of an earlier run is kept."""
+    account_id, account, template, now = ready.account_id, ready.account, ready.template, \
+        ready.now
+    prepared = ready.items
+    for item in prepared:
+        item.failure = item.charge = None
+    template_type = template["type"]
+    zone = ready.policy.zone
     # Under the account's lock, every count and sum read from here on is the last committed,
     # on every node.  The lock and the reads go together: one round trip on PostgreSQL.
     driver = Driver.of(conn)
     taking = billing.account_lock(conn, account_id)
-    counting = _number_counts(driver, account_id, account, template, prepared, now,
-                              policy.zone)
+    counting = ready.counting
     statements = [*counting.statements, (None, _USABLE_PACKAGES, (account_id,)),
                   (None, _BALANCE_OF, (account_id,))]
     if taking is not None:
@@ -229,10 +280,10 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
 
     # SMS-pumping protection switched on by the tenant's alert rules (alerts issue).
     otp_protection.check(conn, account_id, template_type, [p.number for p in prepared], now)
-    _check_caps(conn, account_id, account.settings, len(prepared), now, policy.zone)
+    _check_caps(conn, account_id, account.settings, len(prepared), now, zone)
     counting.check(counted)
     chargeable = [p for p in prepared if p.failure is None]
-    price = account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type])
+    price = ready.price
     if chargeable:
         plans = pricing.plan_batch(template_type, [p.segments for p in chargeable], price,
                                    _packages(driver, package_rows),
@@ -240,15 +291,15 @@ def accept(conn: Connection, policy: SendPolicy, account_id: int, request: SendR
         for item, plan in zip(chargeable, plans, strict=True):
             item.charge = plan
 
-    biz_id = new_biz_id(now)
-    rows = [_row(account_id, biz_id, template, item, request.out_id, price, policy, now)
+    biz_id = ready.biz_id
+    request = ready.request
+    rows = [_row(account_id, biz_id, template, item, request.out_id, price, ready.policy, now)
             | {"source_ip": request.source_ip} for item in prepared]
     ids = _insert_messages(conn, rows)
-    _record_charges(conn, account_id, prepared, ids, now,
-                    _count_sent(driver, account_id, len(rows), now, policy.zone))
+    _record_charges(conn, account_id, prepared, ids, now, ready.count_sent)
     for item, message_id in zip(prepared, ids, strict=True):
         if item.failure is not None:
-            queue_report_for(conn, message_id, policy.zone, now)
+            queue_report_for(conn, message_id, zone, now)
     after_commit(conn, lambda: metrics.accepted_rows(template_type, rows))
     return {"BizId": biz_id}
 

@@ -251,6 +251,9 @@ class Database:
             self.read_engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True,
                                              connect_args={"options": _CUSTOM_PLANS})
         self.writes = WriteLog(self.write_engine)
+        # Reads see the same log: a cache filled on a read connection (services/sending.py's)
+        # is dropped by this process's next write to its tables like one filled by the writer.
+        _WRITE_LOGS[self.read_engine] = self.writes
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         # The attached event loop's writer (attach()): its queue, its units to run again, its
