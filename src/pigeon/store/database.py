@@ -650,8 +650,19 @@ class Database:
         if conn is None or conn.closed or conn.invalidated:
             conn = self._inline.conn = self.read_engine.connect()
             self._inline_all.append(conn)
-        with conn.begin():
-            return fn(conn, *args, **kwargs)
+        # The transaction begins with the first statement (SQLAlchemy's autobegin, then the
+        # "begin" event's BEGIN): a read answered from a cache — the send path's checks,
+        # sending.prepare — costs no BEGIN and COMMIT (~13 µs).  Every statement of ``fn``
+        # still reads one snapshot.
+        try:
+            result = fn(conn, *args, **kwargs)
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        return result
 
 
 @contextlib.contextmanager
