@@ -214,8 +214,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="PIGEON_SIMULATOR_DELAY of the server (200ms)")
     parser.add_argument("--compare-src", metavar="DIR",
                         help="also measure a Pigeon run from the source tree DIR (its src/ "
-                             "directory, put first on PYTHONPATH), as one more target in the "
-                             "same rounds: before/after figures of a change on a busy machine")
+                             "directory, put first on PYTHONPATH), as one more target per "
+                             "--processes count in the same rounds: before/after figures of a "
+                             "change on a busy machine")
     parser.add_argument("--pin", action="store_true",
                         help=f"pin both servers to CPU {SERVER_CPU} and wrk to the other "
                              "(taskset); default: let the kernel schedule them")
@@ -312,10 +313,10 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server], cleanups:
     main_name = label(counts[0])
     pigeons = [start_pigeon(args, label(count), tmp / f"pigeon-{count}", servers,
                             processes=count, database_url=database()) for count in counts]
-    if args.compare_src:
-        pigeons.append(start_pigeon(args, f"pigeon {ACTION} (compare)", tmp / "compare",
-                                    servers, src=args.compare_src, processes=counts[0],
-                                    database_url=database()))
+    if args.compare_src:  # the other tree with each number of processes too
+        pigeons += [start_pigeon(args, f"{label(count)} (compare)", tmp / f"compare-{count}",
+                                 servers, src=args.compare_src, processes=count,
+                                 database_url=database()) for count in counts]
     # With several process counts, the bare app runs with each of them too: what the stack
     # gains from more processes here, beside wrk on the same cores, bounds what Pigeon can.
     hellos = []
