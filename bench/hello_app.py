@@ -10,9 +10,8 @@ measures beyond this app is Pigeon's own cost, those limits included.
     python bench/hello_app.py --host 127.0.0.1 --port 8081
     python bench/hello_app.py --port 8081 --workers 2    # uvicorn's worker processes
 
-``--workers N`` is the baseline of ``send_sms.py --processes 1,N`` (bench/scaling.py): what the
-bare stack gains from N processes on this machine, beside the load generator on the same cores,
-is the ceiling of what Pigeon can gain.
+``--workers N`` runs beside ``send_sms.py --processes 1,N`` (bench/scaling.py): what the bare
+stack's worker processes gain on this machine, beside the load generator on the same cores.
 """
 
 from __future__ import annotations
