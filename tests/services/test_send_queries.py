@@ -314,6 +314,28 @@ def test_another_processes_write_applies_when_the_copy_is_exactly_its_time_to_li
     assert refused(pigeon, sender, [C], pigeon.now()).code == "isv.OUT_OF_SERVICE"
 
 
+def test_a_copy_read_while_a_write_to_its_tables_is_pending_is_not_kept(pigeon):
+    """On PostgreSQL the send path's checks read in threads beside the writer's (store.
+    database.Database.read, cached=True): a copy read before the writer's commit, kept under
+    the version its write already moved, would be trusted after the commit."""
+    from pigeon.store.tables import templates
+
+    loads: list[int] = []
+
+    def load() -> int:
+        loads.append(len(loads) + 1)
+        return loads[-1]
+
+    def twice_inside_a_write(conn):
+        conn.execute(update(templates).where(templates.c.id == -1).values(status=0))
+        cache = sending._Cache.of(conn)
+        return cache.get(("probe",), load), cache.get(("probe",), load)
+
+    assert pigeon.db.write_sync(twice_inside_a_write) == (1, 2)  # loaded each time, not kept
+    cache = pigeon.db.read_sync(sending._Cache.of)
+    assert (cache.get(("probe",), load), cache.get(("probe",), load)) == (3, 3)  # kept
+
+
 def test_accounts_do_not_share_their_cached_state(pigeon, sender):
     other = int(pigeon.db.write_sync(accounts.create_account, "Other", pigeon.now())["AccountId"])
     pigeon.db.write_sync(accounts.set_account_status, other, "suspended")

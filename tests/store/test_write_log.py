@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 
 from pigeon.store.database import WriteLog
 from pigeon.store.tables import accounts, prices
@@ -33,6 +33,48 @@ def test_a_read_connection_finds_the_writers_log(pigeon):
     # The send path's cache is filled on a read connection too (sending.prepare, on SQLite):
     # it must be dropped by this process's writes like a copy the writer made.
     assert pigeon.db.read_sync(WriteLog.of) is pigeon.db.writes
+
+
+def test_a_write_is_pending_until_its_transaction_has_committed(pigeon):
+    seen = {}
+
+    def write_then_look(conn):
+        seen["before"] = pigeon.db.writes.pending(TABLES)
+        new_account(conn)
+        seen["accounts"] = pigeon.db.writes.pending(("accounts",))
+        seen["prices"] = pigeon.db.writes.pending(("prices",))
+
+    pigeon.db.write_sync(write_then_look)
+    assert seen == {"before": False, "accounts": True, "prices": False}
+    assert pigeon.db.writes.pending(TABLES) is False
+
+
+def test_a_raw_sql_write_is_pending_for_every_table(pigeon):
+    seen = []
+
+    def write_raw(conn):
+        conn.exec_driver_sql("UPDATE accounts SET name = name")
+        seen.append(pigeon.db.writes.pending(("prices",)))
+
+    pigeon.db.write_sync(write_raw)
+    assert seen == [True]
+
+
+def test_a_write_is_pending_while_its_commit_is_under_way(pigeon):
+    # SQLAlchemy's commit event comes before the commit happens; the log's own listener runs
+    # first (registered first), so this one sees the commit under way.
+    during: list[bool] = []
+
+    def at_commit(_conn):
+        during.append(pigeon.db.writes.pending(("accounts",)))
+
+    event.listen(pigeon.db.write_engine, "commit", at_commit)
+    try:
+        pigeon.db.write_sync(new_account)
+    finally:
+        event.remove(pigeon.db.write_engine, "commit", at_commit)
+    assert during == [True]
+    assert pigeon.db.writes.pending(("accounts",)) is False
 
 
 def test_an_insert_update_or_delete_moves_the_version_of_its_table(pigeon):

@@ -180,6 +180,11 @@ class _Cache:
         hit = self.entries.get(key)
         if hit is not None and hit[0] > now and hit[1] == version:
             return hit[2]
+        if self.log.pending(_CACHED_TABLES):
+            # A write of this process to these tables is not committed yet (on PostgreSQL reads
+            # run in threads of their own, beside the writer's): a copy read now, kept under
+            # the version the write already moved, would outlive it.
+            return load()
         value = load()
         if len(self.entries) >= CACHE_ENTRIES:
             self.entries.clear()
@@ -221,11 +226,13 @@ def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: Send
             now: datetime) -> ReadyCall:
     """Check and render a call with what does not change under a send: the account's status,
     the template and signatures (cached), quiet hours, each number, its text and segments, the
-    statements :func:`record` will run.  Reads only; a PigeonError refuses the call.
+    statements :func:`record` will run.  Reads only, and only through the cache (what is
+    done before a read can be done twice: ``Database.read(..., cached=True)``); a PigeonError
+    refuses the call.
 
-    On SQLite the API runs this on a read connection before the write (api/rpc/actions/
-    sending.py): the write transaction holds the database's one write lock, for every process
-    of the machine, so whatever leaves it lets another process write sooner."""
+    The API runs this before the write (api/rpc/actions/sending.py): the write holds a lock
+    other writers wait for — on SQLite the database's, on PostgreSQL the account's — so
+    whatever leaves it lets them write sooner."""
     cache = _Cache.of(conn)
     account = cache.get(("account", account_id), lambda: _load_account(conn, account_id))
     if account.status != "active":

@@ -184,6 +184,15 @@ class WriteLog:
         """The tables written since the last commit (the transaction under way)."""
         return self._uncommitted
 
+    def pending(self, tables: tuple[str, ...]) -> bool:
+        """Whether a transaction of the writer wrote one of ``tables`` (or raw SQL) and has not
+        finished committing: a copy read elsewhere meanwhile, under the version it already
+        has, would outlive the write (a cache should not keep it).  Any thread may ask."""
+        for written in (self._uncommitted, self._committing):
+            if "*" in written or any(table in written for table in tables):
+                return True
+        return False
+
     def wrote(self, table: str) -> None:
         """Count a write to ``table`` made past SQLAlchemy (see :class:`Driver`)."""
         self._wrote(table)
@@ -632,16 +641,25 @@ class Database:
             return fn(conn, *args, **kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any, offload: bool = False,
-                   **kwargs: Any) -> T:
+                   cached: bool = False, **kwargs: Any) -> T:
         """Run ``fn(conn, *args)`` in a read transaction.
 
         On SQLite a read takes microseconds, far less than handing it to a worker thread and
         back (the hop and the GIL hand-offs cost ~3x the read itself; see bench/README.md),
         so it runs right here on the event loop, on a connection kept for that.  Reads that
-        may scan many rows pass ``offload=True``; PostgreSQL reads always go to a thread.
+        may scan many rows pass ``offload=True``; PostgreSQL reads always go to a thread —
+        except, with ``cached=True``, a read that its caches answer: ``fn`` is first run here
+        with a connection that has no statement to give (:class:`CachesOnly`), and only when
+        it asks for one is it run again, in a thread.  ``fn`` must then do nothing before its
+        first statement that it cannot do twice.
         """
         if self.is_sqlite and not offload:
             return self._read_inline(fn, *args, **kwargs)
+        if cached:
+            try:
+                return fn(CachesOnly(self.read_engine), *args, **kwargs)
+            except CachesOnly.NeedsStatement:
+                pass
         return await anyio.to_thread.run_sync(functools.partial(self.read_sync, fn, *args,
                                                                 **kwargs))
 
@@ -663,6 +681,24 @@ class Database:
         if conn.in_transaction():
             conn.commit()
         return result
+
+
+class CachesOnly:
+    """What a read answered from caches gets for a connection (:meth:`Database.read`,
+    ``cached=True``): the engine and dialect a cache or :class:`Driver` asks for, and no
+    statement — anything else raises :class:`CachesOnly.NeedsStatement`, and the read is run
+    again on a real connection."""
+
+    class NeedsStatement(BaseException):
+        """The read needs the database.  A BaseException: a read's ``except Exception`` must
+        not take it for its own error."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+
+    def __getattr__(self, name: str) -> Any:
+        raise CachesOnly.NeedsStatement(name)
 
 
 @contextlib.contextmanager

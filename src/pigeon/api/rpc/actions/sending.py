@@ -45,19 +45,14 @@ def _template_param(text: str | None, where: str) -> dict | None:
 
 async def _accept(call: Call, request: SendRequest) -> dict:
     pigeon = call.pigeon
-    if pigeon.db.is_sqlite:
-        # SQLite has one write lock for all the processes of the machine (serve --workers N):
-        # the checks and rendering that need no lock run before the write, on a read
-        # connection, so that the lock is held for the counts, the money and the rows only
-        # (bench/README.md, "scaling").  A refusal here still uses the nonce (endpoint.py).
-        # On PostgreSQL the account's lock is taken after them anyway, and a read there is a
-        # trip to a thread and to the server: one unit does both.
-        ready = await pigeon.db.read(sending.prepare, pigeon.send_policy, call.account_id,
-                                     request, call.now)
-        answer = await call.write(sending.record, ready)
-    else:
-        answer = await call.write(sending.accept, pigeon.send_policy, call.account_id,
-                                  request, call.now)
+    # The checks and rendering that need no lock run before the write — from the caches, on
+    # the event loop, as a rule — so that the write holds its lock (SQLite's one write lock
+    # for every process of the machine; on PostgreSQL the account's, which the writer's whole
+    # group then keeps until its commit) for the counts, the money and the rows only
+    # (bench/README.md, "scaling").  A refusal here still uses the nonce (endpoint.py).
+    ready = await pigeon.db.read(sending.prepare, pigeon.send_policy, call.account_id,
+                                 request, call.now, cached=True)
+    answer = await call.write(sending.record, ready)
     call.pigeon.wake_dispatcher()
     # The line that ties this request's RequestId (in its context) to the messages' BizId,
     # which the dispatcher's and the report pusher's lines name.
