@@ -7,10 +7,11 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 
 from pigeon.store.tables import messages
 from tests.support.cli import cli_runner
-from tests.support.sending import ready_to_send, rows
+from tests.support.sending import ready_to_send, rows, tomorrow_at
 
 
 @pytest.fixture
@@ -42,9 +43,11 @@ def test_send_accepts_a_message_to_several_numbers_as_send_sms_does(pigeon, cli,
     assert stored[0]["content"] == "【云雀科技】您的订单A1已发货，请注意查收。"
 
 
-def test_send_prints_the_biz_id_for_people(cli, sender):
-    result = cli("send", "--account", sender.account_id, "--sign", sender.sign, "--template",
-                 sender.promo, "13800138000")
+def test_send_prints_the_biz_id_for_people(pigeon, cli, sender):
+    # A promotional template: at 10:00, clear of the quiet hours (20:00–08:00 platform time).
+    with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
+        result = cli("send", "--account", sender.account_id, "--sign", sender.sign,
+                     "--template", sender.promo, "13800138000")
     assert "BizId" in result.stdout and "^0" in result.stdout
 
 

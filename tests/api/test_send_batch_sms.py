@@ -73,7 +73,9 @@ def test_each_number_gets_its_own_signature_and_variables(pigeon, server, tenant
 
 
 def test_a_template_without_variables_needs_no_params(pigeon, sdk, sender):
-    body = batch(sdk, sender.promo, [A, B], [sender.sign, sender.sign])
+    # A promotional template: at 10:00, clear of the quiet hours (20:00–08:00 platform time).
+    with time_machine.travel(tomorrow_at(pigeon, 10), tick=True):
+        body = batch(sdk, sender.promo, [A, B], [sender.sign, sender.sign])
     assert body.code == "OK", body.message
     assert [m["params"] for m in rows(pigeon, messages, sender.account_id)] == [None, None]
 
