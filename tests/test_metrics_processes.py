@@ -20,7 +20,8 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-REQUESTS = 40
+BATCH = 20
+MAX_REQUESTS = 400
 
 
 def test_a_scrape_sums_every_process_of_pigeon_serve(tmp_path):
@@ -36,12 +37,22 @@ def test_a_scrape_sums_every_process_of_pigeon_serve(tmp_path):
 
         def query(_n: int) -> str:
             # A connection of its own each time: the kernel hands connections to the two
-            # API processes in turn, as they are free.
+            # API processes as they are free.
             return CoreClient(endpoint, tenant).common("QuerySmsSignList", {
                 "PageIndex": "1", "PageSize": "10"})["Code"]
 
+        def per_process() -> list[float]:
+            files = list((tmp_path / "data" / "metrics").glob("counter_*.db"))
+            return [value(_samples(f), "pigeon_api_requests_total", action="QuerySmsSignList",
+                          code="OK") for f in files]
+
+        # On a busy machine one process may take many connections in a row: batches until
+        # both have answered (each process counts in its own file).
+        sent = 0
         with ThreadPoolExecutor(8) as pool:
-            assert set(pool.map(query, range(REQUESTS))) == {"OK"}
+            while sent < MAX_REQUESTS and len([n for n in per_process() if n]) < 2:
+                assert set(pool.map(query, range(BATCH))) == {"OK"}
+                sent += BATCH
 
         def counted(samples) -> float:
             return value(samples, "pigeon_api_requests_total", action="QuerySmsSignList",
@@ -49,12 +60,10 @@ def test_a_scrape_sums_every_process_of_pigeon_serve(tmp_path):
                                             action="QuerySmsSignList", code="OK")
 
         # The process answering a scrape counts itself at once; the others within a second.
-        wait_until(lambda: counted(scrape(url)) == REQUESTS, timeout=10,
-                   what=f"the scrape to show all {REQUESTS} requests")
-        files = list((tmp_path / "data" / "metrics").glob("counter_*.db"))
-        answered = [value(_samples(f), "pigeon_api_requests_total",
-                          action="QuerySmsSignList", code="OK") for f in files]
-        assert sum(answered) == REQUESTS
+        wait_until(lambda: counted(scrape(url)) == sent, timeout=10,
+                   what=f"the scrape to show all {sent} requests")
+        answered = per_process()
+        assert sum(answered) == sent
         assert len([n for n in answered if n]) == 2, answered  # both API processes served
 
         # A message sent through an API process is dispatched by the parent: its count is
@@ -69,7 +78,7 @@ def test_a_scrape_sums_every_process_of_pigeon_serve(tmp_path):
 
         # The separate listener serves the same sums without a token.
         plain = parse(httpx.get(f"http://127.0.0.1:{listener}/metrics", timeout=10).text)
-        assert counted(plain) == REQUESTS
+        assert counted(plain) == sent
         assert total(plain, "pigeon_messages_delivered_total") == sent_before + 1
     finally:
         deployment.close()

@@ -393,14 +393,14 @@ def test_an_otp_protection_stops_otp_to_its_range_only(pigeon, sender):
 #   refusal: one more read, no other difference.
 # - _number_counts: whitelisted=None in check_number (#88): only numbers `applies` kept reach it,
 #   and none of them is whitelisted, so None (falsy) says the same.
-# - _number_counts, _record_charges, accept: zip(..., strict=True) made strict=None/False or
+# - _number_counts, _record_charges, record: zip(..., strict=True) made strict=None/False or
 #   dropped: the lists zipped are built one from the other (one read per signature, one plan per
 #   chargeable message, one id per row), so their lengths are always equal.
 # - _record_charges: the INSERT of a balance row when the debit found none (#66-#72): never
 #   runs — with no balance row the plan is made against a balance of 0, and plan_charge refuses
 #   any amount above the balance, so `spent` is 0 there (the call is refused otherwise; killed
 #   by test_without_a_balance_even_the_smallest_price_is_refused when the 0 is mutated).
-# - accept, _signature_lookup: the cache keys' names ("XXaccountXX", "TEMPLATE", "SIGNATURE"…):
+# - prepare, _signature_lookup: the cache keys' names ("XXaccountXX", "TEMPLATE", "SIGNATURE"…):
 #   any names do while the three kinds stay distinct; the account id and code/name still key.
 # - _signature_lookup: the per-call memo skipped (found = None, seen.get(None)): every number
 #   with the same SignName looks it up again through the cache and gets the same row and the
