@@ -413,6 +413,6 @@ def test_an_otp_protection_stops_otp_to_its_range_only(pigeon, sender):
 #   dicts stay.
 # - _Cache.get: the cache cleared at 10,001 entries instead of 10,000 (>= made >): memory only.
 # - _Cache.of: the branches for a connection without a write log (`_uncached`): every engine of
-#   a Database has one (store.database.WriteLog), so no caller of accept takes them.
+#   a Database has one (store.database.WriteLog), so no caller of prepare takes them.
 # - _number_limits: "otp_per_minute" misspelt: the platform's limit is 1 a minute and a tenant
 #   may only lower a limit to 1 at least, so a tightened value equals the default it stays at.

@@ -300,7 +300,7 @@ def record(conn: Connection, ready: ReadyCall) -> dict:
 
     biz_id = ready.biz_id
     request = ready.request
-    rows = [_row(account_id, biz_id, template, item, request.out_id, price, ready.policy, now)
+    rows = [_row(account_id, biz_id, template, item, request.out_id, price, now)
             | {"source_ip": request.source_ip} for item in prepared]
     ids = _insert_messages(conn, rows)
     _record_charges(conn, account_id, prepared, ids, now, ready.count_sent)
@@ -538,7 +538,7 @@ def _packages(driver: Driver, rows: list[tuple]) -> list[pricing.Package]:
 
 
 def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: str | None,
-         price: int, policy: SendPolicy, now: datetime) -> dict:
+         price: int, now: datetime) -> dict:
     failed = item.failure is not None
     extend = item.signature["extension_code"] + (item.recipient.extend_code or "")
     return dict(
