@@ -195,7 +195,8 @@ def test_an_unapproved_template_is_refused(core_sdk, sdk, sender):
                            {"TemplateCode": rejected["TemplateCode"]})["TemplateStatus"] == "2"
 
     body = send(sdk, A, sender.sign, rejected["TemplateCode"], {"order": "A1"})
-    assert body.code == "isv.SMS_TEMPLATE_ILLEGAL", body.message
+    assert (body.code, body.message) == ("isv.SMS_TEMPLATE_ILLEGAL",
+                                         f"Template {rejected['TemplateCode']} is not approved.")
 
 
 def test_an_unapproved_signature_is_refused(core_sdk, sdk, sender):

@@ -336,18 +336,6 @@ def test_a_copy_read_while_a_write_to_its_tables_is_pending_is_not_kept(pigeon):
     assert (cache.get(("probe",), load), cache.get(("probe",), load)) == (3, 3)  # kept
 
 
-def test_a_template_that_is_not_approved_is_refused_by_name(pigeon, sender):
-    from pigeon.services import templates as templates_service
-    from pigeon.store.tables import templates
-
-    pigeon.db.write_sync(lambda conn: conn.execute(
-        update(templates).where(templates.c.code == sender.notice)
-        .values(status=templates_service.REJECTED)))
-    error = refused(pigeon, sender, [A], pigeon.now())
-    assert (error.code, error.message) == ("isv.SMS_TEMPLATE_ILLEGAL",
-                                           f"Template {sender.notice} is not approved.")
-
-
 def test_accounts_do_not_share_their_cached_state(pigeon, sender):
     other = int(pigeon.db.write_sync(accounts.create_account, "Other", pigeon.now())["AccountId"])
     pigeon.db.write_sync(accounts.set_account_status, other, "suspended")

@@ -218,7 +218,7 @@ class ReadyCall:
     price: int  # per segment
     biz_id: str
     request: SendRequest
-    policy: SendPolicy
+    zone: ZoneInfo  # the platform's, for days and reports
     now: datetime
 
 
@@ -257,7 +257,7 @@ def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: Send
                                 policy.zone),
         count_sent=_count_sent(driver, account_id, len(items), now, policy.zone),
         price=account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type]),
-        biz_id=new_biz_id(now), request=request, policy=policy, now=now)
+        biz_id=new_biz_id(now), request=request, zone=policy.zone, now=now)
 
 
 def record(conn: Connection, ready: ReadyCall) -> dict:
@@ -270,7 +270,7 @@ def record(conn: Connection, ready: ReadyCall) -> dict:
     for item in prepared:
         item.failure = item.charge = None
     template_type = template["type"]
-    zone = ready.policy.zone
+    zone = ready.zone
     # Under the account's lock, every count and sum read from here on is the last committed,
     # on every node.  The lock and the reads go together: one round trip on PostgreSQL.
     driver = Driver.of(conn)

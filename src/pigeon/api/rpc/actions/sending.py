@@ -53,7 +53,7 @@ async def _accept(call: Call, request: SendRequest) -> dict:
     ready = await pigeon.db.read(sending.prepare, pigeon.send_policy, call.account_id,
                                  request, call.now, cached=True)
     answer = await call.write(sending.record, ready)
-    call.pigeon.wake_dispatcher()
+    pigeon.wake_dispatcher()
     # The line that ties this request's RequestId (in its context) to the messages' BizId,
     # which the dispatcher's and the report pusher's lines name.
     log.debug("accepted BizId %s: %d message(s)", answer["BizId"], len(request.recipients))
