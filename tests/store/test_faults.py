@@ -60,6 +60,14 @@ def test_postgresql_and_the_file_system_running_out_are_storage_faults(error):
     assert is_storage_fault(wrapped)
 
 
+def test_a_task_groups_faults_are_one_when_all_it_holds_are():
+    full = exc.OperationalError("COMMIT", {}, OSError(errno.ENOSPC, "No space left on device"))
+    assert is_storage_fault(ExceptionGroup("unhandled errors in a TaskGroup", [full]))
+    nested = ExceptionGroup("outer", [full, ExceptionGroup("inner", [full])])
+    assert is_storage_fault(nested)
+    assert not is_storage_fault(ExceptionGroup("mixed", [full, RuntimeError("a bug")]))
+
+
 def test_unique_violations_on_postgresql_are_not():
     assert not is_storage_fault(psycopg.errors.UniqueViolation("duplicate key"))
 
@@ -98,3 +106,6 @@ def test_the_log_filter_drops_a_workers_storage_traceback_and_keeps_the_rest():
     assert incidents.open
     assert quiet.filter(record(RuntimeError("a bug")))
     assert quiet.filter(record(None))
+    # The reporter's lanes run in a task group: its fault comes wrapped in an ExceptionGroup.
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert not quiet.filter(record(ExceptionGroup("unhandled errors in a TaskGroup", [full])))

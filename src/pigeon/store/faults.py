@@ -38,9 +38,15 @@ _OS_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
 def is_storage_fault(error: BaseException) -> bool:
     """Whether ``error`` (or what it wraps) is the store failing rather than a bug or a bad
     request: SQLite's full/read-only/I/O errors, PostgreSQL's lost connection or exhausted
-    resources, the file system's ENOSPC/EROFS/EDQUOT/EIO."""
+    resources, the file system's ENOSPC/EROFS/EDQUOT/EIO.
+
+    A task group's :class:`BaseExceptionGroup` is one when every exception it holds is one: a
+    bug among the faults is still a bug, and keeps its traceback.
+    """
     seen = 0
     while error is not None and seen < 8:
+        if isinstance(error, BaseExceptionGroup):
+            return all(is_storage_fault(inner) for inner in error.exceptions)
         if _fault_kind(error) is not None:
             return True
         error = getattr(error, "orig", None) or error.__cause__ or error.__context__
