@@ -172,6 +172,10 @@ WRITER_QUEUE = Gauge("pigeon_db_writer_queue", "Units of work the database write
 WRITER_COMMIT = Histogram("pigeon_db_commit_seconds", "Time the database writer's COMMIT "
                           "took (one per group of units).", buckets=_LATENCY,
                           registry=REGISTRY)
+WRITER_CONFLICTS = Counter("pigeon_db_group_conflicts", "Group commits undone whole at their "
+                           "end because another node had spent what their units counted on "
+                           "(their units ran again, under the account's lock).",
+                           registry=REGISTRY)
 STORAGE_FAULTS = Counter("pigeon_storage_faults", "Writes and requests that met a storage "
                          "fault (disk full, read-only, database unreachable).",
                          registry=REGISTRY)
@@ -311,6 +315,10 @@ def writer_group(units: int, waiting: int) -> None:
 
 def writer_commit(seconds: float) -> None:
     WRITER_COMMIT.observe(seconds)
+
+
+def writer_conflict() -> None:
+    WRITER_CONFLICTS.inc()
 
 
 def storage_fault() -> None:

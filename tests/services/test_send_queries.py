@@ -272,7 +272,26 @@ def test_accepted_and_failed_messages_are_counted_in_the_metrics(pigeon, sender)
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
 
 
-def test_the_account_lock_is_taken_first_and_its_answer_checked(pigeon, sender, monkeypatch):
+def test_the_numbers_locks_come_first_and_the_accounts_at_the_group_end(pigeon, sender,
+                                                                       monkeypatch):
+    seen = record_locks(monkeypatch)
+    accept(pigeon, sender, [A, B], pigeon.now())
+    numbers = [locks.number_ident(sender.account_id, n) for n in (A, B)]
+    assert seen == [("numbers", locks.NUMBER, numbers), [(7,)],
+                    ("one", locks.ACCOUNT, sender.account_id)]
+
+
+def test_a_capped_account_is_locked_with_its_numbers_and_its_answer_checked(pigeon, sender,
+                                                                            monkeypatch):
+    pigeon.db.write_sync(sending_settings.set_limits, sender.account_id, day_limit=10)
+    seen = record_locks(monkeypatch)
+    accept(pigeon, sender, [A], pigeon.now())
+    assert seen == [("numbers", locks.NUMBER, [locks.number_ident(sender.account_id, A)]),
+                    ("one", locks.ACCOUNT, sender.account_id), [(7,)], [(7,)]]
+
+
+def record_locks(monkeypatch) -> list:
+    """Which locks the send path asks for, in order, and the answers it checks."""
     seen = []
 
     @dataclasses.dataclass
@@ -284,13 +303,16 @@ def test_the_account_lock_is_taken_first_and_its_answer_checked(pigeon, sender, 
             seen.append(rows)
 
     def statement(conn, kind, ident):
-        seen.append((conn.dialect.name, kind, ident))
+        seen.append(("one", kind, ident))
+        return Taking()
+
+    def statement_all(conn, kind, idents):
+        seen.append(("numbers", kind, list(idents)))
         return Taking()
 
     monkeypatch.setattr(locks, "statement", statement)
-    accept(pigeon, sender, [A], pigeon.now())
-    assert seen == [(pigeon.db.write_engine.dialect.name, locks.ACCOUNT, sender.account_id),
-                    [(7,)]]
+    monkeypatch.setattr(locks, "statement_all", statement_all)
+    return seen
 
 
 # The cache of account state, templates and signatures (sending._Cache): a write made in this

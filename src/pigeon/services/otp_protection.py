@@ -9,6 +9,7 @@ Refusals answer ``isv.BUSINESS_LIMIT_CONTROL`` with a message naming the protect
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, insert, or_, select, update
@@ -31,9 +32,11 @@ def _active(account_id: int, now: datetime):
 
 
 def check(conn: Connection, account_id: int, template_type: int, numbers: list[PhoneNumber],
-          now: datetime) -> None:
+          now: datetime, exact: Callable[[], None] | None = None) -> None:
     """Refuse an OTP request an active protection stops (called by the send path, inside the
-    acceptance transaction); costs one indexed read per OTP request, two when throttled."""
+    acceptance transaction); costs one indexed read per OTP request, two when throttled.
+    ``exact()``, when given, is called before the account's codes are counted: it takes the
+    lock that makes the count exact (the send path's, when it does not hold it already)."""
     if template_type != OTP:
         return
     rows = conn.execute(select(otp_protections.c.id, otp_protections.c.kind,
@@ -44,6 +47,8 @@ def check(conn: Connection, account_id: int, template_type: int, numbers: list[P
     active = [pumping.ActiveProtection(r.id, r.kind, r.scope, r.per_minute) for r in rows]
     sent = None
     if pumping.needs_otp_count(active):
+        if exact is not None:
+            exact()
         sent = conn.scalar(select(func.count()).select_from(messages).where(
             messages.c.account_id == account_id, messages.c.created_at > now - THROTTLE_WINDOW,
             messages.c.template_type == OTP))

@@ -27,6 +27,7 @@ INSERT per table.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 import weakref
@@ -50,7 +51,17 @@ from pigeon.services import billing, otp_protection
 from pigeon.services import signatures as signatures_service
 from pigeon.services import templates as templates_service
 from pigeon.services.delivery import queue_report_for
-from pigeon.store.database import BulkInsert, Driver, WriteLog, after_commit
+from pigeon.store import locks
+from pigeon.store.database import (
+    BulkInsert,
+    Conflict,
+    Driver,
+    WriteLog,
+    after_commit,
+    defer,
+    deferred,
+    deferring,
+)
 from pigeon.store.tables import (
     accounts,
     balances,
@@ -230,9 +241,9 @@ def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: Send
     done before a read can be done twice: ``Database.read(..., cached=True)``); a PigeonError
     refuses the call.
 
-    The API runs this before the write (api/rpc/actions/sending.py): the write holds a lock
-    other writers wait for — on SQLite the database's, on PostgreSQL the account's — so
-    whatever leaves it lets them write sooner."""
+    The API runs this before the write (api/rpc/actions/sending.py): the write holds locks
+    other writers wait for — on SQLite the database's, on PostgreSQL the numbers' until its
+    group commits — so whatever leaves it lets them write sooner."""
     cache = _Cache.of(conn)
     account = cache.get(("account", account_id), lambda: _load_account(conn, account_id))
     if account.status != "active":
@@ -261,9 +272,18 @@ def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: Send
 
 
 def record(conn: Connection, ready: ReadyCall) -> dict:
-    """Decide what the counts, caps and money allow for a prepared call and write it, under
-    the account's lock; returns ``{"BizId": ...}``.  May run again for the same call (the
-    writer retries a unit that met a lock): nothing of an earlier run is kept."""
+    """Decide what the counts, caps and money allow for a prepared call and write it; returns
+    ``{"BizId": ...}``.  May run again for the same call (the writer retries a unit that met a
+    lock): nothing of an earlier run is kept.
+
+    On PostgreSQL, where several nodes write at once, the numbers' locks make their counts
+    exact.  The money — the balance, the packages' units, the day and month counters, rows
+    every message of the tenant touches — is debited at the end of the writer's group
+    (:func:`_settle`), each debit on condition that it is still covered: the account's lock is
+    held for the commit only, not for the whole group, so two nodes' groups for one tenant run
+    side by side.  Where that condition failed (the group runs again, :data:`CAUTIOUS`), where
+    the account has caps (their counts must be exact too), or outside the writer, the account's
+    lock is taken first and the money debited at once."""
     account_id, account, template, now = ready.account_id, ready.account, ready.template, \
         ready.now
     prepared = ready.items
@@ -271,30 +291,43 @@ def record(conn: Connection, ready: ReadyCall) -> dict:
         item.failure = item.charge = None
     template_type = template["type"]
     zone = ready.zone
-    # Under the account's lock, every count and sum read from here on is the last committed,
-    # on every node.  The lock and the reads go together: one round trip on PostgreSQL.
     driver = Driver.of(conn)
-    taking = billing.account_lock(conn, account_id)
+    settings = account.settings
+    later = deferring(conn) and settings.get("day_limit") is None \
+        and settings.get("month_limit") is None
+    # Under the locks, every count and sum read from here on is the last committed, on every
+    # node.  The locks and the reads go together: one round trip on PostgreSQL.  The numbers'
+    # before the account's (store/locks.py: a group's end waits for the account's holding the
+    # numbers').
+    takings = [locks.statement_all(conn, locks.NUMBER,
+                                   [locks.number_ident(account_id, p.number.wire)
+                                    for p in prepared])]
+    if not later:
+        takings.append(billing.account_lock(conn, account_id))
+    takings = [taking for taking in takings if taking is not None]
     counting = ready.counting
-    statements = [*counting.statements, (None, _USABLE_PACKAGES, (account_id,)),
-                  (None, _BALANCE_OF, (account_id,))]
-    if taking is not None:
-        statements.insert(0, (None, taking.sql, taking.params))
-    results = driver.run_all(conn, statements)
-    if taking is not None:
+    results = driver.run_all(conn, [*((None, t.sql, t.params) for t in takings),
+                                    *counting.statements,
+                                    (None, _USABLE_PACKAGES, (account_id,)),
+                                    (None, _BALANCE_OF, (account_id,))])
+    for taking in takings:
         taking.check(results.pop(0))
     *counted, package_rows, balance_rows = results
 
-    # SMS-pumping protection switched on by the tenant's alert rules (alerts issue).
-    otp_protection.check(conn, account_id, template_type, [p.number for p in prepared], now)
-    _check_caps(conn, account_id, account.settings, len(prepared), now, zone)
+    # SMS-pumping protection switched on by the tenant's alert rules (alerts issue).  Its
+    # count of the account's codes is exact under the account's lock.
+    otp_protection.check(conn, account_id, template_type, [p.number for p in prepared], now,
+                         exact=(lambda: billing.lock_account(conn, account_id)) if later
+                         else None)
+    _check_caps(conn, account_id, settings, len(prepared), now, zone)
     counting.check(counted)
     chargeable = [p for p in prepared if p.failure is None]
     price = ready.price
     if chargeable:
+        packages, balance = _unsettled(conn, account_id, _packages(driver, package_rows),
+                                       balance_rows[0][0] if balance_rows else 0)
         plans = pricing.plan_batch(template_type, [p.segments for p in chargeable], price,
-                                   _packages(driver, package_rows),
-                                   balance_rows[0][0] if balance_rows else 0, now)
+                                   packages, balance, now)
         for item, plan in zip(chargeable, plans, strict=True):
             item.charge = plan
 
@@ -303,7 +336,7 @@ def record(conn: Connection, ready: ReadyCall) -> dict:
     rows = [_row(account_id, biz_id, template, item, request.out_id, price, now)
             | {"source_ip": request.source_ip} for item in prepared]
     ids = _insert_messages(conn, rows)
-    _record_charges(conn, account_id, prepared, ids, now, ready.count_sent)
+    _record_charges(conn, account_id, prepared, ids, now, ready.count_sent, later)
     for item, message_id in zip(prepared, ids, strict=True):
         if item.failure is not None:
             queue_report_for(conn, message_id, zone, now)
@@ -574,13 +607,78 @@ def _insert_messages(conn: Connection, rows: list[dict]) -> list[int]:
     return _insert_messages_bulk.returning_ids(conn, rows)
 _TAKE_UNITS = "UPDATE packages SET remaining = remaining - ? WHERE id = ?"
 _SPEND = "UPDATE balances SET amount = amount - ? WHERE account_id = ? RETURNING account_id"
+# At a group's end: taken only while still covered (another node may have spent meanwhile).
+_TAKE_UNITS_COVERED = ("UPDATE packages SET remaining = remaining - ? "
+                       "WHERE id = ? AND remaining >= ? RETURNING id")
+_SPEND_COVERED = ("UPDATE balances SET amount = amount - ? "
+                  "WHERE account_id = ? AND amount >= ? RETURNING account_id")
+
+
+@dataclass(frozen=True)
+class _Owed:
+    """What one call's messages owe, left for its group's end (:func:`_settle`)."""
+
+    account_id: int
+    spent: int  # milli-CNY from the balance
+    units: dict[int, int]  # package id → units
+    counting: tuple[str, str, tuple]  # the day and month counters' statement
+
+
+def _unsettled(conn: Connection, account_id: int, packages: list[pricing.Package],
+               balance: int) -> tuple[list[pricing.Package], int]:
+    """The packages and balance as read, less what the earlier calls of the running group owe
+    and have not yet paid (:func:`_settle` pays at the group's end)."""
+    units: dict[int, int] = {}
+    for owed in deferred(conn, _settle):
+        if owed.account_id == account_id:
+            balance -= owed.spent
+            for package_id, taken in owed.units.items():
+                units[package_id] = units.get(package_id, 0) + taken
+    if units:
+        packages = [dataclasses.replace(p, remaining=p.remaining - units.get(p.id, 0))
+                    for p in packages if p.remaining > units.get(p.id, 0)]
+    return packages, balance
+
+
+def _settle(conn: Connection, owed: list[_Owed]) -> None:
+    """At the end of a writer's group: take what its calls owe — under each account's lock,
+    held only until the commit that follows — each package's units and each balance's debit
+    on condition that they are still there.  Raises :class:`Conflict` where one is not (another
+    node spent it since the calls read it): the group runs again, under the account's lock."""
+    driver = Driver.of(conn)
+    spent: dict[int, int] = {}
+    units: dict[int, int] = {}
+    counts: dict[tuple, int] = {}
+    for item in owed:
+        spent[item.account_id] = spent.get(item.account_id, 0) + item.spent
+        for package_id, taken in item.units.items():
+            units[package_id] = units.get(package_id, 0) + taken
+        key = item.counting[2][1:]
+        counts[key] = counts.get(key, 0) + item.counting[2][0]
+    takings = [billing.account_lock(conn, account_id) for account_id in sorted(spent)]
+    statements: list[tuple[str | None, str, tuple]] = [
+        (None, t.sql, t.params) for t in takings if t is not None]
+    locked = len(statements)
+    covered = [("packages", _TAKE_UNITS_COVERED, (taken, package_id, taken))
+               for package_id, taken in units.items()]
+    covered += [("balances", _SPEND_COVERED, (amount, account_id, amount))
+                for account_id, amount in spent.items() if amount]
+    statements += covered
+    statements += [("account_counts", _ADD_COUNT, (count, *key)) for key, count in counts.items()]
+    results = driver.run_all(conn, statements)
+    for (_table, _sql, params), rows in zip(covered, results[locked:], strict=False):
+        if not rows:
+            raise Conflict(f"no longer covered at the group's end: {_sql.split()[1]} "
+                           f"{params[1]} ({params[0]})")
 
 
 def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared],
-                    ids: list[int], now: datetime, counting: tuple[str, str, tuple]) -> None:
+                    ids: list[int], now: datetime, counting: tuple[str, str, tuple],
+                    later: bool) -> None:
     """One ledger row per charge part (one INSERT for the call), each package's units taken
     once, the balance debited once — sent together with ``counting`` (the day and month
-    counters' statement): one round trip on PostgreSQL."""
+    counters' statement): one round trip on PostgreSQL.  ``later``: the units, the debit and
+    the counters are left for the group's end (:func:`_settle`)."""
     spent = 0
     entries: list[dict] = []
     units: dict[int, int] = {}  # package id → units taken, in first-use order
@@ -595,6 +693,11 @@ def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared]
                             "kind": "charge", "package_id": part.package_id,
                             "units": -part.units, "amount": -part.amount, "created_at": now})
     driver = Driver.of(conn)
+    if later:
+        if entries:
+            driver.run_all(conn, [_insert_ledger.statement(driver, entries)])
+        defer(conn, _settle, _Owed(account_id, spent, units, counting))
+        return
     statements = [counting]
     statements += [("packages", _TAKE_UNITS, (taken, package_id))
                    for package_id, taken in units.items()]

@@ -467,6 +467,12 @@ class Database:
             outcomes = self._run_group(conn, batch, hooks)
         except WriteLockBusy:
             raise
+        except Conflict as conflict:  # rolled back whole: every unit again, under the locks
+            log.debug("group of %d unit(s) undone: %s", len(batch), conflict)
+            metrics.writer_conflict()
+            for unit in batch:
+                unit.cautious = True
+            again.extend(batch)
         except _UnitFailed as failed:  # a lone unit raised; its transaction is rolled back
             if _again(batch[0], failed.exc):
                 again.append(batch[0])
@@ -504,59 +510,78 @@ class Database:
         that were not undone are added to ``hooks``."""
         outcomes: list[tuple[bool, Any]] = []
         info = conn.info
-        with conn.begin():
-            if len(batch) == 1:
-                unit = batch[0]
+        info[GROUP_END] = ends = _GroupEnd()
+        try:
+            with conn.begin():
+                self._run_units(conn, batch, hooks, outcomes, ends)
                 info[FIRST_UNIT] = True
-                info[AFTER_COMMIT] = mine = []
-                try:
-                    outcomes.append((True, unit.run(conn)))
-                except Exception as exc:
-                    # Alone in its transaction: roll the whole thing back.
-                    raise _UnitFailed(exc) from exc
-                finally:
-                    info[AFTER_COMMIT] = None
-                hooks += mine
-            else:
-                # Each unit in a savepoint of its own, written as plain SQL straight on the
-                # driver's connection: SQLAlchemy's begin_nested() costs ~70 µs a unit where
-                # these two statements cost a few (bench/README.md), and a unit's own nested
-                # transactions keep their names.  Only the first unit may wait for a lock
-                # (store/locks.py).
-                # The last unit's savepoint is not released: the commit ends it.
-                raw = conn.connection.dbapi_connection.execute
-                first = True
-                open_savepoint = False  # a unit's, to release before the next unit's
-                for unit in batch:
-                    info[FIRST_UNIT] = first
-                    first = False
-                    info[AFTER_COMMIT] = mine = []
-                    if open_savepoint and not self.is_sqlite:
-                        raw(_RELEASE_AND_SAVEPOINT)
-                    else:
-                        if open_savepoint:
-                            raw(_RELEASE)
-                        raw(_SAVEPOINT)
-                    open_savepoint = True
-                    try:
-                        value = unit.run(conn)
-                    except Exception as exc:
-                        raw(_ROLLBACK_TO)
-                        raw(_RELEASE)
-                        open_savepoint = False
-                        self.writes.rolled_back()
-                        outcomes.append((False, exc))
-                    else:
-                        outcomes.append((True, value))
-                        if mine:
-                            hooks += mine
-                info[AFTER_COMMIT] = None
-            info[FIRST_UNIT] = True
-            if not self.is_sqlite:
-                self._announce(conn)
-            committing = time.perf_counter()
+                ends.settle(conn)
+                if not self.is_sqlite:
+                    self._announce(conn)
+                committing = time.perf_counter()
+        finally:
+            info[GROUP_END] = None
+            info[CAUTIOUS] = False
         metrics.writer_commit(time.perf_counter() - committing)
         return outcomes
+
+    def _run_units(self, conn: Connection, batch: list[_Unit], hooks: list[Callable[[], None]],
+                   outcomes: list[tuple[bool, Any]], ends: _GroupEnd) -> None:
+        """:meth:`_run_group`'s units, each (when there are several) in a savepoint of its
+        own; what each returned or raised is appended to ``outcomes``."""
+        info = conn.info
+        if len(batch) == 1:
+            unit = batch[0]
+            info[FIRST_UNIT] = True
+            info[CAUTIOUS] = unit.cautious
+            info[AFTER_COMMIT] = mine = []
+            ends.unit = []
+            try:
+                outcomes.append((True, unit.run(conn)))
+            except Exception as exc:
+                # Alone in its transaction: roll the whole thing back.
+                raise _UnitFailed(exc) from exc
+            finally:
+                info[AFTER_COMMIT] = None
+            hooks += mine
+            ends.keep()
+        else:
+            # Each unit in a savepoint of its own, written as plain SQL straight on the
+            # driver's connection: SQLAlchemy's begin_nested() costs ~70 µs a unit where
+            # these two statements cost a few (bench/README.md), and a unit's own nested
+            # transactions keep their names.  Only the first unit may wait for a lock
+            # (store/locks.py).
+            # The last unit's savepoint is not released: the commit ends it.
+            raw = conn.connection.dbapi_connection.execute
+            first = True
+            open_savepoint = False  # a unit's, to release before the next unit's
+            for unit in batch:
+                info[FIRST_UNIT] = first
+                first = False
+                info[CAUTIOUS] = unit.cautious
+                info[AFTER_COMMIT] = mine = []
+                ends.unit = []
+                if open_savepoint and not self.is_sqlite:
+                    raw(_RELEASE_AND_SAVEPOINT)
+                else:
+                    if open_savepoint:
+                        raw(_RELEASE)
+                    raw(_SAVEPOINT)
+                open_savepoint = True
+                try:
+                    value = unit.run(conn)
+                except Exception as exc:
+                    raw(_ROLLBACK_TO)
+                    raw(_RELEASE)
+                    open_savepoint = False
+                    self.writes.rolled_back()
+                    outcomes.append((False, exc))
+                else:
+                    outcomes.append((True, value))
+                    if mine:
+                        hooks += mine
+                    ends.keep()
+            info[AFTER_COMMIT] = None
 
     def _announce(self, conn: Connection) -> None:
         """Tell the other processes listening (:meth:`watch_others`) which of the
@@ -728,7 +753,7 @@ def savepoint(conn: Connection, name: str, *, begun: bool = False, release: bool
 class _Unit:
     """A unit of work queued for the writer, and how often it was run and undone."""
 
-    __slots__ = ("fn", "args", "future", "tries", "taken", "context")
+    __slots__ = ("fn", "args", "future", "tries", "taken", "context", "cautious")
 
     def __init__(self, fn: Callable[..., Any], args: tuple, future) -> None:
         self.fn = fn
@@ -736,6 +761,7 @@ class _Unit:
         self.future = future  # a concurrent or an asyncio Future
         self.tries = 0
         self.taken = False  # picked up by a writer once (its future marked running)
+        self.cautious = False  # undone by a Conflict: decides under the locks (CAUTIOUS)
         # The caller's context variables (the request id its log lines carry, who an audit
         # entry names): the unit runs in them, on whichever thread writes.  A copy costs a
         # fraction of a microsecond (contexts are immutable maps).
@@ -757,6 +783,80 @@ class Busy(Exception):
     """Raised by a unit of work that needs a lock another transaction holds, where waiting
     could deadlock (:mod:`pigeon.store.locks`): the writer undoes the unit and runs it again
     first in its next transaction, where it may wait."""
+
+
+class Conflict(Exception):
+    """Raised by a group's end (:func:`defer`) when what its units decided no longer holds
+    there — another node spent the money meanwhile: the writer rolls the whole transaction
+    back and runs every unit of it again, first in its next transaction, cautiously
+    (:data:`CAUTIOUS`)."""
+
+
+CAUTIOUS = "pigeon.cautious"
+"""``conn.info`` key: True while the running unit was undone by a :class:`Conflict` — it
+decides under the locks instead of leaving its changes for the group's end."""
+
+GROUP_END = "pigeon.group_end"
+"""``conn.info`` key: the :class:`_GroupEnd` of the writer's running transaction."""
+
+
+class _GroupEnd:
+    """What the units of one transaction left for its end (:func:`defer`): the items of the
+    units that were not undone, and the running unit's own."""
+
+    __slots__ = ("kept", "unit")
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[Callable[[Connection, list], None], Any]] = []
+        self.unit: list[tuple[Callable[[Connection, list], None], Any]] = []
+
+    def keep(self) -> None:
+        """The running unit succeeded: its items are the group's."""
+        self.kept += self.unit
+        self.unit = []
+
+    def settle(self, conn: Connection) -> None:
+        """Call each settle function once with its items, in the order first left; a lost
+        deadlock or lock wait there is a :class:`Conflict` (the group runs again)."""
+        by_settle: dict[Callable[[Connection, list], None], list] = {}
+        for settle, item in self.kept:
+            by_settle.setdefault(settle, []).append(item)
+        for settle, items in by_settle.items():
+            try:
+                settle(conn, items)
+            except exc.DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) in _TRANSIENT:
+                    raise Conflict(f"the group's end met {error.orig.sqlstate}") from error
+                raise
+
+
+def defer(conn: Connection, settle: Callable[[Connection, list], None], item: Any) -> bool:
+    """Leave ``item`` for ``settle(conn, items)``, called once at the end of the writer's
+    transaction — after its last unit, before the commit — with the items of every unit that
+    was not undone.  A change to a row every unit touches (a tenant's balance) made there holds
+    the row's lock for the commit only, not for the whole group; ``settle`` raises
+    :class:`Conflict` when the change no longer holds.  False where there is no group end (a
+    connection outside the writer): the caller makes the change itself."""
+    ends = conn.info.get(GROUP_END)
+    if ends is None:
+        return False
+    ends.unit.append((settle, item))
+    return True
+
+
+def deferring(conn: Connection) -> bool:
+    """Whether the running unit may leave changes for its group's end (:func:`defer`): it
+    runs in the writer, and was not undone by a :class:`Conflict` there."""
+    return conn.info.get(GROUP_END) is not None and not conn.info.get(CAUTIOUS, False)
+
+
+def deferred(conn: Connection, settle: Callable[[Connection, list], None]) -> list:
+    """The items the earlier units of the running transaction left for ``settle`` (those not
+    undone): what a unit must count as already spent."""
+    ends = conn.info.get(GROUP_END)
+    if ends is None:
+        return []
+    return [item for fn, item in ends.kept if fn is settle]
 
 
 AFTER_COMMIT = "pigeon.after_commit"

@@ -14,10 +14,18 @@ after a second.  So only the first unit of a transaction waits; a later unit *tr
 and, when another transaction holds it, raises :class:`~pigeon.store.database.Busy`: the
 writer undoes that unit and runs it first in its next transaction, where it may wait.  Several
 keys taken by one unit are taken in sorted order (:func:`lock_all`).
+
+The send path takes its numbers' locks with its reads, and the account's only at the end of its
+group, to debit the money (``sending._settle``) — so the account's lock, which every message of
+a tenant needs, is held for a commit rather than for a whole group.  A group's end waits for it
+while holding numbers' locks; that cannot close a cycle, because whoever holds an account's
+lock took its numbers' locks first (a capped account's call: numbers, then account, in one
+statement) and only tries others afterwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,11 +34,13 @@ from sqlalchemy import Connection
 from pigeon.store.database import FIRST_UNIT, Busy, Driver
 
 ACCOUNT = 1
-"""An account's money, packages, caps and per-number counts: everything SendSms decides."""
+"""An account's money, packages and caps: what SendSms decides about the account as a whole."""
 LEASE = 2
 """A lease (services/leases.py), by a checksum of its name."""
 AUDIT = 3
 """The audit trail's head (services/audit.py): one entry appended at a time, cluster-wide."""
+NUMBER = 4
+"""One phone number of one account (:func:`number_ident`): its per-number limits' counts."""
 
 _KEY_BITS = 56  # the kind in the top byte, the id below
 
@@ -79,6 +89,33 @@ def statement(conn: Connection, kind: int, ident: int) -> Taking | None:
 
 _WAIT = "SELECT true FROM pg_advisory_xact_lock(?)"
 _TRY = "SELECT pg_try_advisory_xact_lock(?)"
+
+
+def statement_all(conn: Connection, kind: int, idents: Iterable[int]) -> Taking | None:
+    """:func:`statement` for the locks on every one of ``idents``, taken in sorted order by one
+    statement; None on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return None
+    keys = sorted({key(kind, ident) for ident in idents})
+    what = f"{kind}:{len(keys)} keys"
+    if conn.info.get(FIRST_UNIT, True):
+        return Taking(_WAIT_ALL, (keys,), True, what)
+    return Taking(_TRY_ALL, (keys,), False, what)
+
+
+# unnest() yields the array's elements in order, and the lateral call runs once for each:
+# the locks are taken in the keys' order.
+_WAIT_ALL = ("SELECT count(*) > 0 FROM unnest(?::bigint[]) AS t(k), "
+             "LATERAL pg_advisory_xact_lock(k)")
+_TRY_ALL = ("SELECT bool_and(taken) FROM unnest(?::bigint[]) AS t(k), "
+            "LATERAL pg_try_advisory_xact_lock(k) AS taken")
+
+
+def number_ident(account_id: int, phone: str) -> int:
+    """The :data:`NUMBER` lock's id of ``phone`` (as stored) of ``account_id``: 56 bits of a
+    hash of both (two numbers sharing one only wait for each other)."""
+    digest = hashlib.blake2b(f"{account_id}/{phone}".encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "big")
 
 
 def lock_all(conn: Connection, kind: int, idents: Iterable[int]) -> None:
