@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from pigeon import metrics
+from pigeon.core import limits
 from pigeon.core.errors import PigeonError
 from pigeon.services import accounts, billing, sending, sending_settings
 from pigeon.store import locks
@@ -107,6 +108,16 @@ def test_the_count_statement_on_sqlite_and_on_postgresql():
                               + ("= ANY(?)" if len(phones) > 1 else "= ?")), sql
         assert sql.endswith(" AND template_type = ?"), sql
         assert params == (1, 2, *phone_params, postgres.time(since), 3)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Asia/Kathmandu", "America/St_Johns"])
+def test_the_periods_kept_per_minute_are_the_periods_of_every_instant(zone):
+    zone = ZoneInfo(zone)
+    midnight = datetime(2027, 4, 1, tzinfo=zone).astimezone(UTC)  # a day and a month begin
+    for offset in (-61, -60, -1, -0.000001, 0, 0.000001, 1, 59, 60):
+        now = midnight + timedelta(seconds=offset)
+        assert sending._periods(now, zone) == (limits.day_start(now, zone),
+                                               limits.month_start(now, zone)), (zone, offset)
 
 
 # -- sending.accept called directly ----------------------------------------------------------------

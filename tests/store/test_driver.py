@@ -161,3 +161,14 @@ def test_an_error_among_statements_run_together_undoes_the_unit(pigeon):
         pigeon.db.write_sync(run)
     assert pigeon.db.read_sync(lambda conn: conn.scalar(
         text("SELECT count(*) FROM handset_messages"))) == 0
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_last_time_converted_is_kept_for_that_very_object(dialect):
+    driver = Driver(dialect)
+    first, second = driver.time(NOW), driver.time(EAST)
+    assert driver.time(NOW) == first != second  # NOW again, after another
+    assert driver.time(EAST) == second
+    assert driver.read_time(first) == NOW and driver.read_time(second) == EAST
+    with pytest.raises(ValueError, match="naive"):
+        driver.time(NOW.replace(tzinfo=None))

@@ -422,7 +422,19 @@ _ADD_COUNT = ("UPDATE account_counts SET messages = messages + ? WHERE account_i
 
 
 def _periods(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    return limits.day_start(now, zone), limits.month_start(now, zone)
+    """The UTC instants ``now``'s day and month began in ``zone``, kept per minute: a day
+    begins on a whole minute in every zone in use (offsets are whole minutes since 1972)."""
+    minute = now.replace(second=0, microsecond=0)
+    key = (zone, minute)
+    found = _PERIODS.get(key)
+    if found is None:
+        if len(_PERIODS) >= 64:
+            _PERIODS.clear()
+        found = _PERIODS[key] = (limits.day_start(minute, zone), limits.month_start(minute, zone))
+    return found
+
+
+_PERIODS: dict[tuple[ZoneInfo, datetime], tuple[datetime, datetime]] = {}
 
 
 def _check_caps(conn: Connection, account_id: int, settings: dict, adding: int, now: datetime,

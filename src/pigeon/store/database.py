@@ -960,6 +960,7 @@ class Driver:
         self.sqlite = dialect_name == "sqlite"
         # A list of ids as one parameter (:meth:`ids`): ``id`` + this.
         self.in_ids = "IN (SELECT value FROM json_each(?))" if self.sqlite else "= ANY(?)"
+        self._last_time: tuple[datetime | None, Any] = (None, None)
         self._sql: dict[str, str] = {}
 
     @staticmethod
@@ -976,10 +977,18 @@ class Driver:
         """An aware datetime as ``UTCDateTime`` stores it: naive UTC (SQLite: its text)."""
         if value is None:
             return None
+        # A call converts its one ``now`` several times (its rows, its counts, its nonce):
+        # the last conversion is kept, as one tuple (any thread may read it while another
+        # replaces it), for that very object.
+        last = self._last_time
+        if last[0] is value:
+            return last[1]
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; pass an aware UTC time")
         naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
+        stored = naive.isoformat(" ", "microseconds") if self.sqlite else naive
+        self._last_time = (value, stored)
+        return stored
 
     def read_time(self, value: Any) -> datetime | None:
         """A stored ``UTCDateTime`` as read from the driver, aware UTC again."""
