@@ -96,3 +96,28 @@ def test_a_debit_made_elsewhere_meanwhile_runs_the_group_again_under_the_lock(
     assert runs == [False, True]  # undone at the group's end, then decided under the lock
     assert money(pigeon, sender.account_id) == (0, 0, 0)
     assert metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") == conflicts + 1
+
+
+def test_a_groups_ledger_rows_are_written_in_inserts_of_bounded_size(pigeon, sender,
+                                                                   monkeypatch):
+    monkeypatch.setattr(sending, "_LEDGER_ROWS", 7)  # 15 rows: 7 + 7 + 1
+    pigeon.db.write_sync(billing.topup, sender.account_id, 100_000, pigeon.now())
+    gate, blocking = threading.Event(), threading.Event()
+
+    def block(_conn) -> bool:
+        blocking.set()
+        return gate.wait(30)
+
+    blocker = pigeon.db.submit_write(block)
+    assert blocking.wait(30)
+    now = pigeon.now()
+    calls = [sending.SendRequest(template_code=sender.notice, recipients=[
+        sending.Recipient(phone=f"1380013{first + n:04d}", sign_name=sender.sign,
+                          params={"order": "A1"}) for n in range(5)])
+        for first in (0, 5, 10)]  # 15 messages in one group
+    accepted = [pigeon.db.submit_write(sending.accept, pigeon.send_policy, sender.account_id,
+                                       request, now) for request in calls]
+    gate.set()
+    assert blocker.result(30) is True
+    assert all(set(future.result(30)) == {"BizId"} for future in accepted)
+    assert money(pigeon, sender.account_id) == (100_000 - 15 * PRICE, -15 * PRICE, 15)

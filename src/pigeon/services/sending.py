@@ -626,6 +626,9 @@ _SPEND_COVERED = ("UPDATE balances SET amount = amount - ? "
                   "WHERE account_id = ? AND amount >= ? RETURNING account_id")
 
 
+_LEDGER_ROWS = 1000  # a call's most (MAX_SEND_SMS_NUMBERS), 7,000 parameters
+
+
 @dataclass(frozen=True)
 class _Owed:
     """What one call's messages owe, left for its group's end (:func:`_settle`)."""
@@ -634,6 +637,7 @@ class _Owed:
     spent: int  # milli-CNY from the balance
     units: dict[int, int]  # package id → units
     counting: tuple[str, str, tuple]  # the day and month counters' statement
+    entries: list[dict]  # its ledger rows
 
 
 def _unsettled(conn: Connection, account_id: int, packages: list[pricing.Package],
@@ -655,7 +659,7 @@ def _unsettled(conn: Connection, account_id: int, packages: list[pricing.Package
 def _settle(conn: Connection, owed: list[_Owed]) -> None:
     """At the end of a writer's group: take what its calls owe — under each account's lock,
     held only until the commit that follows — each package's units and each balance's debit
-    on condition that they are still there.  Raises :class:`Conflict` where one is not (another
+    on condition that they are still there, and write their ledger rows.  Raises :class:`Conflict` where one is not (another
     node spent it since the calls read it): the group runs again, under the account's lock."""
     driver = Driver.of(conn)
     spent: dict[int, int] = {}
@@ -677,6 +681,10 @@ def _settle(conn: Connection, owed: list[_Owed]) -> None:
                 for account_id, amount in spent.items() if amount]
     statements += covered
     statements += [("account_counts", _ADD_COUNT, (count, *key)) for key, count in counts.items()]
+    # The group's ledger rows, an INSERT a thousand (a statement's parameters are bounded).
+    entries = [entry for item in owed for entry in item.entries]
+    statements += [_insert_ledger.statement(driver, entries[at:at + _LEDGER_ROWS])
+                   for at in range(0, len(entries), _LEDGER_ROWS)]
     results = driver.run_all(conn, statements)
     for (_table, _sql, params), rows in zip(covered, results[locked:], strict=False):
         if not rows:
@@ -689,8 +697,8 @@ def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared]
                     later: bool) -> None:
     """One ledger row per charge part (one INSERT for the call), each package's units taken
     once, the balance debited once — sent together with ``counting`` (the day and month
-    counters' statement): one round trip on PostgreSQL.  ``later``: the units, the debit and
-    the counters are left for the group's end (:func:`_settle`)."""
+    counters' statement): one round trip on PostgreSQL.  ``later``: the units, the debit, the
+    counters and the ledger rows are left for the group's end (:func:`_settle`)."""
     spent = 0
     entries: list[dict] = []
     units: dict[int, int] = {}  # package id → units taken, in first-use order
@@ -706,9 +714,7 @@ def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared]
                             "units": -part.units, "amount": -part.amount, "created_at": now})
     driver = Driver.of(conn)
     if later:
-        if entries:
-            driver.run_all(conn, [_insert_ledger.statement(driver, entries)])
-        defer(conn, _settle, _Owed(account_id, spent, units, counting))
+        defer(conn, _settle, _Owed(account_id, spent, units, counting, entries))
         return
     statements = [counting]
     statements += [("packages", _TAKE_UNITS, (taken, package_id))
