@@ -172,3 +172,14 @@ def test_the_last_time_converted_is_kept_for_that_very_object(dialect):
     assert driver.read_time(first) == NOW and driver.read_time(second) == EAST
     with pytest.raises(ValueError, match="naive"):
         driver.time(NOW.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_rows_values_changed_are_the_values_of_the_changed_row(dialect):
+    driver = Driver(dialect)
+    bulk = BulkInsert(report_events, ("account_id", "type", "payload", "created_at"))
+    row = {"account_id": 1, "type": "SmsReport", "payload": {"n": 1}, "created_at": NOW}
+    changes = {"payload": {"n": 2, "err_msg": "用户接收成功"}, "created_at": EAST, "type": "x"}
+    [values] = bulk.tuples(driver, [row])
+    assert bulk.changed(driver, values, changes) == bulk.tuples(driver, [row | changes])[0]
+    assert bulk.changed(driver, values, {}) == values

@@ -226,6 +226,8 @@ class ReadyCall:
     items: list[_Prepared]  # one per recipient, in the call's order
     counting: _NumberCounts  # the per-number counts' statements and their check
     count_sent: tuple[str, str, tuple]  # the day and month counters' statement
+    rows: list[dict]  # the messages' rows, as accepted
+    values: list[tuple]  # the same as the INSERT's parameters
     price: int  # per segment
     biz_id: str
     request: SendRequest
@@ -262,13 +264,17 @@ def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: Send
     signature_of = _signature_lookup(conn, cache, account_id, template)
     items = [_prepare(signature_of, template, r) for r in request.recipients]
     driver = Driver.of(conn)
+    price = account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type])
+    biz_id = new_biz_id(now)
+    rows = [_row(account_id, biz_id, template, item, request.out_id, price, now)
+            | {"source_ip": request.source_ip} for item in items]
     return ReadyCall(
         account_id=account_id, account=account, template=template, items=items,
         counting=_number_counts(driver, account_id, account, template, items, now,
                                 policy.zone),
         count_sent=_count_sent(driver, account_id, len(items), now, policy.zone),
-        price=account.prices.get(template_type, pricing.DEFAULT_PRICES[template_type]),
-        biz_id=new_biz_id(now), request=request, zone=policy.zone, now=now)
+        rows=rows, values=_insert_messages_bulk.tuples(driver, rows),
+        price=price, biz_id=biz_id, request=request, zone=policy.zone, now=now)
 
 
 def record(conn: Connection, ready: ReadyCall) -> dict:
@@ -331,17 +337,19 @@ def record(conn: Connection, ready: ReadyCall) -> dict:
         for item, plan in zip(chargeable, plans, strict=True):
             item.charge = plan
 
-    biz_id = ready.biz_id
-    request = ready.request
-    rows = [_row(account_id, biz_id, template, item, request.out_id, price, now)
-            | {"source_ip": request.source_ip} for item in prepared]
-    ids = _insert_messages(conn, rows)
+    # The rows were made in prepare() as accepted; those that failed here change.
+    rows, values = list(ready.rows), list(ready.values)
+    for at, item in enumerate(prepared):
+        if item.failure is not None:
+            rows[at] = rows[at] | (failed := _failed(item, now))
+            values[at] = _insert_messages_bulk.changed(driver, values[at], failed)
+    ids = _insert_messages_bulk.returning_ids_of(conn, values)
     _record_charges(conn, account_id, prepared, ids, now, ready.count_sent, later)
     for item, message_id in zip(prepared, ids, strict=True):
         if item.failure is not None:
             queue_report_for(conn, message_id, zone, now)
     after_commit(conn, lambda: metrics.accepted_rows(template_type, rows))
-    return {"BizId": biz_id}
+    return {"BizId": ready.biz_id}
 
 
 def _prepare(signature_of: Callable[[str], dict], template: dict,
@@ -584,7 +592,7 @@ def _packages(driver: Driver, rows: list[tuple]) -> list[pricing.Package]:
 
 def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: str | None,
          price: int, now: datetime) -> dict:
-    failed = item.failure is not None
+    """A message's row, accepted (queued, charged); :func:`_failed` changes one that failed."""
     extend = item.signature["extension_code"] + (item.recipient.extend_code or "")
     return dict(
         biz_id=biz_id, account_id=account_id, phone=item.number.wire,
@@ -593,11 +601,16 @@ def _row(account_id: int, biz_id: str, template: dict, item: _Prepared, out_id: 
         template_id=template["id"], template_code=template["code"],
         template_type=template["type"], params=item.params, content=item.content,
         segments=item.segments, encoding=item.encoding, extend_code=extend, out_id=out_id,
-        status="failed" if failed else "queued",
-        err_code=item.failure[0] if failed else None,
-        err_msg=item.failure[1] if failed else None,
-        attempts=0, price=price, charged=not failed, created_at=now,
-        done_at=now if failed else None)
+        status="queued", err_code=None, err_msg=None, attempts=0, price=price, charged=True,
+        created_at=now, done_at=None)
+
+
+def _failed(item: _Prepared, now: datetime) -> dict:
+    """The columns of a message that failed at acceptance (its per-number limit): final at
+    once, not charged."""
+    code, message = item.failure
+    return {"status": "failed", "err_code": code, "err_msg": message, "charged": False,
+            "done_at": now}
 
 
 # The columns _row() fills, and the caller's address.
@@ -614,9 +627,6 @@ _insert_ledger = BulkInsert(ledger, ("account_id", "message_id", "kind", "packag
                                      "amount", "created_at"))
 
 
-def _insert_messages(conn: Connection, rows: list[dict]) -> list[int]:
-    """Insert the rows; their ids, in the rows' order."""
-    return _insert_messages_bulk.returning_ids(conn, rows)
 _TAKE_UNITS = "UPDATE packages SET remaining = remaining - ? WHERE id = ?"
 _SPEND = "UPDATE balances SET amount = amount - ? WHERE account_id = ? RETURNING account_id"
 # At a group's end: taken only while still covered (another node may have spent meanwhile).

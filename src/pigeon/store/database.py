@@ -1118,9 +1118,11 @@ class BulkInsert:
         names = ", ".join(self.columns)
         self.values = "(" + ", ".join("?" for _ in self.columns) + ")"
         self.text = f"INSERT INTO {table.name} ({names}) VALUES {self.values}"
+        self._positions = {name: at for at, name in enumerate(self.columns)}
         self._multi: dict[int, str] = {}
 
-    def _tuples(self, driver: Driver, rows: Sequence[dict]) -> list[tuple]:
+    def tuples(self, driver: Driver, rows: Sequence[dict]) -> list[tuple]:
+        """The rows as the statements' parameters: the columns in order, values as stored."""
         converting = [(i, _memo(driver.time) if kind == "time" else driver.json)
                       for i, kind in enumerate(self.kinds) if kind is not None]
         pick = self._pick
@@ -1146,24 +1148,39 @@ class BulkInsert:
     def run(self, conn: Connection, rows: Sequence[dict]) -> None:
         if rows:
             driver = Driver.of(conn)
-            driver.run_many(conn, self.table.name, self.text, self._tuples(driver, rows))
+            driver.run_many(conn, self.table.name, self.text, self.tuples(driver, rows))
 
     def statement(self, driver: Driver, rows: Sequence[dict]) -> tuple[str, str, list]:
         """One INSERT of all ``rows`` (at least one) as a ``(table, text, params)`` statement
         of :meth:`Driver.run_all`."""
         return (self.table.name, self._rows_text(len(rows)),
-                [value for row in self._tuples(driver, rows) for value in row])
+                [value for row in self.tuples(driver, rows) for value in row])
+
+    def changed(self, driver: Driver, values: tuple, changes: dict) -> tuple:
+        """A row's :meth:`tuples` entry with some columns' values changed."""
+        out = list(values)
+        for name, value in changes.items():
+            at = self._positions[name]
+            kind = self.kinds[at]
+            out[at] = driver.time(value) if kind == "time" else \
+                driver.json(value) if kind == "json" else value
+        return tuple(out)
 
     def returning_ids(self, conn: Connection, rows: Sequence[dict]) -> list[int]:
         """Insert ``rows``; their ids, in the rows' order."""
         if not rows:
             return []
+        return self.returning_ids_of(conn, self.tuples(Driver.of(conn), rows))
+
+    def returning_ids_of(self, conn: Connection, params: list[tuple]) -> list[int]:
+        """:meth:`returning_ids` of rows already made :meth:`tuples`."""
+        if not params:
+            return []
         driver = Driver.of(conn)
-        params = self._tuples(driver, rows)
         if driver.sqlite:
             # One multi-row INSERT: its rows are inserted in order, each taking the next rowid
             # on the single writer, so the ids sorted are the ids in the rows' order.
-            text = self._rows_text(len(rows)) + " RETURNING id"
+            text = self._rows_text(len(params)) + " RETURNING id"
             flat = [value for row in params for value in row]
             return sorted(row[0] for row in driver.run(conn, self.table.name, text, flat))
         return _returning_many(conn, driver, self.table.name, self.text + " RETURNING id",
