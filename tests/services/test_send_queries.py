@@ -406,7 +406,9 @@ def test_an_otp_protection_stops_otp_to_its_range_only(pigeon, sender):
     accept(pigeon, sender, [A], now)  # a notification
 
 
-# Surviving mutants of services/sending.py, explained (scripts/mutation sending):
+# Surviving mutants of services/sending.py, explained (scripts/mutation sending), as of
+# aa9d1d1 — before the money moved to the group's end (_settle, _unsettled, _Owed, _failed
+# are not yet in a run; the numbers below are that run's):
 # - _counted: " indexed by ix_messages_lookup" or "IX_MESSAGES_LOOKUP" (#9, #10): SQLite's
 #   keywords and index names are case-insensitive; the statement and its plan are the same.
 # - _number_counts: whitelisted=None when choosing the numbers to count (#19): a whitelisted
