@@ -305,9 +305,9 @@ def record(conn: Connection, ready: ReadyCall) -> dict:
     # node.  The locks and the reads go together: one round trip on PostgreSQL.  The numbers'
     # before the account's (store/locks.py: a group's end waits for the account's holding the
     # numbers').
-    takings = [locks.statement_all(conn, locks.NUMBER,
-                                   [locks.number_ident(account_id, p.number.wire)
-                                    for p in prepared])]
+    takings = [locks.statement_all(conn, locks.NUMBER,  # hashed only where there are locks
+                                   (locks.number_ident(account_id, p.number.wire)
+                                    for p in prepared))]
     if not later:
         takings.append(billing.account_lock(conn, account_id))
     takings = [taking for taking in takings if taking is not None]
