@@ -288,8 +288,8 @@ def test_the_numbers_locks_come_first_and_the_accounts_at_the_group_end(pigeon, 
     seen = record_locks(monkeypatch)
     accept(pigeon, sender, [A, B], pigeon.now())
     numbers = [locks.number_ident(sender.account_id, n) for n in (A, B)]
-    assert seen == [("numbers", locks.NUMBER, numbers), [(7,)],
-                    ("one", locks.ACCOUNT, sender.account_id)]
+    assert seen == [("several", locks.NUMBER, numbers), [(7,)],
+                    ("several", locks.ACCOUNT, [sender.account_id])]
 
 
 def test_a_capped_account_is_locked_with_its_numbers_and_its_answer_checked(pigeon, sender,
@@ -297,7 +297,7 @@ def test_a_capped_account_is_locked_with_its_numbers_and_its_answer_checked(pige
     pigeon.db.write_sync(sending_settings.set_limits, sender.account_id, day_limit=10)
     seen = record_locks(monkeypatch)
     accept(pigeon, sender, [A], pigeon.now())
-    assert seen == [("numbers", locks.NUMBER, [locks.number_ident(sender.account_id, A)]),
+    assert seen == [("several", locks.NUMBER, [locks.number_ident(sender.account_id, A)]),
                     ("one", locks.ACCOUNT, sender.account_id), [(7,)], [(7,)]]
 
 
@@ -318,7 +318,7 @@ def record_locks(monkeypatch) -> list:
         return Taking()
 
     def statement_all(conn, kind, idents):
-        seen.append(("numbers", kind, list(idents)))
+        seen.append(("several", kind, list(idents)))
         return Taking()
 
     monkeypatch.setattr(locks, "statement", statement)

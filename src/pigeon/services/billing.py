@@ -56,6 +56,11 @@ def lock_accounts(conn: Connection, account_ids) -> None:
     locks.lock_all(conn, locks.ACCOUNT, account_ids)
 
 
+def accounts_lock(conn: Connection, account_ids) -> locks.Taking | None:
+    """How :func:`lock_accounts` takes the locks, for a caller that sends it with others."""
+    return locks.statement_all(conn, locks.ACCOUNT, account_ids)
+
+
 def balance(conn: Connection, account_id: int) -> int:
     """The account's balance in milli-CNY (0 before the first top-up)."""
     return conn.scalar(select(balances.c.amount).where(balances.c.account_id == account_id)) or 0

@@ -655,11 +655,10 @@ def _unsettled(conn: Connection, account_id: int, packages: list[pricing.Package
     """The packages and balance as read, less what the earlier calls of the running group owe
     and have not yet paid (:func:`_settle` pays at the group's end)."""
     units: dict[int, int] = {}
-    for owed in deferred(conn, _settle):
-        if owed.account_id == account_id:
-            balance -= owed.spent
-            for package_id, taken in owed.units.items():
-                units[package_id] = units.get(package_id, 0) + taken
+    for owed in deferred(conn, _settle, account_id):
+        balance -= owed.spent
+        for package_id, taken in owed.units.items():
+            units[package_id] = units.get(package_id, 0) + taken
     if units:
         packages = [dataclasses.replace(p, remaining=p.remaining - units.get(p.id, 0))
                     for p in packages if p.remaining > units.get(p.id, 0)]
@@ -669,8 +668,9 @@ def _unsettled(conn: Connection, account_id: int, packages: list[pricing.Package
 def _settle(conn: Connection, owed: list[_Owed]) -> None:
     """At the end of a writer's group: take what its calls owe — under each account's lock,
     held only until the commit that follows — each package's units and each balance's debit
-    on condition that they are still there, and write their ledger rows.  Raises :class:`Conflict` where one is not (another
-    node spent it since the calls read it): the group runs again, under the account's lock."""
+    on condition that they are still there, and write their ledger rows.  Raises
+    :class:`Conflict` where one is not (another node spent it since the calls read it): the
+    group runs again, under the account's lock."""
     driver = Driver.of(conn)
     spent: dict[int, int] = {}
     units: dict[int, int] = {}
@@ -681,9 +681,9 @@ def _settle(conn: Connection, owed: list[_Owed]) -> None:
             units[package_id] = units.get(package_id, 0) + taken
         key = item.counting[2][1:]
         counts[key] = counts.get(key, 0) + item.counting[2][0]
-    takings = [billing.account_lock(conn, account_id) for account_id in sorted(spent)]
-    statements: list[tuple[str | None, str, tuple]] = [
-        (None, t.sql, t.params) for t in takings if t is not None]
+    taking = billing.accounts_lock(conn, spent)  # it waits: the group's end (store/locks.py)
+    statements: list[tuple[str | None, str, tuple]] = \
+        [] if taking is None else [(None, taking.sql, taking.params)]
     locked = len(statements)
     covered = [("packages", _TAKE_UNITS_COVERED, (taken, package_id, taken))
                for package_id, taken in units.items()]
@@ -722,10 +722,10 @@ def _record_charges(conn: Connection, account_id: int, prepared: list[_Prepared]
             entries.append({"account_id": account_id, "message_id": message_id,
                             "kind": "charge", "package_id": part.package_id,
                             "units": -part.units, "amount": -part.amount, "created_at": now})
-    driver = Driver.of(conn)
     if later:
-        defer(conn, _settle, _Owed(account_id, spent, units, counting, entries))
+        defer(conn, _settle, account_id, _Owed(account_id, spent, units, counting, entries))
         return
+    driver = Driver.of(conn)
     statements = [counting]
     statements += [("packages", _TAKE_UNITS, (taken, package_id))
                    for package_id, taken in units.items()]

@@ -802,46 +802,41 @@ GROUP_END = "pigeon.group_end"
 
 class _GroupEnd:
     """What the units of one transaction left for its end (:func:`defer`): the items of the
-    units that were not undone, and the running unit's own."""
+    units that were not undone, by settle function and key, and the running unit's own."""
 
     __slots__ = ("kept", "unit")
 
     def __init__(self) -> None:
-        self.kept: list[tuple[Callable[[Connection, list], None], Any]] = []
-        self.unit: list[tuple[Callable[[Connection, list], None], Any]] = []
+        self.kept: dict[Callable[[Connection, list], None], dict[Any, list]] = {}
+        self.unit: list[tuple[Callable[[Connection, list], None], Any, Any]] = []
 
     def keep(self) -> None:
         """The running unit succeeded: its items are the group's."""
-        self.kept += self.unit
+        for settle, key, item in self.unit:
+            self.kept.setdefault(settle, {}).setdefault(key, []).append(item)
         self.unit = []
 
     def settle(self, conn: Connection) -> None:
-        """Call each settle function once with its items, in the order first left; a lost
-        deadlock or lock wait there is a :class:`Conflict` (the group runs again)."""
-        by_settle: dict[Callable[[Connection, list], None], list] = {}
-        for settle, item in self.kept:
-            by_settle.setdefault(settle, []).append(item)
-        for settle, items in by_settle.items():
+        """Call each settle function once with its items; a lost deadlock or lock wait there
+        is a :class:`Conflict` (the group runs again)."""
+        for settle, by_key in self.kept.items():
             try:
-                settle(conn, items)
+                settle(conn, [item for items in by_key.values() for item in items])
             except exc.DBAPIError as error:
                 if getattr(error.orig, "sqlstate", None) in _TRANSIENT:
                     raise Conflict(f"the group's end met {error.orig.sqlstate}") from error
                 raise
 
 
-def defer(conn: Connection, settle: Callable[[Connection, list], None], item: Any) -> bool:
+def defer(conn: Connection, settle: Callable[[Connection, list], None], key: Any,
+          item: Any) -> None:
     """Leave ``item`` for ``settle(conn, items)``, called once at the end of the writer's
     transaction — after its last unit, before the commit — with the items of every unit that
     was not undone.  A change to a row every unit touches (a tenant's balance) made there holds
     the row's lock for the commit only, not for the whole group; ``settle`` raises
-    :class:`Conflict` when the change no longer holds.  False where there is no group end (a
-    connection outside the writer): the caller makes the change itself."""
-    ends = conn.info.get(GROUP_END)
-    if ends is None:
-        return False
-    ends.unit.append((settle, item))
-    return True
+    :class:`Conflict` when the change no longer holds.  ``key`` files the item for
+    :func:`deferred`.  Only where :func:`deferring` says so."""
+    conn.info[GROUP_END].unit.append((settle, key, item))
 
 
 def deferring(conn: Connection) -> bool:
@@ -850,13 +845,13 @@ def deferring(conn: Connection) -> bool:
     return conn.info.get(GROUP_END) is not None and not conn.info.get(CAUTIOUS, False)
 
 
-def deferred(conn: Connection, settle: Callable[[Connection, list], None]) -> list:
-    """The items the earlier units of the running transaction left for ``settle`` (those not
-    undone): what a unit must count as already spent."""
+def deferred(conn: Connection, settle: Callable[[Connection, list], None], key: Any) -> list:
+    """The items the earlier units of the running transaction left for ``settle`` under ``key``
+    (those not undone): what a unit must count as already spent."""
     ends = conn.info.get(GROUP_END)
     if ends is None:
         return []
-    return [item for fn, item in ends.kept if fn is settle]
+    return ends.kept.get(settle, {}).get(key, [])
 
 
 AFTER_COMMIT = "pigeon.after_commit"
@@ -977,8 +972,8 @@ class Driver:
         """An aware datetime as ``UTCDateTime`` stores it: naive UTC (SQLite: its text)."""
         if value is None:
             return None
-        # A call converts its one ``now`` several times (its rows, its counts, its nonce):
-        # the last conversion is kept, as one tuple (any thread may read it while another
+        # A call converts its one ``now`` several times (its rows, its counts, its nonce), a
+        # batch's rows share their times: the last conversion is kept, as one tuple (any thread may read it while another
         # replaces it), for that very object.
         last = self._last_time
         if last[0] is value:
@@ -1123,7 +1118,7 @@ class BulkInsert:
 
     def tuples(self, driver: Driver, rows: Sequence[dict]) -> list[tuple]:
         """The rows as the statements' parameters: the columns in order, values as stored."""
-        converting = [(i, _memo(driver.time) if kind == "time" else driver.json)
+        converting = [(i, driver.time if kind == "time" else driver.json)
                       for i, kind in enumerate(self.kinds) if kind is not None]
         pick = self._pick
         defaults = self.defaults
@@ -1210,19 +1205,6 @@ def _returning_many(conn: Connection, driver: Driver, table: str, text: str,
     if log_ is not None:
         log_.wrote(table)
     return ids
-
-
-def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``convert`` remembering its last argument: the rows of a batch share their times."""
-    last: list = [object(), None]
-
-    def memo(value: Any) -> Any:
-        if value is not last[0]:
-            last[0] = value
-            last[1] = convert(value)
-        return last[1]
-
-    return memo
 
 
 def maintenance_engine(url: str) -> Engine:

@@ -120,6 +120,7 @@ def number_ident(account_id: int, phone: str) -> int:
 
 def lock_all(conn: Connection, kind: int, idents: Iterable[int]) -> None:
     """:func:`lock` on every one of ``idents``, in sorted order (so that two transactions
-    waiting for several never wait for each other)."""
-    for ident in sorted(set(idents)):
-        lock(conn, kind, ident)
+    waiting for several never wait for each other), by one statement."""
+    taking = statement_all(conn, kind, idents)
+    if taking is not None:
+        taking.check(Driver.of(conn).run(conn, None, taking.sql, taking.params))
