@@ -58,6 +58,9 @@ def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bo
                            balance_cny=100_000)
     live.stop()
     app = create_app(pigeon, workers=False)
+    from pigeon import serving
+    if hasattr(serving, "settle_gc"):  # as `pigeon serve` does once started (older trees: not)
+        serving.settle_gc()
     numbers = iter(range(10**9))
 
     def signed() -> bytes:

@@ -50,12 +50,14 @@ def serve(host: Annotated[str | None, typer.Option(help="Listen address.")] = No
     stop_listener = None
     try:
         if count > 1:
+            serving.settle_gc()  # the parent: its workers' thread
             serving.serve_many(settings, pigeon, host, port, count,
                                on_ready=lambda: start_listener(pigeon))
         else:
             stop_listener = start_listener(pigeon)
             server = uvicorn.Server(serving.server_config(create_app(pigeon), settings,
                                                           host=host, port=port))
+            serving.settle_gc()
             try:
                 server.run()
             except KeyboardInterrupt:
@@ -83,6 +85,7 @@ def worker() -> None:
     serving.quiet_storage_faults()
     pigeon = open_pigeon()
     stop_listener = start_listener(pigeon)  # PIGEON_METRICS_ADDRESS: this node's /metrics
+    serving.settle_gc()
 
     async def main() -> None:
         pigeon.db.attach()
