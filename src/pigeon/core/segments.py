@@ -107,8 +107,7 @@ def count_segments(text: str, *, international: bool) -> Segmentation:
         encoding = "gsm7"
     else:
         encoding = "ucs2"
-    cost = _cost_function(encoding)
-    length = sum(cost(char) for char in text)
+    length = _length(text, encoding)
     single, _ = _LIMITS[encoding]
     segments = 1 if length <= single else len(_pack(text, encoding))
     return Segmentation(text=text, length=length, encoding=encoding, segments=segments)
@@ -143,9 +142,8 @@ def split_for_carrier(text: str, encoding: Encoding) -> list[str]:
     """
     if encoding == "gsm7" and not is_gsm7(text):
         raise ValueError("text has characters outside the GSM-7 alphabet")
-    cost = _cost_function(encoding)
     single, _ = _LIMITS[encoding]
-    if sum(cost(char) for char in text) <= single:
+    if _length(text, encoding) <= single:
         return [text]
     return _pack(text, encoding)
 
@@ -154,6 +152,15 @@ def _cost_function(encoding: Encoding) -> Callable[[str], int]:
     if encoding == "gsm7":
         return _GSM7_COST.__getitem__
     return _utf16_units
+
+
+def _length(text: str, encoding: Encoding) -> int:
+    """``text``'s length as billed: GSM-7 septets, else UTF-16 code units."""
+    if encoding == "gsm7":
+        return sum(map(_GSM7_COST.__getitem__, text))
+    if not text or max(text) <= "\uffff":  # all in the BMP (every SMS, nearly): one unit each
+        return len(text)
+    return sum(map(_utf16_units, text))
 
 
 def _utf16_units(char: str) -> int:
