@@ -511,6 +511,23 @@ def test_a_large_backlog_does_not_hide_another_tenants_fresh_reports(pigeon, acc
         small.close()
 
 
+@pytest.mark.parametrize("window", [0, 1, 2], ids=["oldest new", "newest new", "retries"])
+def test_a_pass_reads_each_window_from_the_due_index_without_sorting_it(pigeon, window):
+    """What keeps a pass's cost independent of the backlog: each window walks
+    ix_report_events_due in its order and stops at its limit."""
+    if not pigeon.db.is_sqlite:
+        pytest.skip("reads SQLite's query plans")
+    import sqlite3
+
+    sql = reports._DUE_WINDOWS[window]
+    params = (10,) if window < 2 else ("2027-01-01 00:00:00.000000", 10)
+    with sqlite3.connect(pigeon.database_url.removeprefix("sqlite:///")) as raw:
+        found = [row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert any(step.startswith("SEARCH report_events USING INDEX ix_report_events_due (state=?")
+               for step in found), found
+    assert "USE TEMP B-TREE FOR ORDER BY" not in found, found  # ordered by the index itself
+
+
 def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, receiver,
                                                        monkeypatch):
     from pigeon.workers import reporter as module

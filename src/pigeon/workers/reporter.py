@@ -190,7 +190,6 @@ class Reporter:
         self._held = {key: until for key, until in self._held.items() if until > now}
         groups = await self.db.read(reports.due, now, frozenset(self._busy | self._held.keys()),
                                     self.scan_window)
-        groups.sort(key=lambda g: g.ids[0])  # the longest-waiting first
         started = []
         base, t0 = now, time.monotonic()
 
