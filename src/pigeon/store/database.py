@@ -60,6 +60,15 @@ ANNOUNCED = ("messages", "report_events")
 _CHANNEL = "pigeon_"
 WATCH_SECONDS = 0.005
 
+# SQLite, a writer on an event loop (Database.attach): its commits append to the WAL, and a
+# thread of the process copies the WAL back into the database file (a checkpoint) every
+# CHECKPOINT_SECONDS after commits — not the commit that happens to cross SQLite's
+# 1,000-page mark, on the loop, with every request in flight waiting for the copy and its
+# fsyncs.  The writer's own automatic checkpoint stays, at CHECKPOINT_BACKSTOP_PAGES, for a
+# checkpointer that falls behind.
+CHECKPOINT_SECONDS = 0.1
+CHECKPOINT_BACKSTOP_PAGES = 16_000
+
 # psycopg prepares a statement run five times on a connection, and PostgreSQL then settles on
 # one generic plan for it, costed with the statistics of that moment — and keeps it while the
 # connection lives.  Chosen when the messages table was nearly empty (a new deployment), the
@@ -273,6 +282,8 @@ class Database:
         self._inline_conn: Connection | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._busy_pause = 0.0
+        self._commits = 0  # the attached loop's group commits, for the checkpointer
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         # Each event loop thread's own SQLite read connection (see read()).
         self._inline = threading.local()
         self._inline_all: list[Connection] = []
@@ -318,6 +329,13 @@ class Database:
         if not self.is_sqlite:
             return
         self._loop = loop or asyncio.get_running_loop()
+        if self._checkpointer is None and self.write_engine.url.database not in (None, "",
+                                                                                 ":memory:"):
+            stop = threading.Event()
+            thread = threading.Thread(target=self._checkpoint, args=(stop,), daemon=True,
+                                      name="pigeon-checkpoint")
+            thread.start()
+            self._checkpointer = (thread, stop)
 
     def detach(self) -> None:
         """Back to the writer thread (the loop is stopping); what is queued on the loop runs
@@ -325,6 +343,11 @@ class Database:
         loop, self._loop = self._loop, None
         if loop is None:
             return
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            self._checkpointer = None
+            stop.set()
+            thread.join(timeout=30)
         pending = [*self._again, *self._pending]
         self._again.clear()
         self._pending.clear()
@@ -443,8 +466,11 @@ class Database:
                         self._flush_handle = loop.call_later(0.1, self._flush)
                     return
                 self._inline_conn.info[NO_WAIT] = True
+                self._inline_conn.connection.dbapi_connection.execute(  # no transaction
+                    f"PRAGMA wal_autocheckpoint={CHECKPOINT_BACKSTOP_PAGES}")
             try:
                 self._again.extend(self._run_batch(self._inline_conn, batch))
+                self._commits += 1
             except _ConnectionLost:
                 self._inline_conn = None
             except WriteLockBusy:  # another process is writing: nothing ran
@@ -637,6 +663,30 @@ class Database:
                     notify()
         except Exception:
             log.exception("watching the database for other processes' commits failed")
+        finally:
+            conn.close()
+
+    def _checkpoint(self, stop: threading.Event) -> None:
+        """The attached loop's checkpointer (see :data:`CHECKPOINT_SECONDS`): a ``PASSIVE``
+        checkpoint, which never waits for a writer or a reader and lets the writer go on
+        appending meanwhile, from a connection of its own.  sqlite3 lets go of the GIL while
+        SQLite copies and syncs, so the loop keeps running; once a checkpoint has copied the
+        whole WAL, the writer's next transaction starts it over from the beginning."""
+        import sqlite3
+
+        conn = sqlite3.connect(self.write_engine.url.database, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            seen = self._commits
+            while not stop.wait(CHECKPOINT_SECONDS):
+                if self._commits == seen:
+                    continue
+                seen = self._commits
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as error:  # a full disk &c.: the backstop still runs
+                    if not faults.incidents.report(error):
+                        log.warning("WAL checkpoint failed: %s", error)
         finally:
             conn.close()
 
