@@ -74,16 +74,6 @@ DAYS = 30
 BATCH = 500_000  # rows per transaction
 PAGE_SIZE = 10
 
-# The statements records.send_details issues (SQLAlchemy's text for SQLite, parameters in
-# the same order): the count, then the first page.
-_WHERE = ("messages.account_id = ? AND messages.phone = ? AND messages.created_at >= ? "
-          "AND messages.created_at < ?")
-COUNT_SQL = f"SELECT count(*) AS count_1 FROM messages WHERE {_WHERE}"
-PAGE_SQL = ("SELECT messages.phone, messages.status, messages.err_code, "
-            "messages.template_code, messages.content, messages.out_id, messages.created_at, "
-            "messages.sent_at, messages.done_at, messages.biz_id, messages.segments "
-            "FROM messages WHERE {where} "
-            "ORDER BY messages.created_at DESC, messages.id DESC LIMIT ? OFFSET ?")
 
 COLUMNS = ("biz_id", "account_id", "phone", "country_code", "carrier", "signature_id",
            "sign_name", "template_id", "template_code", "template_type", "params", "content",
@@ -209,14 +199,13 @@ def _bounds(day_text: str) -> tuple[str, str]:
 
 def _statements(sample: Sample, with_biz: bool) -> tuple[tuple[str, tuple], tuple[str, tuple]]:
     """The count and the page statement, with parameters, that Pigeon runs for ``sample``."""
+    from pigeon.services.records import details_sql
+
     account, phone, day, biz_id = sample
     low, high = _bounds(day)
-    where, params = _WHERE, (account, phone, low, high)
-    if with_biz:
-        where += " AND messages.biz_id = ?"
-        params += (biz_id,)
-    return ((COUNT_SQL.replace(_WHERE, where), params),
-            (PAGE_SQL.format(where=where), (*params, PAGE_SIZE, 0)))
+    params: tuple = (account, phone, low, high, *((biz_id,) if with_biz else ()))
+    count_sql, page_sql = details_sql(with_biz)
+    return (count_sql, params), (page_sql, (*params, PAGE_SIZE, 0))
 
 
 def query_plans(db_path: Path, sample: Sample) -> dict[str, str]:

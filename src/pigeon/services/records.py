@@ -33,6 +33,7 @@ from sqlalchemy import (
 
 from pigeon.core import days as days_rules
 from pigeon.core.limits import INTERNATIONAL
+from pigeon.store.database import Driver
 from pigeon.store.tables import messages
 
 FINAL = ("delivered", "failed")
@@ -45,6 +46,27 @@ class Page:
     items: list[dict]
 
 
+# QuerySendDetails' two statements, run on the driver (store/database.py, Driver): built with
+# SQLAlchemy they cost ~250 µs of a ~800-µs request, as plain SQL ~15 (bench/README.md).
+# Parameters: account id, phone, the day's UTC start and end (as Driver.time stores them),
+# then the BizId if any; the page adds LIMIT and OFFSET.
+_DETAILS_WHERE = "account_id = ? AND phone = ? AND created_at >= ? AND created_at < ?"
+_DETAILS_COLUMNS = ("phone", "status", "err_code", "template_code", "content", "out_id",
+                    "created_at", "sent_at", "done_at", "biz_id", "segments")
+_DETAILS_TIMES = ("created_at", "sent_at", "done_at")
+
+
+def details_sql(with_biz_id: bool) -> tuple[str, str]:
+    """The count and the page statement of :func:`send_details` (``?`` placeholders)."""
+    where = _DETAILS_WHERE + (" AND biz_id = ?" if with_biz_id else "")
+    return (f"SELECT count(*) FROM messages WHERE {where}",
+            f"SELECT {', '.join(_DETAILS_COLUMNS)} FROM messages WHERE {where} "
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?")
+
+
+_DETAILS_SQL = {with_biz_id: details_sql(with_biz_id) for with_biz_id in (False, True)}
+
+
 def send_details(conn: Connection, account_id: int, zone: ZoneInfo, *, phone: str, day: date,
                  page: int, page_size: int, biz_id: str | None = None) -> Page:
     """One number's messages accepted on the local ``day``, newest first, one page of them.
@@ -52,21 +74,24 @@ def send_details(conn: Connection, account_id: int, zone: ZoneInfo, *, phone: st
     ``phone`` is the wire form (:attr:`pigeon.core.numbers.PhoneNumber.wire`).  ``total``
     counts every matching message (one per number and call, not billing segments).
     """
-    where = [*on_days(account_id, day, day, zone), messages.c.phone == phone]
+    driver = Driver.of(conn)
+    start, end = days_rules.utc_span(day, zone)
+    params: tuple = (account_id, phone, driver.time(start), driver.time(end))
     if biz_id is not None:
-        where.append(messages.c.biz_id == biz_id)
-    total = conn.scalar(select(func.count()).select_from(messages).where(*where))
+        params += (biz_id,)
+    count_sql, page_sql = _DETAILS_SQL[biz_id is not None]
+    [(total,)] = driver.run(conn, None, count_sql, params)
     if not total or (page - 1) * page_size >= total:
         return Page(total or 0, [])
-    rows = conn.execute(
-        select(messages.c.phone, messages.c.status, messages.c.err_code,
-               messages.c.template_code, messages.c.content, messages.c.out_id,
-               messages.c.created_at, messages.c.sent_at, messages.c.done_at,
-               messages.c.biz_id, messages.c.segments)
-        .where(*where)
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)).mappings()
-    return Page(total, [dict(row) for row in rows])
+    items = []
+    read_time = driver.read_time
+    for values in driver.run(conn, None, page_sql, (*params, page_size,
+                                                    (page - 1) * page_size)):
+        item = dict(zip(_DETAILS_COLUMNS, values, strict=True))
+        for name in _DETAILS_TIMES:
+            item[name] = read_time(item[name])
+        items.append(item)
+    return Page(total, items)
 
 
 STATUSES = ("delivered", "failed", "waiting")
