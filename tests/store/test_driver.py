@@ -183,3 +183,34 @@ def test_a_rows_values_changed_are_the_values_of_the_changed_row(dialect):
     [values] = bulk.tuples(driver, [row])
     assert bulk.changed(driver, values, changes) == bulk.tuples(driver, [row | changes])[0]
     assert bulk.changed(driver, values, {}) == values
+
+
+@pytest.mark.parametrize("more_data", [["k1", "k2"], "a JSON string", {"n": 1}, None],
+                         ids=["list", "string", "object", "JSON null"])
+def test_rows_read_on_the_driver_are_what_sqlalchemy_reads(pigeon, more_data):
+    from pigeon.store.database import Rows
+    from pigeon.store.tables import signatures
+
+    pigeon.db.write_sync(new_account)
+    values = {"account_id": 1, "name": "云雀", "name_key": "云雀", "source": 0, "sign_type": 1,
+              "legacy": True, "third_party": False, "more_data": more_data, "status": 1,
+              "audit_date": EAST, "extension_code": "01", "created_at": NOW}
+    pigeon.db.write_sync(lambda conn: conn.execute(insert(signatures), [
+        values, values | {"name": "二", "name_key": "二", "audit_date": None, "remark": "r",
+                  "extension_code": "02"}]))
+    reader = Rows(signatures)
+
+    def both(conn):
+        by_sqlalchemy = [dict(row) for row in conn.execute(
+            select(signatures).order_by(signatures.c.id)).mappings()]
+        return by_sqlalchemy, reader.read(conn, f"{reader.select} ORDER BY id")
+
+    by_sqlalchemy, by_driver = pigeon.db.read_sync(both)
+    assert by_driver == by_sqlalchemy
+    assert [type(v) for v in by_driver[0].values()] == [
+        type(v) for v in by_sqlalchemy[0].values()]
+    assert by_driver[0]["audit_date"] == EAST and by_driver[0]["legacy"] is True
+    assert by_driver[0]["more_data"] == more_data
+    some = Rows(signatures, ("id", "legacy"))
+    assert pigeon.db.read_sync(lambda conn: some.read(
+        conn, f"{some.select} WHERE name_key = ?", ("二",))) == [{"id": 2, "legacy": True}]

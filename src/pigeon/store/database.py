@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.pool import NullPool
-from sqlalchemy.types import JSON
+from sqlalchemy.types import JSON, Boolean
 
 from pigeon import metrics
 from pigeon.store import faults
@@ -1135,6 +1135,44 @@ class Driver:
 
 
 _DRIVERS: dict[str, Driver] = {}
+
+
+class Rows:
+    """Rows of ``table`` read on the driver (:class:`Driver`) as dicts, each value as the
+    column's SQLAlchemy type would return it: ``UTCDateTime`` aware UTC, ``Boolean`` a bool,
+    ``JSON`` decoded.  The columns are the table's (or those given), in its order, so a
+    reader never lists them again.  :attr:`select` is ``SELECT <columns> FROM <table>``, for
+    the caller to add its ``WHERE`` (``?`` placeholders) and order."""
+
+    def __init__(self, table: Table, columns: Sequence[str] | None = None) -> None:
+        from pigeon.store.tables import UTCDateTime
+
+        self.names = tuple(columns) if columns else tuple(c.name for c in table.columns)
+        self.select = f"SELECT {', '.join(self.names)} FROM {table.name}"
+        self._kinds = [(at, "time" if isinstance(kind, UTCDateTime) else
+                        "bool" if isinstance(kind, Boolean) else "json")
+                       for at, kind in enumerate(table.c[name].type for name in self.names)
+                       if isinstance(kind, UTCDateTime | Boolean | JSON)]
+
+    def read(self, conn: Connection, text: str, params: Sequence = ()) -> list[dict]:
+        """Run ``text`` (a :attr:`select` with its conditions) and return its rows."""
+        driver = Driver.of(conn)
+        found = []
+        for values in driver.run(conn, None, text, params):
+            row = dict(zip(self.names, values, strict=True))
+            for at, kind in self._kinds:
+                name = self.names[at]
+                value = row[name]
+                if value is None:
+                    continue
+                if kind == "time":
+                    row[name] = driver.read_time(value)
+                elif kind == "bool":
+                    row[name] = bool(value)
+                elif driver.sqlite:  # JSON: SQLite's text (psycopg decodes it itself)
+                    row[name] = json.loads(value)
+            found.append(row)
+        return found
 
 
 class BulkInsert:
