@@ -20,7 +20,7 @@ from pigeon.core.errors import PigeonError
 from pigeon.core.review_rules import Decision
 from pigeon.services import audit, ext_codes, review, sign_documents
 from pigeon.services.review import ReviewPolicy, Subject
-from pigeon.store.database import Rows
+from pigeon.store.database import Driver, Rows
 from pigeon.store.tables import files, qualifications, sign_registrations, signatures
 
 PENDING, APPROVED, REJECTED, CANCELLED = 0, 1, 2, 10
@@ -262,20 +262,29 @@ def get_by_id(conn: Connection, account_id: int, signature_id: int) -> dict:
 def page(conn: Connection, account_id: int, page_index: int, page_size: int, *,
          name: str | None = None, status: int | None = None):
     """``(total, rows of the page)``, newest first; ``name`` a part of the name (letter case
-    aside), ``status`` a SignStatus."""
-    where = [signatures.c.account_id == account_id]
+    aside; ``%`` and ``_`` are plain characters in it), ``status`` a SignStatus."""
+    where, params = "account_id = ?", [account_id]
     if name:
-        where.append(signatures.c.name_key.contains(name.strip().lower(), autoescape=True))
+        where += " AND name_key LIKE ? ESCAPE '/'"
+        params.append(f"%{_literal_like(name.strip().lower())}%")
     if status is not None:
-        where.append(signatures.c.status == status)
-    total = conn.scalar(select(func.count()).select_from(signatures).where(*where))
+        where += " AND status = ?"
+        params.append(status)
+    [(total,)] = Driver.of(conn).run(conn, None, f"SELECT count(*) FROM signatures WHERE {where}",
+                                     params)
     if (page_index - 1) * page_size >= total:  # past the end (an OFFSET past a BIGINT fails)
         return total, []
-    rows = [dict(r) for r in conn.execute(
-        select(signatures).where(*where).order_by(signatures.c.id.desc())
-        .limit(page_size).offset((page_index - 1) * page_size)).mappings()]
+    rows = _SIGNATURES.read(conn, f"{_SIGNATURES.select} WHERE {where} ORDER BY id DESC "
+                                  "LIMIT ? OFFSET ?", (*params, page_size,
+                                                       (page_index - 1) * page_size))
     sign_documents.letters_approved(conn, account_id, rows)
     return total, rows
+
+
+def _literal_like(text: str) -> str:
+    """``text`` for a LIKE pattern with ``ESCAPE '/'``: its ``%``, ``_`` and ``/`` match
+    themselves (what SQLAlchemy's ``autoescape`` does)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 # -- review -------------------------------------------------------------------------------
