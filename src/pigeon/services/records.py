@@ -33,7 +33,7 @@ from sqlalchemy import (
 
 from pigeon.core import days as days_rules
 from pigeon.core.limits import INTERNATIONAL
-from pigeon.store.database import Driver
+from pigeon.store.database import Driver, Rows
 from pigeon.store.tables import messages
 
 FINAL = ("delivered", "failed")
@@ -51,17 +51,15 @@ class Page:
 # Parameters: account id, phone, the day's UTC start and end (as Driver.time stores them),
 # then the BizId if any; the page adds LIMIT and OFFSET.
 _DETAILS_WHERE = "account_id = ? AND phone = ? AND created_at >= ? AND created_at < ?"
-_DETAILS_COLUMNS = ("phone", "status", "err_code", "template_code", "content", "out_id",
-                    "created_at", "sent_at", "done_at", "biz_id", "segments")
-_DETAILS_TIMES = ("created_at", "sent_at", "done_at")
+_DETAILS = Rows(messages, ("phone", "status", "err_code", "template_code", "content", "out_id",
+                           "created_at", "sent_at", "done_at", "biz_id", "segments"))
 
 
 def details_sql(with_biz_id: bool) -> tuple[str, str]:
     """The count and the page statement of :func:`send_details` (``?`` placeholders)."""
     where = _DETAILS_WHERE + (" AND biz_id = ?" if with_biz_id else "")
     return (f"SELECT count(*) FROM messages WHERE {where}",
-            f"SELECT {', '.join(_DETAILS_COLUMNS)} FROM messages WHERE {where} "
-            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?")
+            f"{_DETAILS.select} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?")
 
 
 _DETAILS_SQL = {with_biz_id: details_sql(with_biz_id) for with_biz_id in (False, True)}
@@ -83,15 +81,8 @@ def send_details(conn: Connection, account_id: int, zone: ZoneInfo, *, phone: st
     [(total,)] = driver.run(conn, None, count_sql, params)
     if not total or (page - 1) * page_size >= total:
         return Page(total or 0, [])
-    items = []
-    read_time = driver.read_time
-    for values in driver.run(conn, None, page_sql, (*params, page_size,
-                                                    (page - 1) * page_size)):
-        item = dict(zip(_DETAILS_COLUMNS, values, strict=True))
-        for name in _DETAILS_TIMES:
-            item[name] = read_time(item[name])
-        items.append(item)
-    return Page(total, items)
+    return Page(total, _DETAILS.read(conn, page_sql, (*params, page_size,
+                                                      (page - 1) * page_size)))
 
 
 STATUSES = ("delivered", "failed", "waiting")

@@ -1023,8 +1023,8 @@ class Driver:
         if value is None:
             return None
         # A call converts its one ``now`` several times (its rows, its counts, its nonce), a
-        # batch's rows share their times: the last conversion is kept, as one tuple (any thread may read it while another
-        # replaces it), for that very object.
+        # batch's rows share their times: the last conversion is kept, as one tuple (any
+        # thread may read it while another replaces it), for that very object.
         last = self._last_time
         if last[0] is value:
             return last[1]
@@ -1137,6 +1137,16 @@ class Driver:
 _DRIVERS: dict[str, Driver] = {}
 
 
+def _kind(table: Table, name: str) -> str | None:
+    """How the driver converts column ``name``'s values, which SQLAlchemy's type would
+    convert: ``"time"`` (``UTCDateTime``), ``"json"``, ``"bool"``, or None (as they are)."""
+    from pigeon.store.tables import UTCDateTime
+
+    kind = table.c[name].type
+    return ("time" if isinstance(kind, UTCDateTime) else "json" if isinstance(kind, JSON)
+            else "bool" if isinstance(kind, Boolean) else None)
+
+
 class Rows:
     """Rows of ``table`` read on the driver (:class:`Driver`) as dicts, each value as the
     column's SQLAlchemy type would return it: ``UTCDateTime`` aware UTC, ``Boolean`` a bool,
@@ -1145,14 +1155,10 @@ class Rows:
     the caller to add its ``WHERE`` (``?`` placeholders) and order."""
 
     def __init__(self, table: Table, columns: Sequence[str] | None = None) -> None:
-        from pigeon.store.tables import UTCDateTime
-
         self.names = tuple(columns) if columns else tuple(c.name for c in table.columns)
         self.select = f"SELECT {', '.join(self.names)} FROM {table.name}"
-        self._kinds = [(at, "time" if isinstance(kind, UTCDateTime) else
-                        "bool" if isinstance(kind, Boolean) else "json")
-                       for at, kind in enumerate(table.c[name].type for name in self.names)
-                       if isinstance(kind, UTCDateTime | Boolean | JSON)]
+        self._kinds = [(name, kind) for name in self.names
+                       if (kind := _kind(table, name)) is not None]
 
     def read(self, conn: Connection, text: str, params: Sequence = ()) -> list[dict]:
         """Run ``text`` (a :attr:`select` with its conditions) and return its rows."""
@@ -1160,8 +1166,7 @@ class Rows:
         found = []
         for values in driver.run(conn, None, text, params):
             row = dict(zip(self.names, values, strict=True))
-            for at, kind in self._kinds:
-                name = self.names[at]
+            for name, kind in self._kinds:
                 value = row[name]
                 if value is None:
                     continue
@@ -1185,16 +1190,14 @@ class BulkInsert:
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
-        from pigeon.store.tables import UTCDateTime
-
         self.table = table
         given = list(columns)
         self.defaults = {c.name: c.default.arg for c in table.columns
                          if c.name not in given and c.default is not None
                          and c.default.is_scalar}
         self.columns = given + list(self.defaults)
-        self.kinds = ["time" if isinstance(table.c[name].type, UTCDateTime) else
-                      "json" if isinstance(table.c[name].type, JSON) else None
+        # A bool is stored as given (sqlite3 and psycopg both take it).
+        self.kinds = [None if (kind := _kind(table, name)) == "bool" else kind
                       for name in self.columns]
         picked = operator.itemgetter(*self.columns)
         self._pick = picked if len(self.columns) > 1 else lambda row: (picked(row),)
