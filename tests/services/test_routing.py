@@ -56,6 +56,22 @@ def test_a_message_goes_to_its_rules_connector_or_waits(pigeon, account_id):
     assert row(pigeon, telecom)["status"] == "queued"
 
 
+def test_a_message_without_a_carrier_passes_a_carrier_rule_to_the_next(pigeon, account_id):
+    # An international number has no carrier: the carrier rule does not take it (as the
+    # routing in Python decides), so the catch-all rule after it must — in the claim's SQL,
+    # NULL is not "another carrier".
+    for name in ("cm", "world"):
+        add_smpp(pigeon, name)
+    table = rules(pigeon, {"connector": "cm", "carrier": "mobile"}, {"connector": "world"})
+    mobile = queue(pigeon, account_id, 1, carrier="mobile")[0]
+    abroad = queue(pigeon, account_id, 1, carrier=None, phone="85291234567",
+                   country_code=852)[0]
+    assert dispatch.route(row(pigeon, abroad), Routing(table, frozenset({"cm", "world"}))) \
+        == "world"
+    assert claim(pigeon, Routing(table, frozenset({"cm", "world"}))) == \
+        [("cm", mobile), ("world", abroad)]
+
+
 def test_nothing_is_claimed_when_no_rule_can_send(pigeon, account_id):
     add_smpp(pigeon, "cm")
     table = rules(pigeon, {"connector": "cm"})

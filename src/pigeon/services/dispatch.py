@@ -37,23 +37,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    and_,
-    bindparam,
-    not_,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Connection, bindparam, update
 
 from pigeon import metrics
 from pigeon.carriers.base import Outbound, Submitted
 from pigeon.core.routing import SIMULATOR, Rule, choose
 from pigeon.services import delivery
-from pigeon.store.claiming import taken_by
 from pigeon.store.database import Driver, after_commit
 from pigeon.store.tables import messages
 
@@ -86,18 +75,34 @@ _CLAIMED = (messages.c.id, messages.c.phone, messages.c.country_code, messages.c
             messages.c.segments, messages.c.signature_id, messages.c.template_type)
 
 _CLAIMED_NAMES = tuple(column.name for column in _CLAIMED)
-# claim() of every due message, on the driver; on PostgreSQL as store.claiming.taken_by
-# writes it (FOR UPDATE SKIP LOCKED in a MATERIALIZED CTE).
-_DUE = ("SELECT id FROM messages WHERE status = 'queued' "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
-_CLAIM_ALL_SQL = ("UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
-                  f"WHERE id IN ({_DUE}) AND status = 'queued' "
-                  "RETURNING " + ", ".join(_CLAIMED_NAMES))
-_CLAIM_ALL_SQL_PG = (f"WITH taken AS MATERIALIZED ({_DUE} FOR UPDATE SKIP LOCKED) "
+
+
+def _claim_sql(sqlite: bool, condition: str) -> str:
+    """claim()'s statement, on the driver, for the messages that meet ``condition``
+    (:meth:`Routing.claimable`); on PostgreSQL as store.claiming.taken_by writes it (FOR
+    UPDATE SKIP LOCKED in a MATERIALIZED CTE).  Kept by condition: a routing's condition is
+    the same pass after pass."""
+    found = _CLAIM_SQL.get((sqlite, condition))
+    if found is None:
+        due = ("SELECT id FROM messages WHERE status = 'queued' "
+               f"AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND ({condition}) "
+               "ORDER BY id LIMIT ?")
+        if sqlite:
+            found = ("UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
+                     f"WHERE id IN ({due}) AND status = 'queued' "
+                     "RETURNING " + ", ".join(_CLAIMED_NAMES))
+        else:
+            found = (f"WITH taken AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED) "
                      "UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
-                     "FROM taken "
-                     "WHERE messages.id = taken.id AND messages.status = 'queued' "
+                     "FROM taken WHERE messages.id = taken.id AND messages.status = 'queued' "
                      "RETURNING " + ", ".join(f"messages.{name}" for name in _CLAIMED_NAMES))
+        if len(_CLAIM_SQL) >= 64:  # routings come and go: keep the recent ones
+            _CLAIM_SQL.clear()
+        found = _CLAIM_SQL[sqlite, condition] = found
+    return found
+
+
+_CLAIM_SQL: dict[tuple[bool, str], str] = {}
 
 _sent = (update(messages)
          .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")
@@ -140,29 +145,43 @@ class Routing:
     def runs_here(self, name: str) -> bool:
         return self.local is None or name in self.local
 
-    def claimable(self) -> ColumnElement[bool] | None:
+    def claimable(self) -> tuple[str, tuple] | None:
         """The messages whose route leads to a connector of this node, as a condition on
-        ``messages`` (``None``: none).  The claim leaves the others queued without touching
-        them: no attempt is spent on a message that has nowhere to go (it flows as soon as a
-        connector for it is up), and a message routed to a connector another node runs is
-        that node's to claim."""
+        ``messages`` in driver SQL (store.database.Driver) and its parameters (``None``:
+        none).  The claim leaves the others queued without touching them: no attempt is spent
+        on a message that has nowhere to go (it flows as soon as a connector for it is up),
+        and a message routed to a connector another node runs is that node's to claim.
+
+        A message counts as taken by an earlier rule only where that rule's conditions are
+        true, as :func:`pigeon.core.routing.choose` decides in Python: a message without a
+        carrier (an international number) is not "another carrier's" for SQL's NULL."""
         if not self.rules:
-            return true() if SIMULATOR in self.up and self.runs_here(SIMULATOR) else None
-        alternatives = []
-        earlier: list[ColumnElement[bool]] = []  # messages a usable rule before took
+            return ("1 = 1", ()) if SIMULATOR in self.up and self.runs_here(SIMULATOR) \
+                else None
+        alternatives: list[str] = []
+        params: list[object] = []
+        earlier: list[tuple[str, tuple]] = []  # what the usable rules before took
         for rule in self.rules:
             target = rule.usable(self.up)
             if target is None:
                 continue
             conditions = rule.conditions
-            matches = (and_(*(messages.c[name] == value for name, value in conditions.items()))
-                       if conditions else true())
+            matches = " AND ".join(f"{name} = ?" for name in conditions) or "1 = 1"
             if self.runs_here(target):
-                alternatives.append(and_(matches, not_(or_(*earlier))) if earlier else matches)
+                if earlier:
+                    taken = " OR ".join(f"({text})" for text, _ in earlier)
+                    alternatives.append(f"({matches}) AND NOT COALESCE({taken}, FALSE)")
+                    params += [*conditions.values(),
+                               *(value for _, values in earlier for value in values)]
+                else:
+                    alternatives.append(f"({matches})")
+                    params += conditions.values()
             if not conditions:
                 break  # every later rule's messages are this one's
-            earlier.append(matches)
-        return or_(*alternatives) if alternatives else None
+            earlier.append((matches, tuple(conditions.values())))
+        if not alternatives:
+            return None
+        return " OR ".join(f"({text})" for text in alternatives), tuple(params)
 
 
 EMBEDDED = Routing()
@@ -189,26 +208,14 @@ def claim(conn: Connection, limit: int, now: datetime, access_code: str,
     claimable = routing.claimable()
     if claimable is None:
         return []
-    if not routing.rules:
-        # Every message may go (the embedded setup): the statement on the driver
-        # (store.database.Driver), the same as the general one below.
-        driver = Driver.of(conn)
-        at = driver.time(now)
-        rows = [dict(zip(_CLAIMED_NAMES, values, strict=True)) for values in driver.run(
-            conn, "messages", _CLAIM_ALL_SQL if driver.sqlite else _CLAIM_ALL_SQL_PG,
-            (at, node, at, limit) if driver.sqlite else (at, limit, at, node))]
-    else:
-        due = (select(messages.c.id)
-               .where(messages.c.status == "queued",
-                      or_(messages.c.next_attempt_at.is_(None),
-                          messages.c.next_attempt_at <= now),
-                      claimable)
-               .order_by(messages.c.id).limit(limit))
-        rows = conn.execute(update(messages)
-                            .where(taken_by(conn, due, messages.c.id),
-                                   messages.c.status == "queued")
-                            .values(status="sending", claimed_at=now, claimed_by=node)
-                            .returning(*_CLAIMED)).mappings().all()
+    condition, condition_params = claimable
+    driver = Driver.of(conn)
+    at = driver.time(now)
+    text = _claim_sql(driver.sqlite, condition)
+    params = ((at, node, at, *condition_params, limit) if driver.sqlite
+              else (at, *condition_params, limit, at, node))
+    rows = [dict(zip(_CLAIMED_NAMES, values, strict=True))
+            for values in driver.run(conn, "messages", text, params)]
     claimed = []
     unrouted = []
     for row in sorted(rows, key=lambda r: r["id"]):
