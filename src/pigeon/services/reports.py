@@ -45,7 +45,7 @@ from pigeon.core import json_input
 from pigeon.core.errors import PigeonError
 from pigeon.services import audit
 from pigeon.services.accounts import require_account
-from pigeon.store.database import BulkInsert, Database, Driver
+from pigeon.store.database import BulkInsert, Database, Driver, Rows
 from pigeon.store.tables import report_attempts, report_events, report_settings
 
 TYPES = ("SmsReport", "SmsUp", "SignSmsReport", "TemplateSmsReport")
@@ -283,6 +283,22 @@ def _is_due(now: datetime, *, by_id: bool = False):
                 or_(events.c.next_attempt_at.is_(None), events.c.next_attempt_at <= now))
 
 
+# claim() on the driver: SQLAlchemy's statement building and row handling were most of what
+# a claim cost the dispatching process (bench/README.md).  The candidates walk the
+# (account_id, type, id) index from after_id; their state is compared as ``state || ''`` for
+# the reason _is_due(by_id=True) gives.  On PostgreSQL the rows another transaction holds are
+# skipped, not waited for.
+_CANDIDATES = ("SELECT id FROM report_events WHERE account_id = ? AND type = ? AND id > ? "
+               "AND state || '' = 'pending' "
+               "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
+_CANDIDATES_PG = _CANDIDATES + " FOR UPDATE SKIP LOCKED"
+_SKIP = ("UPDATE report_events SET state = 'skipped', next_attempt_at = NULL, "
+         "delivered_at = NULL WHERE id IN ({candidates}) RETURNING id")
+_TAKEN = Rows(events, ("id", "payload"))
+_LEASE = ("UPDATE report_events SET next_attempt_at = ? WHERE id IN ({candidates}) "
+          "RETURNING " + ", ".join(_TAKEN.names))
+
+
 # A pass's three windows, each reduced in the database to the oldest event of every tenant and
 # type in it: a window of a thousand events comes back as a row or a few, not a thousand read
 # into Python (the dispatching process made ~75 passes a second under load, bench/README.md).
@@ -321,13 +337,15 @@ def due(conn: Connection, now: datetime, exclude: set[tuple[int, str]] | frozens
     return groups
 
 
+_ROUTE = "SELECT mode, url FROM report_settings WHERE account_id = ? AND type = ?"
+
+
 def _route(conn: Connection, account_id: int, report_type: str) -> tuple[str, str | None]:
-    row = conn.execute(select(report_settings.c.mode, report_settings.c.url).where(
-        report_settings.c.account_id == account_id,
-        report_settings.c.type == report_type)).first()
-    if row is None:
+    rows = Driver.of(conn).run(conn, None, _ROUTE, (account_id, report_type))
+    if not rows:
         return "off", None
-    return row.mode, row.url if row.mode == "http" else None
+    mode, url = rows[0]
+    return mode, url if mode == "http" else None
 
 
 def delivery_payload(event_id: int, payload: dict) -> dict:
@@ -347,34 +365,29 @@ def claim(conn: Connection, account_id: int, report_type: str, after_id: int, no
     another transaction holds are skipped rather than waited for).
     """
     mode, url = _route(conn, account_id, report_type)
-    # Walks the (account_id, type, id) index from after_id: see _is_due for by_id.
-    candidates = (select(events.c.id)
-                  .where(events.c.account_id == account_id, events.c.type == report_type,
-                         events.c.id > after_id, _is_due(now, by_id=True))
-                  .order_by(events.c.id).limit(per_push if mode == "http" else ROUTE_BATCH))
-    if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+    driver = Driver.of(conn)
+    candidates = (_CANDIDATES if driver.sqlite else _CANDIDATES_PG,
+                  (account_id, report_type, after_id, driver.time(now),
+                   per_push if mode == "http" else ROUTE_BATCH))
     if mode == "off":
         # Skipped in one statement: no lease, and no payload read (and decoded) for nothing.
-        skipped = conn.execute(update(events).where(events.c.id.in_(candidates))
-                               .values(state="skipped", next_attempt_at=None, delivered_at=None)
-                               .returning(events.c.id)).scalars().all()
+        skipped = [event_id for event_id, in driver.run(
+            conn, "report_events", _SKIP.format(candidates=candidates[0]), candidates[1])]
         return Claim(mode, None, [], routed=len(skipped),
                      last_id=max(skipped) if skipped else None)
-    taken = conn.execute(update(events).where(events.c.id.in_(candidates))
-                         .values(next_attempt_at=lease_until)
-                         .returning(events.c.id, events.c.payload)).all()
-    taken.sort(key=lambda row: row.id)
-    last_id = taken[-1].id if taken else None
+    taken = _TAKEN.read(conn, _LEASE.format(candidates=candidates[0]),
+                        (driver.time(lease_until), *candidates[1]), wrote="report_events")
+    taken.sort(key=lambda row: row["id"])
+    last_id = taken[-1]["id"] if taken else None
     if mode == "http":
-        return Claim(mode, url, [(row.id, row.payload) for row in taken], last_id=last_id)
-    taken_ids = [row.id for row in taken]  # mode "queue"
+        return Claim(mode, url, [(row["id"], row["payload"]) for row in taken], last_id=last_id)
+    taken_ids = [row["id"] for row in taken]  # mode "queue"
     if taken:
         from pigeon.services import queues
 
         for row in taken:
-            queues.enqueue(conn, account_id, report_type, delivery_payload(row.id, row.payload),
-                           now)
+            queues.enqueue(conn, account_id, report_type,
+                           delivery_payload(row["id"], row["payload"]), now)
         conn.execute(update(events).where(events.c.id.in_(_IDS)).values(
             state="queued", next_attempt_at=None, delivered_at=now), {"ids": taken_ids})
     return Claim(mode, None, [], routed=len(taken_ids), last_id=last_id)

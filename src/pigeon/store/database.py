@@ -1160,11 +1160,13 @@ class Rows:
         self._kinds = [(name, kind) for name in self.names
                        if (kind := _kind(table, name)) is not None]
 
-    def read(self, conn: Connection, text: str, params: Sequence = ()) -> list[dict]:
-        """Run ``text`` (a :attr:`select` with its conditions) and return its rows."""
+    def read(self, conn: Connection, text: str, params: Sequence = (), *,
+             wrote: str | None = None) -> list[dict]:
+        """Run ``text`` (a :attr:`select` with its conditions, or a write to table ``wrote``
+        that returns these columns) and return its rows."""
         driver = Driver.of(conn)
         found = []
-        for values in driver.run(conn, None, text, params):
+        for values in driver.run(conn, wrote, text, params):
             row = dict(zip(self.names, values, strict=True))
             for name, kind in self._kinds:
                 value = row[name]
