@@ -198,10 +198,18 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], zone: ZoneInfo,
     return len(_finish_timed(conn, finals, zone))
 
 
+# A batch's receipts matched to their messages (or parts) on the driver, by the SMSC's ids: one
+# lookup each in (connector, id) order.
+_MESSAGES_OF = ("SELECT carrier_message_id, id FROM messages "
+                "WHERE connector = ? AND carrier_message_id ")
+_PARTS_OF = "SELECT part_id, message_id FROM message_parts WHERE connector = ? AND part_id "
+
+
 def _resolve(conn: Connection, receipts: list[Receipt],
              ) -> tuple[list[tuple[Final, datetime]], list[Receipt]]:
     """The final statuses the receipts decide (with their times), and the receipts that
     match no message."""
+    driver = Driver.of(conn)
     finals: list[tuple[Final, datetime]] = []
     unknown: list[Receipt] = []
     by_connector: dict[str, list[Receipt]] = defaultdict(list)
@@ -211,16 +219,14 @@ def _resolve(conn: Connection, receipts: list[Receipt],
         untracked = {r.carrier_message_id for r in group if r.untracked}
         parts: dict[str, int] = {}
         if untracked:
-            parts = dict(conn.execute(select(message_parts.c.part_id, message_parts.c.message_id)
-                                      .where(message_parts.c.connector == connector,
-                                             message_parts.c.part_id.in_(untracked))).all())
+            parts = dict(driver.run(conn, None, _PARTS_OF + driver.in_ids,
+                                    (connector, driver.ids(untracked))))
         plain = {r.carrier_message_id for r in group
                  if not (r.untracked and r.carrier_message_id in parts)}
         ids: dict[str, int] = {}
         if plain:
-            ids = dict(conn.execute(select(messages.c.carrier_message_id, messages.c.id)
-                                    .where(messages.c.connector == connector,
-                                           messages.c.carrier_message_id.in_(plain))).all())
+            ids = dict(driver.run(conn, None, _MESSAGES_OF + driver.in_ids,
+                                  (connector, driver.ids(plain))))
         delivered_parts: dict[int, list[Receipt]] = defaultdict(list)
         for receipt in group:
             key = receipt.carrier_message_id
