@@ -443,10 +443,15 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
-def process_cpu_seconds(pid: int) -> float:
+def process_cpu_seconds(pid: int, *, children: bool = True) -> float:
     """User + system CPU seconds of a process (all threads) and of every process below it —
     the API processes of ``pigeon serve --workers N`` — from /proc; 0 elsewhere.  (A child
-    that exits takes its seconds with it: measure servers whose processes live on.)"""
+    that exits takes its seconds with it: measure servers whose processes live on.)
+    ``children=False``: the process's own."""
+    if not children:
+        fields = _stat(pid)
+        return 0.0 if fields is None else \
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
