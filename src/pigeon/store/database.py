@@ -287,6 +287,10 @@ class Database:
         # Each event loop thread's own SQLite read connection (see read()).
         self._inline = threading.local()
         self._inline_all: list[Connection] = []
+        # SQLite: the one thread that polls for other processes' commits, and whom it tells.
+        self._watch_lock = threading.Lock()
+        self._watchers: list[Callable[[], None]] = []
+        self._poller: tuple[threading.Thread, threading.Event] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -636,9 +640,10 @@ class Database:
         """
         if table not in ANNOUNCED:
             raise ValueError(f"{table} is not announced (ANNOUNCED: {ANNOUNCED})")
+        if self.is_sqlite:
+            return self._watch_data_version(notify)
         stop = threading.Event()
-        target = self._poll_data_version if self.is_sqlite else self._listen
-        thread = threading.Thread(target=target, args=(table, notify, stop), daemon=True,
+        thread = threading.Thread(target=self._listen, args=(table, notify, stop), daemon=True,
                                   name=f"pigeon-watch-{table}")
         thread.start()
 
@@ -648,8 +653,32 @@ class Database:
 
         return stopping
 
-    def _poll_data_version(self, _table: str, notify: Callable[[], None],
-                           stop: threading.Event) -> None:
+    def _watch_data_version(self, notify: Callable[[], None]) -> Callable[[], None]:
+        """SQLite: every watcher of the process shares one polling thread (a commit of any
+        table wakes them all alike); the last to stop watching stops it."""
+        with self._watch_lock:
+            self._watchers.append(notify)
+            if self._poller is None:
+                stop = threading.Event()
+                thread = threading.Thread(target=self._poll_data_version, args=(stop,),
+                                          daemon=True, name="pigeon-watch")
+                thread.start()
+                self._poller = (thread, stop)
+
+        def stopping() -> None:
+            with self._watch_lock:
+                if notify in self._watchers:
+                    self._watchers.remove(notify)
+                poller = None
+                if not self._watchers:
+                    poller, self._poller = self._poller, None
+            if poller is not None:
+                poller[1].set()
+                poller[0].join(timeout=5)
+
+        return stopping
+
+    def _poll_data_version(self, stop: threading.Event) -> None:
         import sqlite3
 
         path = self.write_engine.url.database
@@ -660,7 +689,8 @@ class Database:
                 now = conn.execute("PRAGMA data_version").fetchone()[0]
                 if now != seen:
                     seen = now
-                    notify()
+                    for notify in list(self._watchers):
+                        notify()
         except Exception:
             log.exception("watching the database for other processes' commits failed")
         finally:
