@@ -1036,6 +1036,7 @@ class Driver:
         # A list of ids as one parameter (:meth:`ids`): ``id`` + this.
         self.in_ids = "IN (SELECT value FROM json_each(?))" if self.sqlite else "= ANY(?)"
         self._last_time: tuple[datetime | None, Any] = (None, None)
+        self._last_read: tuple[Any, datetime | None] = (None, None)
         self._sql: dict[str, str] = {}
 
     @staticmethod
@@ -1069,9 +1070,15 @@ class Driver:
         """A stored ``UTCDateTime`` as read from the driver, aware UTC again."""
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
+        # The rows of a batch share their times (a SendBatchSms call's messages were all
+        # accepted at one ``now``): the last conversion is kept, as time() keeps its own.
+        last = self._last_read
+        if last[0] == value:
+            return last[1]
+        read = (datetime.fromisoformat(value) if isinstance(value, str) else value
+                ).replace(tzinfo=UTC)
+        self._last_read = (value, read)
+        return read
 
     @staticmethod
     def json(value: Any) -> str:
