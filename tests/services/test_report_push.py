@@ -566,6 +566,39 @@ def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, recei
         worker.close()
 
 
+def test_passes_are_at_least_a_pass_gap_apart_however_often_woken(pigeon, monkeypatch):
+    from pigeon.workers import reporter as module
+
+    worker = Passes(pigeon)
+    starts: list[float] = []
+    start = worker.reporter._start
+
+    async def counted(now, result):
+        starts.append(asyncio.get_running_loop().time())
+        return await start(now, result)
+
+    worker.reporter._start = counted
+
+    async def scenario():
+        task = asyncio.create_task(worker.reporter.run(lambda: datetime.now(UTC)))
+        try:
+            began = asyncio.get_running_loop().time()
+            while asyncio.get_running_loop().time() - began < 0.5:  # a wake every millisecond
+                worker.reporter._wake.set()
+                await asyncio.sleep(0.001)
+        finally:
+            await _until_cancelled(task)
+
+    try:
+        worker.run(scenario())
+    finally:
+        worker.close()
+    # Woken ~500 times: a pass each 50 ms at most (a slow machine makes fewer, never more).
+    assert 1 <= len(starts) <= 0.5 / module.PASS_GAP + 2
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    assert all(gap >= module.PASS_GAP * 0.9 for gap in gaps), gaps
+
+
 def test_every_pushed_request_is_recorded(pigeon, account_id, passes, receiver):
     set_mode(pigeon, account_id, "SmsReport", "http", receiver.url)
     emit(pigeon, account_id, 2)

@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 # How often an idle worker looks for reports queued by other processes (or missed by the
 # wake-up below).  A pass that finds nothing costs three indexed reads.
 POLL_SECONDS = 0.25
+# The least time between the starts of two passes.  Under load every commit of receipts and
+# every push that ends wakes the worker, and a pass (its three windows' reads) found the same
+# groups again dozens of times a second; the groups being pushed go on claiming meanwhile, so
+# a new pass is only for other tenants' reports and retries, which can wait this long.
+PASS_GAP = 0.05
 PURGE_INTERVAL = timedelta(minutes=10)
 # How many due events a pass looks at in each of its windows (see reports.due); the next
 # pass finds the rest.  Small enough that a pass costs little whatever the backlog.
@@ -142,7 +147,7 @@ class Reporter:
         A new pass starts when a push ends, when this process queues reports (see
         :func:`reports.watch`), with ``watch_others`` when another process does
         (:meth:`~pigeon.store.database.Database.watch_others`), and otherwise every
-        :data:`POLL_SECONDS`.
+        :data:`POLL_SECONDS` — never sooner than :data:`PASS_GAP` after the last began.
         """
         loop = asyncio.get_running_loop()
         wake = lambda: loop.call_soon_threadsafe(self._wake.set)  # noqa: E731
@@ -151,6 +156,7 @@ class Reporter:
         try:
             while True:
                 self._wake.clear()
+                began = loop.time()
                 try:
                     now = clock()
                     await self._start(now, PassResult())
@@ -166,6 +172,9 @@ class Reporter:
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+                rest = began + PASS_GAP - loop.time()
+                if rest > 0:
+                    await asyncio.sleep(rest)
         finally:
             unwatch()
             if unwatch_others is not None:
