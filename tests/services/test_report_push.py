@@ -547,16 +547,25 @@ def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, recei
 
     worker.reporter.purge_if_due = purge_then_say_so
 
+    async def meanwhile():
+        async with asyncio.timeout(DEADLINE):
+            await first_pass_over.wait()
+        await asyncio.to_thread(emit, pigeon, account_id, 1)
+        # Long before the next poll: only the wake-up, sent once the commit is visible, can
+        # have started the push (a loaded machine may be slow, but not 20 s slow).
+        await eventually(lambda: receiver.received, timeout=20, what="the push the commit woke")
+
+    run_worker_while(worker, meanwhile)
+
+
+def run_worker_while(worker: Passes, meanwhile) -> None:
+    """Run the report worker's own loop (``Reporter.run``) while ``meanwhile()`` runs, then
+    stop it and close the worker."""
+
     async def scenario():
         task = asyncio.create_task(worker.reporter.run(lambda: datetime.now(UTC)))
         try:
-            async with asyncio.timeout(DEADLINE):
-                await first_pass_over.wait()
-            await asyncio.to_thread(emit, pigeon, account_id, 1)
-            # Long before the next poll: only the wake-up, sent once the commit is visible,
-            # can have started the push (a loaded machine may be slow, but not 20 s slow).
-            await eventually(lambda: receiver.received, timeout=20,
-                             what="the push the commit woke")
+            await meanwhile()
         finally:
             await _until_cancelled(task)
 
@@ -566,7 +575,7 @@ def test_reports_queued_in_the_workers_process_wake_it(pigeon, account_id, recei
         worker.close()
 
 
-def test_passes_are_at_least_a_pass_gap_apart_however_often_woken(pigeon, monkeypatch):
+def test_passes_are_at_least_a_pass_gap_apart_however_often_woken(pigeon):
     from pigeon.workers import reporter as module
 
     worker = Passes(pigeon)
@@ -579,20 +588,13 @@ def test_passes_are_at_least_a_pass_gap_apart_however_often_woken(pigeon, monkey
 
     worker.reporter._start = counted
 
-    async def scenario():
-        task = asyncio.create_task(worker.reporter.run(lambda: datetime.now(UTC)))
-        try:
-            began = asyncio.get_running_loop().time()
-            while asyncio.get_running_loop().time() - began < 0.5:  # a wake every millisecond
-                worker.reporter._wake.set()
-                await asyncio.sleep(0.001)
-        finally:
-            await _until_cancelled(task)
+    async def wake_every_millisecond():
+        began = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - began < 0.5:
+            worker.reporter._wake.set()
+            await asyncio.sleep(0.001)
 
-    try:
-        worker.run(scenario())
-    finally:
-        worker.close()
+    run_worker_while(worker, wake_every_millisecond)
     # Woken ~500 times: a pass each 50 ms at most (a slow machine makes fewer, never more).
     assert 1 <= len(starts) <= 0.5 / module.PASS_GAP + 2
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
