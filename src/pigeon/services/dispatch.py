@@ -80,29 +80,19 @@ _CLAIMED_NAMES = tuple(column.name for column in _CLAIMED)
 def _claim_sql(sqlite: bool, condition: str) -> str:
     """claim()'s statement, on the driver, for the messages that meet ``condition``
     (:meth:`Routing.claimable`); on PostgreSQL as store.claiming.taken_by writes it (FOR
-    UPDATE SKIP LOCKED in a MATERIALIZED CTE).  Kept by condition: a routing's condition is
-    the same pass after pass."""
-    found = _CLAIM_SQL.get((sqlite, condition))
-    if found is None:
-        due = ("SELECT id FROM messages WHERE status = 'queued' "
-               f"AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND ({condition}) "
-               "ORDER BY id LIMIT ?")
-        if sqlite:
-            found = ("UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
-                     f"WHERE id IN ({due}) AND status = 'queued' "
-                     "RETURNING " + ", ".join(_CLAIMED_NAMES))
-        else:
-            found = (f"WITH taken AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED) "
-                     "UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
-                     "FROM taken WHERE messages.id = taken.id AND messages.status = 'queued' "
-                     "RETURNING " + ", ".join(f"messages.{name}" for name in _CLAIMED_NAMES))
-        if len(_CLAIM_SQL) >= 64:  # routings come and go: keep the recent ones
-            _CLAIM_SQL.clear()
-        found = _CLAIM_SQL[sqlite, condition] = found
-    return found
+    UPDATE SKIP LOCKED in a MATERIALIZED CTE)."""
+    due = ("SELECT id FROM messages WHERE status = 'queued' "
+           f"AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND ({condition}) "
+           "ORDER BY id LIMIT ?")
+    if sqlite:
+        return ("UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
+                f"WHERE id IN ({due}) AND status = 'queued' "
+                "RETURNING " + ", ".join(_CLAIMED_NAMES))
+    return (f"WITH taken AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED) "
+            "UPDATE messages SET status = 'sending', claimed_at = ?, claimed_by = ? "
+            "FROM taken WHERE messages.id = taken.id AND messages.status = 'queued' "
+            "RETURNING " + ", ".join(f"messages.{name}" for name in _CLAIMED_NAMES))
 
-
-_CLAIM_SQL: dict[tuple[bool, str], str] = {}
 
 _sent = (update(messages)
          .where(messages.c.id == bindparam("b_id"), messages.c.status == "sending")

@@ -34,7 +34,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -274,20 +273,12 @@ class Claim:
     last_id: int | None = None  # the highest id taken; None: nothing was due
 
 
-def _is_due(now: datetime, *, by_id: bool = False):
-    """Pending, and its next try is due.  ``by_id``: the query names its rows by id — then the
-    state is compared in a form no index serves, or SQLite would walk the (state,
-    next_attempt_at) index through every pending row instead of looking the ids up."""
-    state = events.c.state.op("||")(literal("")) if by_id else events.c.state
-    return and_(state == "pending",
-                or_(events.c.next_attempt_at.is_(None), events.c.next_attempt_at <= now))
-
-
 # claim() on the driver: SQLAlchemy's statement building and row handling were most of what
 # a claim cost the dispatching process (bench/README.md).  The candidates walk the
-# (account_id, type, id) index from after_id; their state is compared as ``state || ''`` for
-# the reason _is_due(by_id=True) gives.  On PostgreSQL the rows another transaction holds are
-# skipped, not waited for.
+# (account_id, type, id) index from after_id.  Their state is compared as ``state || ''``, a
+# form no index serves: the query names its rows by id, and SQLite would otherwise walk the
+# (state, next_attempt_at) index through every pending row instead of looking the ids up.  On
+# PostgreSQL the rows another transaction holds are skipped, not waited for.
 _CANDIDATES = ("SELECT id FROM report_events WHERE account_id = ? AND type = ? AND id > ? "
                "AND state || '' = 'pending' "
                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
@@ -366,17 +357,17 @@ def claim(conn: Connection, account_id: int, report_type: str, after_id: int, no
     """
     mode, url = _route(conn, account_id, report_type)
     driver = Driver.of(conn)
-    candidates = (_CANDIDATES if driver.sqlite else _CANDIDATES_PG,
-                  (account_id, report_type, after_id, driver.time(now),
-                   per_push if mode == "http" else ROUTE_BATCH))
+    candidates = _CANDIDATES if driver.sqlite else _CANDIDATES_PG
+    picked = (account_id, report_type, after_id, driver.time(now),
+              per_push if mode == "http" else ROUTE_BATCH)
     if mode == "off":
         # Skipped in one statement: no lease, and no payload read (and decoded) for nothing.
         skipped = [event_id for event_id, in driver.run(
-            conn, "report_events", _SKIP.format(candidates=candidates[0]), candidates[1])]
+            conn, "report_events", _SKIP.format(candidates=candidates), picked)]
         return Claim(mode, None, [], routed=len(skipped),
                      last_id=max(skipped) if skipped else None)
-    taken = _TAKEN.read(conn, _LEASE.format(candidates=candidates[0]),
-                        (driver.time(lease_until), *candidates[1]), wrote="report_events")
+    taken = _TAKEN.read(conn, _LEASE.format(candidates=candidates),
+                        (driver.time(lease_until), *picked), wrote="report_events")
     taken.sort(key=lambda row: row["id"])
     last_id = taken[-1]["id"] if taken else None
     if mode == "http":
@@ -438,7 +429,7 @@ def record_push(conn: Connection, account_id: int, report_type: str, url: str, i
         account_id=account_id, type=report_type, url=url, reports=len(ids),
         status_code=status_code, ok=error is None, error=error, duration_ms=duration_ms,
         created_at=now))
-    # The state in a form no index serves: see _is_due.
+    # The state in a form no index serves: see _CANDIDATES.
     mine = and_(events.c.id.in_(_IDS), events.c.state.op("||")(literal("")) == "pending")
     if error is None:
         made = conn.execute(update(events).where(mine).values(
