@@ -53,6 +53,15 @@ T = TypeVar("T")
 # commit, small enough that a failed commit (rare: disk full, lost connection) fails few.
 MAX_GROUP = 512
 
+# The attached loop's writer (Database.attach) runs what was queued during one iteration of
+# the loop at the start of the next — unless units still arrived in that iteration: the
+# requests in flight reach their write a few iterations apart, and a group that waits while
+# they come (at most GATHER_ITERATIONS more iterations, each a fraction of a millisecond under
+# load) commits once for them all.  A lone request does not wait: nothing arrived behind it.
+# Measured (bench/README.md, "Gathering a group"): SendSms through uvicorn with 32
+# connections formed groups of 10.5 units, 28 with this, and took 12-15 % less CPU a request.
+GATHER_ITERATIONS = 4
+
 _STOP = object()
 
 ANNOUNCED = ("messages", "report_events")
@@ -281,6 +290,8 @@ class Database:
         self._again: collections.deque[_Unit] = collections.deque()
         self._inline_conn: Connection | None = None
         self._flush_handle: asyncio.Handle | None = None
+        self._gathered = 0  # units pending when the scheduled group last looked
+        self._gathering = 0  # iterations it has waited for more
         self._busy_pause = 0.0
         self._commits = 0  # the attached loop's group commits, for the checkpointer
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
@@ -447,16 +458,26 @@ class Database:
             return
         self._pending.append(unit)
         if self._flush_handle is None:
+            self._gathered = len(self._pending)
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """On the attached loop: run what is queued as one transaction (or a few: at most
         MAX_GROUP units each), unless another process holds the write lock — then try again
-        a moment later, without blocking the loop."""
+        a moment later, without blocking the loop.  While units still arrive, wait an
+        iteration more for them (GATHER_ITERATIONS)."""
         self._flush_handle = None
         loop = self._loop
         if loop is None:
             return
+        pending = len(self._pending)
+        if (pending > self._gathered and self._gathering < GATHER_ITERATIONS
+                and pending < MAX_GROUP and not self._again):
+            self._gathered = pending
+            self._gathering += 1
+            self._flush_handle = loop.call_soon(self._flush)
+            return
+        self._gathering = 0
         batch: list[_Unit] = []
         while (self._again or self._pending) and len(batch) < MAX_GROUP:
             unit = (self._again or self._pending).popleft()
@@ -484,6 +505,7 @@ class Database:
                 return
             self._busy_pause = 0.0
         if self._again or self._pending:
+            self._gathered = len(self._pending)
             self._flush_handle = loop.call_soon(self._flush)
 
     def _run_batch(self, conn: Connection, batch: list[_Unit]) -> list[_Unit]:
