@@ -108,9 +108,9 @@ class _Refusal(Exception):
 class _Request:
     """One request's body as the guard has seen it."""
 
-    def __init__(self, limit: int, deadline: float, buffered: bool) -> None:
+    def __init__(self, limit: int, deadline: float | None, buffered: bool) -> None:
         self.limit = limit
-        self.deadline = deadline
+        self.deadline = deadline  # None: no body to wait for
         self.buffered = buffered  # held whole in memory: counts against the budget
         self.received = 0
         self.reserved = 0
@@ -134,9 +134,13 @@ class Guard:
             return
         path = scope.get("path", "")
         limit = body_limit(path, self.limits)
-        loop = asyncio.get_running_loop()
-        request = _Request(limit, loop.time() + self.limits.timeout, buffered=path == "/")
         declared, chunked = _declared(scope)
+        # A request that declares no body (no or a zero Content-Length, not chunked) has
+        # nothing to wait for: its receive() answers at once, without a deadline to keep —
+        # the SDKs' SendSms, every parameter in the query string.
+        has_body = bool(declared) or chunked
+        deadline = asyncio.get_running_loop().time() + self.limits.timeout if has_body else None
+        request = _Request(limit, deadline, buffered=path == "/")
         if declared is not None and declared > limit:
             await self._answer(scope, send, _too_large(limit), close=True)
             return
@@ -147,7 +151,7 @@ class Guard:
             request.reserved = declared
         try:
             await self.app(scope, self._receiving(request, receive),
-                           self._sending(request, send, unread=bool(declared) or chunked))
+                           self._sending(request, send, unread=has_body))
         except Exception as error:
             if request.refusal is not None or request.gone or isinstance(error,
                                                                          ClientDisconnect):
@@ -169,16 +173,21 @@ class Guard:
         async def guarded() -> Message:
             if request.refusal is not None or request.gone:
                 return {"type": "http.disconnect"}
-            if request.ended:  # Starlette listens for the disconnect once the body is read
-                return await receive()
-            remaining = request.deadline - asyncio.get_running_loop().time()
-            try:
-                async with asyncio.timeout(max(remaining, 0.0)):
-                    message = await receive()
-            except TimeoutError:
-                request.refusal = _Refusal(408, "RequestTimeout",
-                                           "The request body did not arrive in time.")
-                return {"type": "http.disconnect"}
+            if request.ended or request.deadline is None:
+                # Starlette listens for the disconnect once the body is read; a request
+                # without a body has its empty one already.
+                message = await receive()
+                if request.ended:
+                    return message
+            else:
+                remaining = request.deadline - asyncio.get_running_loop().time()
+                try:
+                    async with asyncio.timeout(max(remaining, 0.0)):
+                        message = await receive()
+                except TimeoutError:
+                    request.refusal = _Refusal(408, "RequestTimeout",
+                                               "The request body did not arrive in time.")
+                    return {"type": "http.disconnect"}
             if message["type"] == "http.disconnect":
                 request.gone = True
                 return message

@@ -286,6 +286,7 @@ class Database:
         # The attached event loop's writer (attach()): its queue, its units to run again, its
         # connection, the scheduled group, and how long it last waited for another process.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._pending: collections.deque[_Unit] = collections.deque()
         self._again: collections.deque[_Unit] = collections.deque()
         self._inline_conn: Connection | None = None
@@ -336,14 +337,17 @@ class Database:
     # loop, two futures): on an attached loop the units queued during one iteration of the
     # loop run as one transaction at the start of the next, with no thread in between.
 
-    def attach(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """From now on run this process's writes on ``loop`` (default: the running one) —
-        on SQLite; PostgreSQL keeps its writer thread (a round trip to the server per
-        statement has no place on an event loop).  Units submitted from other threads are
-        handed to the loop."""
+    def attach(self) -> None:
+        """From now on run this process's writes on the running event loop — on SQLite;
+        PostgreSQL keeps its writer thread (a round trip to the server per statement has no
+        place on an event loop).  Units submitted from other threads are handed to the
+        loop."""
         if not self.is_sqlite:
             return
-        self._loop = loop or asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
+        # write() tells the loop's thread by its id: asyncio.get_running_loop() makes a
+        # getpid() system call each time on Python 3.11.
+        self._loop_thread = threading.get_ident()
         if self._checkpointer is None and self.write_engine.url.database not in (None, "",
                                                                                  ":memory:"):
             stop = threading.Event()
@@ -390,7 +394,7 @@ class Database:
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = self._loop
-        if loop is not None and asyncio.get_running_loop() is loop:
+        if loop is not None and threading.get_ident() == self._loop_thread:
             unit = _Unit(functools.partial(fn, **kwargs) if kwargs else fn, args,
                          loop.create_future())
             self._enqueue(unit)
