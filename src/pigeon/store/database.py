@@ -59,7 +59,8 @@ MAX_GROUP = 512
 # they come (at most GATHER_ITERATIONS more iterations, each a fraction of a millisecond under
 # load) commits once for them all.  A lone request does not wait: nothing arrived behind it.
 # Measured (bench/README.md, "Gathering a group"): SendSms through uvicorn with 32
-# connections formed groups of 10.5 units, 28 with this, and took 12-15 % less CPU a request.
+# connections formed groups of 10.5 units, 28 with this; four of six A/B runs took 9-18 % less
+# CPU a request, two more (a noisy machine), and a smaller group costs more per request.
 GATHER_ITERATIONS = 4
 
 _STOP = object()
@@ -136,6 +137,7 @@ MMAP_BYTES = 256 * 1024 * 1024
 READING = "pigeon.reading"
 """``conn.info`` key: the writer's connection is running a read (Database.read on the attached
 loop): its transaction begins with a plain ``BEGIN``, taking no write lock."""
+
 BUSY_SECONDS = 10.0
 """How long the SQLite writer waits for another process's write transaction to end."""
 
