@@ -57,14 +57,16 @@ def test_a_reads_statements_run_in_one_transaction_ended_after_them(pigeon, stat
     assert read(pigeon, lambda conn: conn.in_transaction()) is False  # nothing left open
 
 
+class Failed(Exception):
+    pass
+
+
+def select_then_fail(conn):
+    conn.execute(select(accounts.c.id)).all()
+    raise Failed
+
+
 def test_a_read_that_fails_leaves_no_transaction_open(pigeon, statements):
-    class Failed(Exception):
-        pass
-
-    def select_then_fail(conn):
-        conn.execute(select(accounts.c.id)).all()
-        raise Failed
-
     with pytest.raises(Failed):
         read(pigeon, select_then_fail)
     assert read(pigeon, lambda conn: conn.in_transaction()) is False
@@ -141,17 +143,10 @@ def test_a_read_that_meets_a_lock_on_the_writers_connection_runs_on_the_reading_
 
 
 def test_a_reads_own_error_on_the_writers_connection_is_not_run_again(pigeon, statements):
-    class Failed(Exception):
-        pass
-
-    def fails(conn):
-        conn.execute(select(accounts.c.id)).all()
-        raise Failed
-
     async def scenario():
         await pigeon.db.write(_new_account)
         with pytest.raises(Failed):
-            await pigeon.db.read(fails)
+            await pigeon.db.read(select_then_fail)
         # Nothing left open on the writer's connection: the next write begins its own.
         await pigeon.db.write(lambda conn: conn.execute(
             update(accounts).where(accounts.c.id == 7).values(name="Lark 2")))
