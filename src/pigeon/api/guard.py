@@ -173,12 +173,10 @@ class Guard:
         async def guarded() -> Message:
             if request.refusal is not None or request.gone:
                 return {"type": "http.disconnect"}
-            if request.ended or request.deadline is None:
-                # Starlette listens for the disconnect once the body is read; a request
-                # without a body has its empty one already.
+            if request.ended:  # Starlette listens for the disconnect once the body is read
+                return await receive()
+            if request.deadline is None:  # no body: its empty one is there already
                 message = await receive()
-                if request.ended:
-                    return message
             else:
                 remaining = request.deadline - asyncio.get_running_loop().time()
                 try:

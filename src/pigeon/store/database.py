@@ -142,6 +142,12 @@ BUSY_SECONDS = 10.0
 """How long the SQLite writer waits for another process's write transaction to end."""
 
 
+def _lock_held(error: exc.OperationalError) -> bool:
+    """Whether SQLite refused for a lock another connection holds (SQLITE_BUSY: "database
+    is locked"), not for a fault."""
+    return "locked" in str(error.orig)
+
+
 def _begin_immediate(conn: Connection) -> None:
     """``BEGIN IMMEDIATE``: take the database's write lock now, waiting for another process
     (``pigeon serve --workers N``, the CLI) to finish its transaction — in steps of a fraction
@@ -154,7 +160,7 @@ def _begin_immediate(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except exc.OperationalError as error:
-            if "locked" not in str(error.orig):
+            if not _lock_held(error):
                 raise
             if conn.info.get(NO_WAIT):
                 raise WriteLockBusy from None
@@ -810,7 +816,7 @@ class Database:
                 # The writer's connection does not wait for a lock (NO_WAIT); a read meets
                 # one only in SQLite's rare cases (another process recovering the WAL, or
                 # holding the database exclusively): the reading connection waits for it.
-                if "locked" not in str(error.orig) and "busy" not in str(error.orig):
+                if not _lock_held(error):
                     raise
             finally:
                 writer.info[READING] = False
