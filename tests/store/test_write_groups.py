@@ -6,6 +6,8 @@ wait, and a stream of writes that never pauses does not hold the group back for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 
 import pytest
 
@@ -106,3 +108,31 @@ def test_writes_that_never_pause_commit_within_a_few_iterations(db):
     assert len(commits) >= 40 // (database.GATHER_ITERATIONS + 2)
     assert db.read_sync(lambda conn: conn.exec_driver_sql(
         "SELECT count(*) FROM rows_written").scalar()) == 80
+
+
+def _temporary_files() -> list[str]:
+    """The SQLite temporary files this process holds open (named etilqs_…, deleted at once)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if "etilqs_" in os.readlink(f"/proc/self/fd/{fd}"):
+                found.append(fd)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_the_savepoints_journal_of_a_group_stays_in_memory(db):
+    # Each unit of a group runs in savepoints, and SQLite keeps a copy of every page a unit
+    # changes until the unit ends; past 64 KiB that journal went to a temporary file, two
+    # system calls a page.
+    db.write_sync(lambda conn: conn.exec_driver_sql(
+        "CREATE TABLE pages (id INTEGER PRIMARY KEY, filler BLOB NOT NULL)"))
+    db.write_sync(lambda conn: [conn.exec_driver_sql(
+        "INSERT INTO pages (id, filler) VALUES (?, zeroblob(3000))", (n,)) for n in range(60)])
+
+    def change_many_pages(conn) -> list[str]:
+        with database.savepoint(conn, "many_pages"):
+            conn.exec_driver_sql("UPDATE pages SET filler = zeroblob(3001)")  # 60 pages, 240 KB
+            return _temporary_files()
+
+    assert db.write_sync(change_many_pages) == []
