@@ -72,7 +72,7 @@ def test_it_accepts_one_number_and_answers_a_biz_id(pigeon, sdk, sender):
 
 def test_the_biz_id_is_the_time_in_microseconds_then_three_random_digits(pigeon, sdk, sender,
                                                                          monkeypatch):
-    monkeypatch.setattr(sending, "secrets", SimpleNamespace(randbelow=lambda n: n - 1))
+    monkeypatch.setattr(sending, "random", SimpleNamespace(randrange=lambda n: n - 1))
     body = otp(sdk, sender)
 
     [message] = rows(pigeon, messages, sender.account_id)
