@@ -39,6 +39,7 @@ INSERT = (f"INSERT INTO messages ({', '.join(COLUMNS)}) "
           f"VALUES ({', '.join('?' * len(COLUMNS))}) RETURNING id")
 COUNT = ("SELECT phone, created_at FROM messages INDEXED BY ix_messages_lookup "
          "WHERE account_id = 1 AND phone = ? AND created_at >= ?")
+SINCE = "2026-12-06 00:00:00"  # the per-number count's window
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -55,6 +56,14 @@ def message(index: int) -> tuple:
             json.dumps({"order": f"A{index:09d}"}), f"【云雀科技】您的订单A{index:09d}已发货。",
             1, "mainland", "1234", "queued", 0, 45, 1,
             f"2026-12-06 20:00:00.{index % 10**6:06d}", "127.0.0.1")
+
+
+def write_message(execute, index: int) -> None:
+    """One message as the send path writes it: its number's count, then its row
+    (``execute``: a sqlite3 connection's)."""
+    row = message(index)
+    execute(COUNT, (row[2], SINCE)).fetchall()
+    execute(INSERT, row).fetchall()
 
 
 class Writer:
@@ -74,10 +83,8 @@ class Writer:
                 self.other.execute("COMMIT")
             self.conn.execute("BEGIN IMMEDIATE")
             for _ in range(group):
-                row = message(self.next)
+                write_message(self.conn.execute, self.next)
                 self.next += 1
-                self.conn.execute(COUNT, (row[2], "2026-12-06 00:00:00")).fetchall()
-                self.conn.execute(INSERT, row).fetchall()
             self.conn.execute("COMMIT")
         return (time.perf_counter() - started) / (messages // group * group) * 1e6
 

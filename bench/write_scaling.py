@@ -22,30 +22,25 @@ import json
 import multiprocessing
 import os
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from pigeon.store.database import Database  # noqa: E402
 from pigeon.store.tables import metadata  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sqlite_handoff import COUNT, INSERT, message  # noqa: E402
+from sqlite_handoff import INSERT, connect, message, write_message  # noqa: E402
 
 
 def _unit(index: int):
-    row = message(index)
-
     def write(conn) -> None:
-        raw = conn.connection.dbapi_connection
-        raw.execute(COUNT, (row[2], "2026-12-06 00:00:00")).fetchall()
-        raw.execute(INSERT, row).fetchall()
+        write_message(conn.connection.dbapi_connection.execute, index)
     return write
 
 
@@ -117,18 +112,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "pigeon.db")
-        db = Database(f"sqlite:///{path}").start()
-        metadata.create_all(db.write_engine)
-        db.close()
-        conn = sqlite3.connect(path)
-        conn.execute("PRAGMA journal_mode=WAL")
+        engine = create_engine(f"sqlite:///{path}")
+        metadata.create_all(engine)
+        engine.dispose()
+        conn = connect(path)
+        conn.execute("BEGIN")
         conn.executemany(INSERT.replace(" RETURNING id", ""),
                          (message(n) for n in range(args.preload)))
-        conn.commit()
+        conn.execute("COMMIT")
         conn.close()
 
         targets = [("1 process", 1), ("2 processes", 2)]
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in targets}
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in targets}
         for round_number in range(args.rounds):
             order = targets if round_number % 2 == 0 else targets[::-1]
             for name, processes in order:
@@ -142,7 +137,7 @@ def main() -> None:
           f"{args.work_us:g} µs of CPU a message outside its write, {args.preload:,} stored")
     print(f"{'target':24} {'msg/s':>8} {'× one':>6} {'CPU µs/msg':>11}")
     summary = {}
-    for name, *_ in targets:
+    for name, _ in targets:
         rate = statistics.median(r[0] for r in results[name])
         cpu = statistics.median(r[1] for r in results[name])
         summary[name] = {"rate": round(rate), "cpu_us": round(cpu), "ratio": round(rate / one, 3)}
