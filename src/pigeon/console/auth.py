@@ -306,18 +306,19 @@ def sign_in_handlers(pages):
                         error=_("The sign-in form was stale or forged; try again."))
         now = pigeon.now()
         client = client_address(request, pigeon)
-        # The attempt is committed before it is counted: racing attempts see one another
-        # (services/console_users.py).
-        attempt = await pigeon.db.write(console_users.begin_attempt, email, client, now)
+        attempt = None
         try:
-            await pigeon.db.read(console_users.check_attempt, email, client, now)
+            # Decided and recorded in one step for every process and node
+            # (services/console_users.py).
+            attempt = await pigeon.db.write(console_users.begin_attempt, email, client, now)
             user_id, password_hash = await pigeon.db.read(console_users.password_hash_of,
                                                           email)
             # Argon2 costs tens of milliseconds of CPU: off the event loop, a few at a time.
             ok = await checks.check(client, password_hash, password)
         except PigeonError as exc:
-            await pigeon.db.write(console_users.end_attempt, attempt, email, client,
-                                  signed_in=False)
+            if attempt is not None:  # recorded, but its password was not checked
+                await pigeon.db.write(console_users.end_attempt, attempt, email, client,
+                                      signed_in=False)
             return form(request, status=429, email=email, target=target,
                         error=error_text.of(exc))
         if not ok or user_id is None:  # the attempt's row stays: a failure

@@ -11,7 +11,7 @@ copy of the database opens no session.  Each session has its own CSRF token, whi
 posts back.
 
 Sign-in is throttled, and the database decides, for every process and node at once
-(:func:`begin_attempt`, :func:`check_attempt`, :func:`end_attempt`):
+(:func:`begin_attempt`, :func:`end_attempt`):
 
 * **An email from one address** (the client behind ``PIGEON_TRUSTED_PROXIES``): after
   :data:`MAX_FAILURES_PER_PAIR` failures within :data:`FAILURE_WINDOW`, its attempts are
@@ -26,13 +26,15 @@ Sign-in is throttled, and the database decides, for every process and node at on
   :data:`MAX_CHECKS_WAITING` waiting behind it: a flood from one address takes its turns, not
   the machine (console/auth.py).
 
-Every attempt is a row *before* its password is checked, committed; the counts are read
-after.  Of attempts racing one another, each counts every one that committed before it
-looked, so a limit of five never lets a sixth through, however many arrive at once (it may
-refuse one too many then: never one too few).  A refused attempt's row is removed (it was
-never checked), a failed one stays for the window, and a successful one removes itself and
-its address's earlier failures for that email.  Rows are the same for unknown emails: the
-throttle tells nobody which emails exist.
+An attempt is decided and recorded in one step, under a lock on its email
+(:data:`~pigeon.store.locks.SIGN_IN`): attempts racing one another, from any process or node,
+are counted one after the other, so a limit of five lets exactly five have their passwords
+checked, however many arrive at once.  A refused attempt leaves no row; an allowed one is a row
+*before* its password is checked (a failure, unless it turns out otherwise), and stays for the
+window when it fails.  An allowed attempt that is not checked after all (too many at once from
+its address) removes its row; a successful one removes itself and its address's earlier
+failures for that email.  Rows are the same for unknown emails: the throttle tells nobody
+which emails exist.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from sqlalchemy.exc import IntegrityError
 from pigeon.core.errors import PigeonError
 from pigeon.services import audit
 from pigeon.services.accounts import require_account
+from pigeon.store import locks
 from pigeon.store.tables import console_sessions, console_sign_in_failures, console_users
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -148,37 +151,32 @@ def _key(email: str, client: str) -> tuple[str, str]:
 
 
 def begin_attempt(conn: Connection, email: str, client: str, now: datetime) -> int:
-    """Record an attempt to sign in as ``email`` from ``client`` (before its password is
-    checked); its id, for :func:`check_attempt` once this has committed."""
+    """Record an attempt to sign in as ``email`` from ``client`` whose password may be checked
+    now, and return its id (for :func:`end_attempt`); ``Throttling.User`` when the throttle
+    refuses it (then nothing is recorded)."""
     email, client = _key(email, client)
+    locks.lock(conn, locks.SIGN_IN, locks.text_ident(email))
     conn.execute(delete(_attempts).where(_attempts.c.created_at <= now - FAILURE_WINDOW))
-    return conn.execute(insert(_attempts).values(email=email, client=client, created_at=now)
-                        ).inserted_primary_key[0]
-
-
-def check_attempt(conn: Connection, email: str, client: str, now: datetime) -> None:
-    """``Throttling.User`` when the attempt recorded (and committed) by :func:`begin_attempt`
-    may not have its password checked; every count includes that attempt."""
-    email, client = _key(email, client)
     window = now - FAILURE_WINDOW
     by_email = _attempts.c.email == email
     pair = conn.execute(select(func.count(), func.min(_attempts.c.created_at)).where(
         by_email, _attempts.c.client == client, _attempts.c.created_at > window)).one()
-    if pair[0] > MAX_FAILURES_PER_PAIR:
+    if pair[0] >= MAX_FAILURES_PER_PAIR:
         raise _throttled(pair[1] + FAILURE_WINDOW - now)
     anywhere = conn.scalar(select(func.count()).select_from(_attempts).where(
         by_email, _attempts.c.created_at > window))
-    if anywhere > MAX_FAILURES_PER_EMAIL:
-        recent = conn.scalar(select(func.count()).select_from(_attempts).where(
-            by_email, _attempts.c.created_at > now - EMAIL_PACE))
-        if recent > 1:
-            raise _throttled(EMAIL_PACE)
+    if anywhere >= MAX_FAILURES_PER_EMAIL and conn.scalar(
+            select(func.count()).select_from(_attempts).where(
+                by_email, _attempts.c.created_at > now - EMAIL_PACE)):
+        raise _throttled(EMAIL_PACE)
+    return conn.execute(insert(_attempts).values(email=email, client=client, created_at=now)
+                        ).inserted_primary_key[0]
 
 
 def end_attempt(conn: Connection, attempt_id: int, email: str, client: str, *,
                 signed_in: bool) -> None:
-    """The attempt was refused before its password was checked (``signed_in`` False): it
-    never happened.  It signed in: it and the address's earlier failures for the email are
+    """The attempt's password was not checked after all (``signed_in`` False): it never
+    happened.  It signed in: it and the address's earlier failures for the email are
     forgotten."""
     if signed_in:
         email, client = _key(email, client)

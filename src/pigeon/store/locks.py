@@ -41,6 +41,8 @@ AUDIT = 3
 """The audit trail's head (services/audit.py): one entry appended at a time, cluster-wide."""
 NUMBER = 4
 """One phone number of one account (:func:`number_ident`): its per-number limits' counts."""
+SIGN_IN = 5
+"""One console email's sign-in attempts (services/console_users.py), by :func:`text_ident`."""
 
 _KEY_BITS = 56  # the kind in the top byte, the id below
 
@@ -114,8 +116,13 @@ _TRY_ALL = ("SELECT bool_and(taken) FROM unnest(?::bigint[]) AS t(k), "
 def number_ident(account_id: int, phone: str) -> int:
     """The :data:`NUMBER` lock's id of ``phone`` (as stored) of ``account_id``: 56 bits of a
     hash of both (two numbers sharing one only wait for each other)."""
-    digest = hashlib.blake2b(f"{account_id}/{phone}".encode(), digest_size=7).digest()
-    return int.from_bytes(digest, "big")
+    return text_ident(f"{account_id}/{phone}")
+
+
+def text_ident(text: str) -> int:
+    """A lock's id for a name: 56 bits of its hash (two names sharing one only wait for each
+    other)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "big")
 
 
 def lock_all(conn: Connection, kind: int, idents: Iterable[int]) -> None:
