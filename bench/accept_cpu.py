@@ -37,39 +37,63 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bool) -> None:
-    """Run in a process whose ``pigeon`` is the tree measured: print one JSON line."""
+def _setup(root: Path) -> tuple[object, dict]:
+    """A database in a temporary directory with a tenant ready to send (the official SDK
+    against a live server in this process): the open Pigeon and what a request needs."""
     sys.path.insert(0, str(root))  # tests.support: the SDK set-up and the signer
-    from tests.conftest import TEST_SECRET_KEY, make_tenant
-    from tests.support import signer
+    from tests.conftest import make_tenant
     from tests.support.sdk import CoreClient
     from tests.support.sending import ready_to_send
     from tests.support.server import LiveServer
 
-    from pigeon.app import Pigeon, create_app
-    from pigeon.config import Settings
-
     tmp = Path(tempfile.mkdtemp(prefix="pigeon-bench-accept-"))
-    pigeon = Pigeon(Settings(data_dir=tmp / "data", secret_key=TEST_SECRET_KEY,
-                             review_mode="rules"))
+    pigeon = _open(root, tmp / "data")
     tenant = make_tenant(pigeon)
     live = LiveServer(pigeon).start()
     sender = ready_to_send(pigeon, CoreClient(live.endpoint, tenant), tenant.account_id,
                            balance_cny=100_000)
     live.stop()
-    app = create_app(pigeon, workers=False)
-    from pigeon import serving
-    if hasattr(serving, "settle_gc"):  # as `pigeon serve` does once started (older trees: not)
-        serving.settle_gc()
-    numbers = iter(range(10**9))
+    return pigeon, {"data_dir": str(tmp / "data"), "account_id": tenant.account_id,
+                    "key_id": tenant.key_id, "secret": tenant.secret, "sign": sender.sign,
+                    "template": sender.notice}
 
-    def signed() -> bytes:
-        n = next(numbers)
-        return urlencode(signer.v1_params(tenant, "SendSms", {
-            "PhoneNumbers": str(13500000000 + n), "SignName": sender.sign,
-            "TemplateCode": sender.notice, "TemplateParam": f'{{"order":"{n}"}}'})).encode()
 
-    async def call(query: bytes) -> bytes:
+def _open(root: Path, data_dir: Path):
+    sys.path.insert(0, str(root))
+    from tests.conftest import TEST_SECRET_KEY
+
+    from pigeon.app import Pigeon
+    from pigeon.config import Settings
+
+    return Pigeon(Settings(data_dir=data_dir, secret_key=TEST_SECRET_KEY, review_mode="rules"))
+
+
+class _Driver:
+    """The ASGI app of ``pigeon`` (workers off) driven in this process: SendSms requests signed
+    as the SDK signs them, each to a number of its own from ``first_number`` on."""
+
+    def __init__(self, pigeon, state: dict, first_number: int) -> None:
+        from tests.support import signer
+        from tests.support.sdk import Tenant
+
+        from pigeon import serving
+        from pigeon.app import create_app
+
+        self.app = create_app(pigeon, workers=False)
+        if hasattr(serving, "settle_gc"):  # as `pigeon serve` does once started (older trees: not)
+            serving.settle_gc()
+        self.tenant = Tenant(state["account_id"], state["key_id"], state["secret"])
+        self.state, self.signer = state, signer
+        self.numbers = iter(range(first_number, 10**9))
+
+    def signed(self) -> bytes:
+        n = next(self.numbers)
+        return urlencode(self.signer.v1_params(self.tenant, "SendSms", {
+            "PhoneNumbers": str(13500000000 + n), "SignName": self.state["sign"],
+            "TemplateCode": self.state["template"],
+            "TemplateParam": f'{{"order":"{n}"}}'})).encode()
+
+    async def call(self, query: bytes) -> bytes:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "method": "POST", "scheme": "http", "path": "/", "raw_path": b"/",
                  "query_string": query, "root_path": "", "client": ("127.0.0.1", 5000),
@@ -89,33 +113,68 @@ def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bo
             if message["type"] == "http.response.body":
                 body.append(message.get("body", b""))
 
-        await app(scope, receive, send)
+        await self.app(scope, receive, send)
         return b"".join(body)
 
-    async def main() -> list[float]:
-        inbox: asyncio.Queue = asyncio.Queue()
-        outbox: asyncio.Queue = asyncio.Queue()
-        await inbox.put({"type": "lifespan.startup"})
-        lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"},
-                                            "state": {}}, inbox.get, outbox.put))
-        await outbox.get()
+    async def send_all(self, queries, concurrency: int, until: float | None = None) -> int:
+        """Send ``queries`` from ``concurrency`` coroutines (until the monotonic clock reads
+        ``until``, if given); how many were answered.  Every answer must be Code OK."""
+        queries = iter(queries)
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for query in queries:
+                answer = await self.call(query)
+                if b'"Code":"OK"' not in answer:
+                    raise SystemExit(f"not accepted: {answer[:300]!r}")
+                done += 1
+                if until is not None and time.monotonic() >= until:
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done
+
+    def run(self, main):
+        """Run ``main(self)`` inside the app's lifespan, on uvloop where installed."""
+        async def lifespan_around():
+            inbox: asyncio.Queue = asyncio.Queue()
+            outbox: asyncio.Queue = asyncio.Queue()
+            await inbox.put({"type": "lifespan.startup"})
+            lifespan = asyncio.create_task(self.app(
+                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                inbox.get, outbox.put))
+            await outbox.get()
+            try:
+                return await main(self)
+            finally:
+                await inbox.put({"type": "lifespan.shutdown"})
+                await outbox.get()
+                await lifespan
+
+        try:
+            import uvloop
+            return uvloop.run(lifespan_around())
+        except ImportError:
+            return asyncio.run(lifespan_around())
+
+
+def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bool) -> None:
+    """Run in a process whose ``pigeon`` is the tree measured: print one JSON line."""
+    pigeon, state = _setup(root)
+    driver = _Driver(pigeon, state, 0)
+
+    async def main(driver: _Driver) -> list[float]:
         figures = []
         for number in range(rounds + (1 if profile else 0)):
-            queries = iter([signed() for _ in range(requests)])
-
-            async def worker(queries=queries) -> None:
-                for query in queries:
-                    answer = await call(query)
-                    if b'"Code":"OK"' not in answer:
-                        raise SystemExit(f"not accepted: {answer[:300]!r}")
-
+            queries = [driver.signed() for _ in range(requests)]
             profiler = None
             if profile and number == rounds:
                 import cProfile
                 profiler = cProfile.Profile()
                 profiler.enable()
             started = time.process_time()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await driver.send_all(queries, concurrency)
             spent = time.process_time() - started
             if profiler is not None:
                 profiler.disable()
@@ -123,18 +182,38 @@ def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bo
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
             else:
                 figures.append(spent / requests * 1e6)
-        await inbox.put({"type": "lifespan.shutdown"})
-        await outbox.get()
-        await lifespan
         return figures
 
-    try:
-        import uvloop
-        figures = uvloop.run(main())
-    except ImportError:
-        figures = asyncio.run(main())
+    figures = driver.run(main)
     pigeon.close()
     print("ACCEPT_JSON " + json.dumps(figures), flush=True)
+
+
+def _setup_child(root: Path) -> None:
+    pigeon, state = _setup(root)
+    pigeon.close()
+    print("SETUP_JSON " + json.dumps(state), flush=True)
+
+
+def _scale_child(root: Path, state: dict, first_number: int, seconds: float,
+                 concurrency: int) -> None:
+    """One of the processes of a scaling round: sign ahead, say READY, wait for GO on stdin,
+    then send for ``seconds``; print what it did."""
+    pigeon = _open(root, Path(state["data_dir"]))
+    driver = _Driver(pigeon, state, first_number)
+    queries = [driver.signed() for _ in range(int(seconds * 6000))]  # more than it can send
+
+    async def main(driver: _Driver) -> dict:
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        started, cpu = time.monotonic(), time.process_time()
+        done = await driver.send_all(queries, concurrency, until=started + seconds)
+        return {"done": done, "wall": time.monotonic() - started,
+                "cpu": time.process_time() - cpu}
+
+    figures = driver.run(main)
+    pigeon.close()
+    print("SCALE_JSON " + json.dumps(figures), flush=True)
 
 
 def measure(tree: str | None, args: argparse.Namespace, rounds: int) -> list[float]:
@@ -156,23 +235,117 @@ def measure(tree: str | None, args: argparse.Namespace, rounds: int) -> list[flo
     return json.loads(line.removeprefix("ACCEPT_JSON "))
 
 
+def _python(root: Path, *args: str) -> tuple[list[str], dict]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root / "src")
+    return [sys.executable, __file__, "--root", str(root), *args], env
+
+
+def _json_line(output: str, prefix: str):
+    line = next((ln for ln in output.splitlines() if ln.startswith(prefix + " ")), None)
+    return None if line is None else json.loads(line.removeprefix(prefix + " "))
+
+
+def scaling(args: argparse.Namespace) -> int:
+    """``--processes``: the accept path's rate with one process and with several, each driving
+    its own app in-process against one database, rounds alternating."""
+    counts = [int(n) for n in args.processes.split(",")]
+    argv, env = _python(ROOT, "--setup-child")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    state = _json_line(done.stdout, "SETUP_JSON")
+    if done.returncode or state is None:
+        raise SystemExit(f"setting up failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    results: dict[int, list[dict]] = {n: [] for n in counts}
+    first = 0
+    for number in range(args.rounds):
+        for count in counts if number % 2 == 0 else list(reversed(counts)):
+            children = []
+            for _ in range(count):
+                argv, env = _python(ROOT, "--scale-child", "--state", json.dumps(state),
+                                    "--first-number", str(first), "--seconds",
+                                    str(args.seconds), "--concurrency", str(args.concurrency))
+                first += 10**6
+                children.append(subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE, text=True))
+            for child in children:  # all signed ahead and ready: then all start at once
+                while (line := child.stdout.readline()) and line.strip() != "READY":
+                    pass
+            for child in children:
+                child.stdin.write("GO\n")
+                child.stdin.flush()
+            figures = []
+            for child in children:
+                output, _ = child.communicate(timeout=args.seconds + 600)
+                figure = _json_line(output, "SCALE_JSON")
+                if child.returncode or figure is None:
+                    raise SystemExit(f"a measuring process failed:\n{output[-2000:]}")
+                figures.append(figure)
+            total = sum(f["done"] for f in figures)
+            run = {"rate": total / max(f["wall"] for f in figures),
+                   "cpu_us": sum(f["cpu"] for f in figures) / total * 1e6,
+                   "per_process": [f["done"] for f in figures]}
+            results[count].append(run)
+            print(f"round {number + 1}/{args.rounds}: {count} process(es) {run['rate']:7,.0f} "
+                  f"SendSms/s, {run['cpu_us']:4.0f} µs of CPU each, per process "
+                  f"{run['per_process']}", flush=True)
+    base = statistics.median(r["rate"] for r in results[counts[0]])
+    summary = {}
+    for count in counts:
+        rate = statistics.median(r["rate"] for r in results[count])
+        cpu = statistics.median(r["cpu_us"] for r in results[count])
+        summary[count] = {"rate": round(rate), "cpu_us": round(cpu, 1),
+                          "ratio": round(rate / base, 3)}
+        print(f"median: {count} process(es) {rate:7,.0f} SendSms/s ({rate / base:.2f} × "
+              f"{counts[0]}), {cpu:4.0f} µs of CPU a request")
+        # Each round's own ratio (its runs were next to each other in time).
+        summary[count]["ratio_per_round"] = [
+            round(mine["rate"] / theirs["rate"], 2)
+            for mine, theirs in zip(results[count], results[counts[0]], strict=True)]
+    print(f"ratios per round to {counts[0]}: " + "; ".join(
+        f"{count}: {summary[count]['ratio_per_round']}" for count in counts[1:]))
+    print("BENCH_JSON " + json.dumps({"benchmark": "accept_scaling", "valid": True,
+                                      "options": {k: v for k, v in vars(args).items()
+                                                  if k not in ("child", "state")},
+                                      "rounds": results, "summary": summary}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests a round (3000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds (5); the median counts")
     parser.add_argument("--concurrency", type=int, default=32,
-                        help="requests in flight at once (32)")
+                        help="requests in flight at once, in each process (32)")
     parser.add_argument("--compare-tree", metavar="DIR",
                         help="also measure the checkout DIR (its src/ and tests/), alternating "
                              "rounds")
     parser.add_argument("--profile", action="store_true",
                         help="one more round under cProfile (slower; its figure does not count)")
+    parser.add_argument("--processes", metavar="N,M",
+                        help="instead: SendSms a second with N processes and with M, each "
+                             "driving its own app against one SQLite database, for --seconds "
+                             "a round")
+    parser.add_argument("--seconds", type=float, default=8.0,
+                        help="with --processes: seconds a round (8)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--setup-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--scale-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--state", help=argparse.SUPPRESS)
+    parser.add_argument("--first-number", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(Path(args.root), args.requests, args.rounds, args.concurrency, args.profile)
         return 0
+    if args.setup_child:
+        _setup_child(Path(args.root))
+        return 0
+    if args.scale_child:
+        _scale_child(Path(args.root), json.loads(args.state), args.first_number, args.seconds,
+                     args.concurrency)
+        return 0
+    if args.processes:
+        return scaling(args)
     results: dict[str, list[float]] = {"this tree": [], "compare": []}
     targets = [("this tree", None)] + ([("compare", args.compare_tree)] if args.compare_tree
                                        else [])

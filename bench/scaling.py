@@ -8,6 +8,12 @@
   of the two (at Pigeon's, a tenth): it is not a ceiling for Pigeon.
   *Scaling* = median req/s with 2 processes ÷ median req/s with 1; CPU per request counts
   every process of the server.
+* **Accept path, in-process**: ``accept_cpu.py --processes 1,2`` — the same SendSms requests
+  driven straight into the app (no sockets, no wrk: each process signs ahead and sends to its
+  own app), one process and two against one SQLite database, rounds alternating.  This is the
+  accept path alone, with both cores left to it; through HTTP the load generator and the
+  loopback network take a third of this machine's two cores, and the hello app itself gains
+  far less than 2 × from a second process there.
 * **End to end through SMPP**: ``smpp_end_to_end.py --processes N`` for N = 1 and 2 (SQLite;
   with 2, the dispatcher and the connector run in the parent, the API in two children), each
   run with its raw SMPP client baseline; *scaling* = the ratio to the raw client with 2
@@ -63,6 +69,15 @@ def accept(database: str, rounds: int, seconds: float) -> dict:
                      "scaling": round(bare_two["rps_median"] / bare_one["rps_median"], 2)}}
 
 
+def accept_in_process(rounds: int, seconds: float) -> dict:
+    result = run("accept_cpu.py", "--processes", "1,2", "--rounds", str(rounds), "--seconds",
+                 f"{seconds:g}")
+    one, two = result["summary"]["1"], result["summary"]["2"]
+    return {"what": "SendSms accepted in-process (sqlite)", "valid": result["valid"],
+            "one": one["rate"], "two": two["rate"], "unit": "req/s",
+            "scaling": two["ratio"], "cpu_one": one["cpu_us"], "cpu_two": two["cpu_us"]}
+
+
 def end_to_end(rounds: int, messages: int) -> dict:
     runs = {n: run("smpp_end_to_end.py", "--processes", str(n), "--rounds", str(rounds),
                    "--messages", str(messages), "--latency-load", "0") for n in (1, 2)}
@@ -87,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-smpp", action="store_true")
     args = parser.parse_args(argv)
     rounds, seconds, messages = (2, 6, 20_000) if args.quick else (3, 10, 50_000)
-    rows = [accept("sqlite", rounds, seconds)]
+    rows = [accept("sqlite", rounds, seconds), accept_in_process(rounds + 2, seconds)]
     if not args.skip_postgres:
         rows.append(accept("postgresql", rounds, seconds))
     if not args.skip_smpp:
