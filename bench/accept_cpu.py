@@ -18,6 +18,13 @@ alternating.  Figures in bench/README.md.
     git worktree add /tmp/old OLDCOMMIT
     python bench/accept_cpu.py --compare-tree /tmp/old    # and an older checkout
     python bench/accept_cpu.py --profile                  # cProfile of one more round
+    python bench/accept_cpu.py --processes 1,2 --rounds 5 # one process and two, one database
+
+``--processes 1,2``: one process and two at once, each signing its requests ahead and then
+driving its own app for ``--seconds`` against one SQLite database (set up once, in a process
+of its own); the rate is the requests answered over the longest process's time.  Beside each,
+in the same rounds, the same numbers of processes running a plain Python loop (a form
+decoded, an HMAC, a JSON answer): what this machine's cores give Python at all.
 """
 
 from __future__ import annotations
@@ -195,10 +202,19 @@ def _setup_child(root: Path) -> None:
     print("SETUP_JSON " + json.dumps(state), flush=True)
 
 
-def _scale_child(root: Path, state: dict, first_number: int, seconds: float,
+def _scale_child(root: Path, state: dict | None, first_number: int, seconds: float,
                  concurrency: int) -> None:
     """One of the processes of a scaling round: sign ahead, say READY, wait for GO on stdin,
-    then send for ``seconds``; print what it did."""
+    then send for ``seconds``; print what it did.  Without ``state``, the baseline instead:
+    a fixed piece of plain Python work (a form decoded, an HMAC, a JSON answer) in a loop."""
+    if state is None:
+        print("READY", flush=True)
+        sys.stdin.readline()
+        started, cpu = time.monotonic(), time.process_time()
+        done = _baseline_until(started + seconds)
+        print("SCALE_JSON " + json.dumps({"done": done, "wall": time.monotonic() - started,
+                                          "cpu": time.process_time() - cpu}), flush=True)
+        return
     pigeon = _open(root, Path(state["data_dir"]))
     driver = _Driver(pigeon, state, first_number)
     queries = [driver.signed() for _ in range(int(seconds * 6000))]  # more than it can send
@@ -214,6 +230,26 @@ def _scale_child(root: Path, state: dict, first_number: int, seconds: float,
     figures = driver.run(main)
     pigeon.close()
     print("SCALE_JSON " + json.dumps(figures), flush=True)
+
+
+def _baseline_until(deadline: float) -> int:
+    import hashlib
+    import hmac
+    from urllib.parse import parse_qsl
+
+    query = urlencode({"AccessKeyId": "LTAI5tBcdEfGhIjKlMnOpQrS", "Action": "SendSms",
+                       "PhoneNumbers": "13500000000", "SignName": "云雀科技",
+                       "TemplateCode": "SMS_123456789", "TemplateParam": '{"order":"1"}',
+                       "SignatureNonce": "0" * 32, "Timestamp": "2026-12-07T05:00:00Z"})
+    done = 0
+    while time.monotonic() < deadline:
+        for _ in range(100):
+            pairs = sorted(parse_qsl(query))
+            digest = hmac.new(b"secret", urlencode(pairs).encode(), hashlib.sha1).digest()
+            json.dumps({"RequestId": digest.hex(), "Code": "OK", "Message": "OK",
+                        "BizId": str(done)})
+            done += 1
+    return done
 
 
 def measure(tree: str | None, args: argparse.Namespace, rounds: int) -> list[float]:
@@ -246,63 +282,72 @@ def _json_line(output: str, prefix: str):
     return None if line is None else json.loads(line.removeprefix(prefix + " "))
 
 
+def _round(count: int, state: dict | None, first: int, args: argparse.Namespace) -> dict:
+    """``count`` processes at once, of Pigeon (``state``) or of the baseline (None)."""
+    children = []
+    for n in range(count):
+        extra = ["--state", json.dumps(state)] if state else []
+        argv, env = _python(ROOT, "--scale-child", *extra, "--first-number",
+                            str(first + n * 10**6), "--seconds", str(args.seconds),
+                            "--concurrency", str(args.concurrency))
+        children.append(subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True))
+    for child in children:  # all signed ahead and ready: then all start at once
+        while (line := child.stdout.readline()) and line.strip() != "READY":
+            pass
+    for child in children:
+        child.stdin.write("GO\n")
+        child.stdin.flush()
+    figures = []
+    for child in children:
+        output, _ = child.communicate(timeout=args.seconds + 600)
+        figure = _json_line(output, "SCALE_JSON")
+        if child.returncode or figure is None:
+            raise SystemExit(f"a measuring process failed:\n{output[-2000:]}")
+        figures.append(figure)
+    total = sum(f["done"] for f in figures)
+    return {"rate": total / max(f["wall"] for f in figures),
+            "cpu_us": sum(f["cpu"] for f in figures) / total * 1e6,
+            "per_process": [f["done"] for f in figures]}
+
+
 def scaling(args: argparse.Namespace) -> int:
     """``--processes``: the accept path's rate with one process and with several, each driving
-    its own app in-process against one database, rounds alternating."""
+    its own app in-process against one database, rounds alternating; beside it, the same
+    numbers of processes of a plain Python loop (what this machine's cores give Python)."""
     counts = [int(n) for n in args.processes.split(",")]
     argv, env = _python(ROOT, "--setup-child")
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     state = _json_line(done.stdout, "SETUP_JSON")
     if done.returncode or state is None:
         raise SystemExit(f"setting up failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    results: dict[int, list[dict]] = {n: [] for n in counts}
+    results: dict[str, dict[int, list[dict]]] = {"pigeon": {n: [] for n in counts},
+                                                  "baseline": {n: [] for n in counts}}
     first = 0
     for number in range(args.rounds):
         for count in counts if number % 2 == 0 else list(reversed(counts)):
-            children = []
-            for _ in range(count):
-                argv, env = _python(ROOT, "--scale-child", "--state", json.dumps(state),
-                                    "--first-number", str(first), "--seconds",
-                                    str(args.seconds), "--concurrency", str(args.concurrency))
-                first += 10**6
-                children.append(subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
-                                                 stdout=subprocess.PIPE, text=True))
-            for child in children:  # all signed ahead and ready: then all start at once
-                while (line := child.stdout.readline()) and line.strip() != "READY":
-                    pass
-            for child in children:
-                child.stdin.write("GO\n")
-                child.stdin.flush()
-            figures = []
-            for child in children:
-                output, _ = child.communicate(timeout=args.seconds + 600)
-                figure = _json_line(output, "SCALE_JSON")
-                if child.returncode or figure is None:
-                    raise SystemExit(f"a measuring process failed:\n{output[-2000:]}")
-                figures.append(figure)
-            total = sum(f["done"] for f in figures)
-            run = {"rate": total / max(f["wall"] for f in figures),
-                   "cpu_us": sum(f["cpu"] for f in figures) / total * 1e6,
-                   "per_process": [f["done"] for f in figures]}
-            results[count].append(run)
-            print(f"round {number + 1}/{args.rounds}: {count} process(es) {run['rate']:7,.0f} "
-                  f"SendSms/s, {run['cpu_us']:4.0f} µs of CPU each, per process "
-                  f"{run['per_process']}", flush=True)
-    base = statistics.median(r["rate"] for r in results[counts[0]])
-    summary = {}
-    for count in counts:
-        rate = statistics.median(r["rate"] for r in results[count])
-        cpu = statistics.median(r["cpu_us"] for r in results[count])
-        summary[count] = {"rate": round(rate), "cpu_us": round(cpu, 1),
-                          "ratio": round(rate / base, 3)}
-        print(f"median: {count} process(es) {rate:7,.0f} SendSms/s ({rate / base:.2f} × "
-              f"{counts[0]}), {cpu:4.0f} µs of CPU a request")
-        # Each round's own ratio (its runs were next to each other in time).
-        summary[count]["ratio_per_round"] = [
-            round(mine["rate"] / theirs["rate"], 2)
-            for mine, theirs in zip(results[count], results[counts[0]], strict=True)]
-    print(f"ratios per round to {counts[0]}: " + "; ".join(
-        f"{count}: {summary[count]['ratio_per_round']}" for count in counts[1:]))
+            for kind in ("pigeon", "baseline") if number % 2 == 0 else ("baseline", "pigeon"):
+                run = _round(count, state if kind == "pigeon" else None, first, args)
+                first += count * 10**6
+                results[kind][count].append(run)
+                what = "SendSms/s" if kind == "pigeon" else "loops/s (baseline)"
+                print(f"round {number + 1}/{args.rounds}: {count} process(es) "
+                      f"{run['rate']:9,.0f} {what}, {run['cpu_us']:6.1f} µs of CPU each, per "
+                      f"process {run['per_process']}", flush=True)
+    summary: dict[str, dict] = {"pigeon": {}, "baseline": {}}
+    for kind, runs in results.items():
+        base = statistics.median(r["rate"] for r in runs[counts[0]])
+        for count in counts:
+            rate = statistics.median(r["rate"] for r in runs[count])
+            cpu = statistics.median(r["cpu_us"] for r in runs[count])
+            summary[kind][count] = {
+                "rate": round(rate), "cpu_us": round(cpu, 1), "ratio": round(rate / base, 3),
+                # Each round's own ratio (its runs were next to each other in time).
+                "ratio_per_round": [round(mine["rate"] / theirs["rate"], 2) for mine, theirs
+                                    in zip(runs[count], runs[counts[0]], strict=True)]}
+            print(f"median, {kind}: {count} process(es) {rate:9,.0f}/s ({rate / base:.2f} × "
+                  f"{counts[0]}; per round {summary[kind][count]['ratio_per_round']}), "
+                  f"{cpu:6.1f} µs of CPU each")
     print("BENCH_JSON " + json.dumps({"benchmark": "accept_scaling", "valid": True,
                                       "options": {k: v for k, v in vars(args).items()
                                                   if k not in ("child", "state")},
@@ -341,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         _setup_child(Path(args.root))
         return 0
     if args.scale_child:
-        _scale_child(Path(args.root), json.loads(args.state), args.first_number, args.seconds,
-                     args.concurrency)
+        _scale_child(Path(args.root), json.loads(args.state) if args.state else None,
+                     args.first_number, args.seconds, args.concurrency)
         return 0
     if args.processes:
         return scaling(args)

@@ -72,10 +72,13 @@ def accept(database: str, rounds: int, seconds: float) -> dict:
 def accept_in_process(rounds: int, seconds: float) -> dict:
     result = run("accept_cpu.py", "--processes", "1,2", "--rounds", str(rounds), "--seconds",
                  f"{seconds:g}")
-    one, two = result["summary"]["1"], result["summary"]["2"]
+    one, two = result["summary"]["pigeon"]["1"], result["summary"]["pigeon"]["2"]
+    bare = result["summary"]["baseline"]
     return {"what": "SendSms accepted in-process (sqlite)", "valid": result["valid"],
             "one": one["rate"], "two": two["rate"], "unit": "req/s",
-            "scaling": two["ratio"], "cpu_one": one["cpu_us"], "cpu_two": two["cpu_us"]}
+            "scaling": two["ratio"], "cpu_one": one["cpu_us"], "cpu_two": two["cpu_us"],
+            "bare": {"what": "a plain Python loop, same rounds", "one": bare["1"]["rate"],
+                     "two": bare["2"]["rate"], "scaling": bare["2"]["ratio"], "unit": "loops/s"}}
 
 
 def end_to_end(rounds: int, messages: int) -> dict:
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if "bare" in row:
             bare = row["bare"]
-            print(f"{'  the hello app, same rounds':<48} {bare['one']:>10,.0f} req/s "
+            what = "  " + bare.get("what", "the hello app, same rounds")
+            print(f"{what:<48} {bare['one']:>10,.0f} {bare.get('unit', 'req/s')[:5]} "
                   f"{bare['two']:>10,.0f}   {bare['scaling']:>6.2f}×")
     print("scaling: accept path = req/s(2) ÷ req/s(1) in the same rounds; end to end = "
           "(ratio to the raw SMPP client with 2) ÷ (with 1).  The hello app's, beside a wrk "
