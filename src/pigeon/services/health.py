@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select
 
 from pigeon.services import connectors
 from pigeon.services.nodes import DEAD_AFTER
+from pigeon.store import migrate
 from pigeon.store.tables import messages, nodes, report_events
 
 BACKLOG_STATES = ("queued", "sending", "sent")
@@ -104,7 +105,7 @@ def readiness(conn: Connection, now: datetime, *, schema: str, node: int | None)
     every enabled connector is up."""
     found = Readiness()
     found.checks["database"] = "ok"
-    version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    version = migrate.current(conn)
     found.checks["migrations"] = "ok" if version == schema else \
         f"the schema is at {version}, this code needs {schema}"
     fresh = nodes.c.seen_at >= now - DEAD_AFTER
