@@ -253,22 +253,19 @@ def _baseline_until(deadline: float) -> int:
 
 
 def measure(tree: str | None, args: argparse.Namespace, rounds: int) -> list[float]:
-    env = dict(os.environ)
-    root = Path(tree) if tree else ROOT
-    env["PYTHONPATH"] = str(root / "src")
-    argv = [sys.executable, __file__, "--child", "--root", str(root), "--requests",
-            str(args.requests), "--rounds", str(rounds), "--concurrency", str(args.concurrency)]
+    argv, env = _python(Path(tree) if tree else ROOT, "--child", "--requests",
+                        str(args.requests), "--rounds", str(rounds), "--concurrency",
+                        str(args.concurrency))
     if args.profile and tree is None:
         argv.append("--profile")
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=3600)
     if args.profile and tree is None:
         print(result.stderr[-12000:])
-    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("ACCEPT_JSON ")),
-                None)
-    if result.returncode or line is None:
+    figures = _json_line(result.stdout, "ACCEPT_JSON")
+    if result.returncode or figures is None:
         raise SystemExit(f"the measuring process failed:\n{result.stdout[-2000:]}"
                          f"{result.stderr[-3000:]}")
-    return json.loads(line.removeprefix("ACCEPT_JSON "))
+    return figures
 
 
 def _python(root: Path, *args: str) -> tuple[list[str], dict]:

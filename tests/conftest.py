@@ -7,6 +7,7 @@ PostgreSQL (see tests/support/postgres.py for how PostgreSQL is found or started
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import sqlite3
@@ -55,23 +56,19 @@ def fresh_database_url(kind: str, directory: Path, postgres: PostgresServer | No
     return postgres.fresh_database()
 
 
-_template: list[Path] = []
-
-
+@functools.cache
 def _sqlite_template() -> Path:
     """A SQLite file with Pigeon's schema, migrated once for the run (the migrations from
     nothing: tests/store/test_migrations.py checks they give the tables)."""
-    if not _template:
-        from pigeon.store import migrate
+    from pigeon.store import migrate
 
-        directory = tempfile.mkdtemp(prefix="pigeon-schema-")
-        atexit.register(shutil.rmtree, directory, True)
-        path = Path(directory) / "pigeon.db"
-        migrate.upgrade(f"sqlite:///{path}")
-        with sqlite3.connect(path) as conn:  # one file, no WAL beside it, to copy
-            conn.execute("PRAGMA journal_mode=DELETE")
-        _template.append(path)
-    return _template[0]
+    directory = tempfile.mkdtemp(prefix="pigeon-schema-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = Path(directory) / "pigeon.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # one file, no WAL beside it, to copy
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return path
 
 
 def suite_settings(directory: Path, database_url: str) -> Settings:

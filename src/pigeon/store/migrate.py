@@ -28,7 +28,7 @@ def upgrade(url: str) -> None:
         with engine.begin() as conn:
             # Already there: nothing to do, and no need for Alembic to load every migration's
             # file to find that out (~25 ms at each start; the tests start thousands).
-            if current(conn) == head():
+            if inspect(conn).has_table("alembic_version") and current(conn) == head():
                 return
             config = alembic_config(url)
             config.attributes["connection"] = conn
@@ -38,9 +38,7 @@ def upgrade(url: str) -> None:
 
 
 def current(conn: Connection) -> str | None:
-    """The revision the database of ``conn`` is at; None before the first migration."""
-    if not inspect(conn).has_table("alembic_version"):
-        return None
+    """The revision the migrated database of ``conn`` is at."""
     return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
