@@ -29,8 +29,10 @@ from alibabacloud_tea_util.models import RuntimeOptions
 from sqlalchemy import func, select
 
 from pigeon.services import accounts, billing, connectors, leases, nodes, routes, sending_settings
+from pigeon.services.console_users import MAX_FAILURES_PER_PAIR
 from pigeon.store.tables import handset_messages, ledger, messages
 from tests.conftest import make_tenant
+from tests.console.test_http import add_user, sign_in
 from tests.support import signer
 from tests.support.nodes import Deployment, Node, postgres_cluster, sqlite_processes
 from tests.support.sdk import CoreClient, Tenant, tea_client
@@ -127,6 +129,25 @@ def test_a_signed_request_is_accepted_once_wherever_and_whenever_it_is_replayed(
     for endpoint in deployment.endpoints:
         assert post_signed(endpoint, params)["Code"] == "SignatureNonceUsed"
     assert message_count(deployment, tenant.account_id) == 1
+
+
+def test_forty_parallel_sign_in_guesses_across_nodes_get_exactly_five_checks(deployment):
+    tenant, _sender = tenant_of(deployment)
+    email = f"owner-{tenant.account_id}@lark.example"
+    add_user(deployment.local, tenant.account_id, email)
+    urls = [f"http://{endpoint}" for endpoint in deployment.endpoints]
+
+    def guess(n):  # every node (every process on SQLite), all from one address
+        with httpx.Client(base_url=urls[n % len(urls)], timeout=30) as browser:
+            return sign_in(browser, email, f"wrong password {n}").status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(guess, range(40)))
+    assert statuses.count(401) == MAX_FAILURES_PER_PAIR, statuses
+    assert statuses.count(429) == 40 - MAX_FAILURES_PER_PAIR, statuses
+    for url in urls:  # cooling down everywhere, even with the right password
+        with httpx.Client(base_url=url, timeout=30) as browser:
+            assert sign_in(browser, email).status_code == 429
 
 
 def test_a_disabled_key_is_refused_by_every_node_within_seconds(deployment):
