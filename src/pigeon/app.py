@@ -18,7 +18,7 @@ from pigeon.api.guard import BodyLimits, Guard
 from pigeon.api.mns import MnsEndpoint
 from pigeon.api.operations import Operations
 from pigeon.api.rpc.auth import Authenticator, DatabaseNonces, KeyRecord
-from pigeon.api.rpc.endpoint import RpcEndpoint
+from pigeon.api.rpc.endpoint import Direct, RpcEndpoint
 from pigeon.api.short_links import ShortLinks
 from pigeon.api.uploads import UploadEndpoint
 from pigeon.config import Settings
@@ -135,4 +135,5 @@ def create_app(pigeon: Pigeon, *, workers: bool | None = None,
     routes.extend(create_console(pigeon))  # /console (tenants) and /ops (operators)
     # Every request's body is bounded in size, time and memory before a route reads it.
     guard = Middleware(Guard, limits=BodyLimits.of(pigeon.settings))
-    return Starlette(routes=routes, middleware=[guard], lifespan=lifespan)
+    return Starlette(routes=routes, middleware=[guard, Middleware(Direct, endpoint=rpc)],
+                     lifespan=lifespan)

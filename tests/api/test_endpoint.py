@@ -130,6 +130,18 @@ def test_extra_body_bytes_break_a_v3_signature(server, tenant):
     assert response.json()["Code"] == "SignatureDoesNotMatch"
 
 
+def test_a_method_other_than_get_and_post_gets_the_api_error_not_a_bare_405(server, tenant):
+    with signer.client(server.url) as http:
+        response = http.put("/", params=signer.v1_params(tenant, "QuerySmsSignList", {}))
+        head = http.head("/")
+        other = http.put("/healthz")  # the other routes: still the router's answer
+    assert response.status_code == 400
+    assert response.json()["Code"] == "UnsupportedHTTPMethod"
+    assert response.json()["RequestId"]
+    assert head.status_code == 400 and head.content == b""
+    assert other.status_code == 405
+
+
 def test_every_answer_is_a_json_object_with_the_envelope(server):
     with signer.client(server.url) as http:
         for response in (http.get("/"), http.post("/", content=b"\xff\xfe"),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pigeon import logs, metrics
 from pigeon.api.rpc.actions import Call, load
@@ -161,6 +162,28 @@ class RpcEndpoint:
             if call.nonce is not None:  # refused before its write: the nonce is used all the same
                 await authenticator.record(verified, now)
         return json_response({"RequestId": request_id, "Code": "OK", "Message": "OK", **fields})
+
+
+class Direct:
+    """ASGI middleware: the API's own requests (any method on ``/``) go straight to the RPC
+    endpoint, everything else on to Starlette's exception handlers and router.
+
+    The router would find the same route — the first it tries — and wrap the call in exception
+    handlers that the endpoint never leaves anything to: it answers every error itself (a
+    method other than GET and POST too: ``UnsupportedHTTPMethod``, in the API's error shape,
+    where the router answered a plain-text 405).  On every SendSms that was about a tenth of
+    its CPU (bench/README.md, "The endpoint's own cost").  The Guard stays in front of both."""
+
+    def __init__(self, app: ASGIApp, endpoint: RpcEndpoint) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and not scope.get("root_path"):
+            response = await self.endpoint.handle(Request(scope, receive, send))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class _Seen:
