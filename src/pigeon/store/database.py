@@ -1114,6 +1114,7 @@ class Driver:
         # A list of ids as one parameter (:meth:`ids`): ``id`` + this.
         self.in_ids = "IN (SELECT value FROM json_each(?))" if self.sqlite else "= ANY(?)"
         self._last_time: tuple[datetime | None, Any] = (None, None)
+        self._times: dict[datetime, Any] = {}  # time(): recent conversions, by value
         self._last_read: tuple[Any, datetime | None] = (None, None)
         self._sql: dict[str, str] = {}
 
@@ -1137,10 +1138,17 @@ class Driver:
         last = self._last_time
         if last[0] is value:
             return last[1]
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; pass an aware UTC time")
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        stored = naive.isoformat(" ", "microseconds") if self.sqlite else naive
+        # Other calls' times recur too — the day's and the month's starts, the windows' — and
+        # one call alternates between its own few: those are found by value.
+        stored = self._times.get(value)
+        if stored is None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the database; pass an aware UTC time")
+            naive = value.astimezone(UTC).replace(tzinfo=None)
+            stored = naive.isoformat(" ", "microseconds") if self.sqlite else naive
+            if len(self._times) >= 256:
+                self._times.clear()
+            self._times[value] = stored
         self._last_time = (value, stored)
         return stored
 
