@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pigeon.api.rpc.auth import Authenticator, KeyRecord
-from pigeon.api.rpc.request import RpcRequest
+from pigeon.api.rpc.request import RpcRequest, decode_pairs, encoded_pairs
 from pigeon.api.rpc.signing import (
     EMPTY_BODY_SHA256,
     V3Authorization,
@@ -77,6 +77,75 @@ def rejection(request: RpcRequest, key: KeyRecord, now: datetime) -> PigeonError
 ])
 def test_it_percent_encodes_as_rfc_3986_with_upper_case_hex(text, encoded):
     assert percent_encode(text) == encoded
+
+
+# --- the wire text as decoded and as canonicalised --------------------------------------------
+
+# Parts of a query string or form body as any client might write them: unreserved and other
+# characters raw, escapes in either case (of unreserved characters too), "+", a stray "=",
+# broken escapes ("%", "%z", "%4" at the end) and backslashes (which the C decoder must not
+# read as escapes of its own).
+wire_tokens = st.one_of(
+    st.sampled_from(list("AZaz09-_.~") + ["+", "=", "%", "%z", "%4", "\\", "\\x41", "*", "é",
+                                          "云", " ", "/", "%E4%BA%91", "%e4%ba%91", "%C3", "%FF"]),
+    st.integers(0, 255).map(lambda byte: f"%{byte:02X}"),
+    st.integers(0, 255).map(lambda byte: f"%{byte:02x}"),
+    st.characters(codec="utf-8", blacklist_characters="&"),
+)
+wire_parts = st.lists(wire_tokens, max_size=8).map("".join)
+wire_texts = st.lists(st.tuples(wire_parts, st.one_of(st.none(), wire_parts)), max_size=6).map(
+    lambda pieces: "&".join(name if value is None else f"{name}={value}"
+                            for name, value in pieces))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=wire_texts)
+def test_a_form_decodes_as_parse_qsl_decodes_it(text):
+    try:
+        expected = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(PigeonError) as caught:
+            decode_pairs(text, what="query string")
+        assert caught.value.code == "InvalidParameter"
+        return
+    assert decode_pairs(text, what="query string") == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=wire_texts)
+def test_the_wire_parts_are_taken_as_signed_only_where_they_are_their_own_encoding(text):
+    # What the V1 signature canonicalises: every decoded name and value percent-encoded —
+    # whether it came that way (then taken as it came) or otherwise.
+    try:
+        decoded = decode_pairs(text, what="query string")
+    except PigeonError:
+        return  # refused before any signature is checked
+    expected = [(percent_encode(name), percent_encode(value)) for name, value in decoded]
+    assert encoded_pairs(text) == expected
+    assert encoded_pairs(text, without="Signature") == [
+        pair for pair in expected if pair[0] != "Signature"]
+
+
+def test_a_value_holding_an_equals_sign_is_encoded_though_the_rest_came_encoded():
+    assert encoded_pairs("a=b=c&d=%2A") == [("a", "b%3Dc"), ("d", "%2A")]
+    assert encoded_pairs("a=%41%2a&b=%3A") == [("a", "A%2A"), ("b", "%3A")]
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_an_escape_is_taken_as_it_came_only_where_percent_encode_writes_it(byte):
+    # Every byte's escape, in the form percent_encode() writes: "%XX" for all but the
+    # unreserved characters, which it writes literally.
+    escaped = f"%{byte:02X}"
+    literal = bytes([byte]).decode("latin-1")
+    expected = literal if _UNRESERVED_BYTES.fullmatch(literal) else escaped
+    encoded = [("a", expected), ("b", expected)]
+    if byte < 0x80:  # a lone byte above is not UTF-8: the request is refused before
+        assert encoded_pairs(f"a={escaped}&b={escaped}") == encoded
+        if literal not in "&=+%":  # (these four mean something else unescaped)
+            assert encoded_pairs(f"a={literal}&b={escaped}") == encoded
+
+
+_UNRESERVED_BYTES = re.compile(r"[A-Za-z0-9_.~-]")
 
 
 # --- the spec's test vectors ------------------------------------------------------------------

@@ -181,11 +181,11 @@ def _v1_claim(request: RpcRequest) -> _Claim:
     timestamp = required("Timestamp")
 
     # Every query and form parameter is signed, empty ones included; only Signature is not.
-    pairs = [(name, value) for name, value in [*request.query, *request.form]
-             if name != "Signature"]
+    pairs = request.encoded(without="Signature")
     return _Claim(access_key_id=access_key_id, timestamp=timestamp, nonce=nonce,
                   signature=signature,
-                  string_to_sign=v1_string_to_sign(request.method, pairs), sign=v1_sign)
+                  string_to_sign=v1_string_to_sign(request.method, pairs, encoded=True),
+                  sign=v1_sign)
 
 
 def _claim(request: RpcRequest) -> _Claim:
