@@ -6,6 +6,7 @@ at all, and a read that fails leaves no transaction open behind it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime
 
@@ -22,16 +23,34 @@ def database_url(tmp_path) -> str:
     return fresh_database_url("sqlite", tmp_path, None)
 
 
+@contextlib.contextmanager
+def traced(engine, words: int = 1):
+    """The statements SQLite itself runs on ``engine``'s connections checked out meanwhile
+    (their first ``words`` words, upper case) — the BEGINs and COMMITs too, which Pigeon sends
+    past SQLAlchemy's cursor events."""
+    seen: list[str] = []
+    raw_connections = []
+
+    def note(statement: str) -> None:
+        seen.append(" ".join(statement.split()[:words]).upper())
+
+    def checkout(dbapi_conn, _record, _proxy):
+        dbapi_conn.set_trace_callback(note)
+        raw_connections.append(dbapi_conn)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "checkout", checkout)
+        for dbapi_conn in raw_connections:
+            dbapi_conn.set_trace_callback(None)
+
+
 @pytest.fixture
 def statements(pigeon):
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement, *_):
-        seen.append(statement.split()[0].upper())
-
-    event.listen(pigeon.db.read_engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(pigeon.db.read_engine, "before_cursor_execute", note)
+    with traced(pigeon.db.read_engine) as seen:
+        yield seen
 
 
 def read(pigeon, fn):
@@ -53,7 +72,7 @@ def test_a_reads_statements_run_in_one_transaction_ended_after_them(pigeon, stat
         return conn.in_transaction()
 
     assert read(pigeon, two_selects) is True
-    assert statements == ["BEGIN", "SELECT", "SELECT"]
+    assert statements == ["BEGIN", "SELECT", "SELECT", "COMMIT"]
     assert read(pigeon, lambda conn: conn.in_transaction()) is False  # nothing left open
 
 
@@ -93,13 +112,7 @@ def test_on_the_loop_reads_run_on_the_writers_connection_without_its_write_lock(
     """SQLite drops a connection's page cache after another connection's commit: on the
     reading connection every read would follow one of the writer's; the writer's own commits
     keep its cache.  Its read takes no write lock, and its next write does."""
-    on_writer: list[str] = []
-
-    def note(_conn, _cursor, statement, *_):
-        on_writer.append(" ".join(statement.split()[:2]).upper())
-
-    event.listen(pigeon.db.write_engine, "before_cursor_execute", note)
-    try:
+    with traced(pigeon.db.write_engine, words=2) as on_writer:
         async def scenario():
             await pigeon.db.write(_new_account)
             on_writer.clear()
@@ -111,10 +124,8 @@ def test_on_the_loop_reads_run_on_the_writers_connection_without_its_write_lock(
             return name, read_statements, on_writer[len(read_statements)]
 
         name, read_statements, next_write = _attached(pigeon, scenario)
-    finally:
-        event.remove(pigeon.db.write_engine, "before_cursor_execute", note)
     assert name == "Lark"
-    assert read_statements == ["BEGIN", "SELECT ACCOUNTS.NAME"]
+    assert read_statements == ["BEGIN", "SELECT ACCOUNTS.NAME", "COMMIT"]
     assert next_write == "BEGIN IMMEDIATE"
     assert statements == []  # the reading connection was not used
 
@@ -139,7 +150,7 @@ def test_a_read_that_meets_a_lock_on_the_writers_connection_runs_on_the_reading_
 
     assert _attached(pigeon, scenario) == [(7,)]
     assert engines == [pigeon.db.write_engine, pigeon.db.read_engine]
-    assert statements == ["BEGIN", "SELECT"]
+    assert statements == ["BEGIN", "SELECT", "COMMIT"]
 
 
 def test_a_reads_own_error_on_the_writers_connection_is_not_run_again(pigeon, statements):
