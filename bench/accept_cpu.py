@@ -18,6 +18,7 @@ alternating.  Figures in bench/README.md.
     git worktree add /tmp/old OLDCOMMIT
     python bench/accept_cpu.py --compare-tree /tmp/old    # and an older checkout
     python bench/accept_cpu.py --profile                  # cProfile of one more round
+    python bench/accept_cpu.py --action QuerySendDetails  # a signed read instead
     python bench/accept_cpu.py --processes 1,2 --rounds 5 # one process and two, one database
 
 ``--processes 1,2``: one process and two at once, each signing its requests ahead and then
@@ -100,6 +101,12 @@ class _Driver:
             "TemplateCode": self.state["template"],
             "TemplateParam": f'{{"order":"{n}"}}'})).encode()
 
+    def signed_query(self, n: int, day: str) -> bytes:
+        """A QuerySendDetails of number ``n`` (as :meth:`signed` numbers them) on ``day``."""
+        return urlencode(self.signer.v1_params(self.tenant, "QuerySendDetails", {
+            "PhoneNumber": str(13500000000 + n), "SendDate": day, "PageSize": "10",
+            "CurrentPage": "1"})).encode()
+
     async def call(self, query: bytes) -> bytes:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "method": "POST", "scheme": "http", "path": "/", "raw_path": b"/",
@@ -166,15 +173,20 @@ class _Driver:
             return asyncio.run(lifespan_around())
 
 
-def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bool) -> None:
+def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bool,
+           action: str = "SendSms") -> None:
     """Run in a process whose ``pigeon`` is the tree measured: print one JSON line."""
     pigeon, state = _setup(root)
     driver = _Driver(pigeon, state, 0)
 
     async def main(driver: _Driver) -> list[float]:
         figures = []
+        if action == "QuerySendDetails":  # numbers 0 … requests-1 get a message each first
+            await driver.send_all([driver.signed() for _ in range(requests)], concurrency)
+            today = pigeon.calendar.local_date(pigeon.now()).strftime("%Y%m%d")
         for number in range(rounds + (1 if profile else 0)):
-            queries = [driver.signed() for _ in range(requests)]
+            queries = [driver.signed() for _ in range(requests)] if action == "SendSms" else \
+                [driver.signed_query(n, today) for n in range(requests)]
             profiler = None
             if profile and number == rounds:
                 import cProfile
@@ -255,7 +267,7 @@ def _baseline_until(deadline: float) -> int:
 def measure(tree: str | None, args: argparse.Namespace, rounds: int) -> list[float]:
     argv, env = _python(Path(tree) if tree else ROOT, "--child", "--requests",
                         str(args.requests), "--rounds", str(rounds), "--concurrency",
-                        str(args.concurrency))
+                        str(args.concurrency), "--action", args.action)
     if args.profile and tree is None:
         argv.append("--profile")
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=3600)
@@ -369,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                              "a round")
     parser.add_argument("--seconds", type=float, default=8.0,
                         help="with --processes: seconds a round (8)")
+    parser.add_argument("--action", choices=("SendSms", "QuerySendDetails"), default="SendSms",
+                        help="the request measured (SendSms); QuerySendDetails: of numbers "
+                             "that each got one SendSms of the day first (not with "
+                             "--processes)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--setup-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scale-child", action="store_true", help=argparse.SUPPRESS)
@@ -377,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(Path(args.root), args.requests, args.rounds, args.concurrency, args.profile)
+        _child(Path(args.root), args.requests, args.rounds, args.concurrency, args.profile,
+               args.action)
         return 0
     if args.setup_child:
         _setup_child(Path(args.root))
@@ -397,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             figure = measure(tree, args, 1)[0]
             results[name].append(figure)
             print(f"round {number + 1}/{args.rounds}: {name:<9} {figure:6.0f} µs of CPU per "
-                  "SendSms", flush=True)
+                  f"{args.action}", flush=True)
     summary = {name: round(statistics.median(values), 1)
                for name, values in results.items() if values}
     print("median: " + ", ".join(f"{name} {value:,.0f} µs" for name, value in summary.items()))
