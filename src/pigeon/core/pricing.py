@@ -197,6 +197,8 @@ def plan_batch(template_type: int, segments: Sequence[int], price: int,
     """
     if not segments:
         return []
+    if len(segments) == 1:  # (every SendSms to one number: its plan is the whole request's)
+        return [plan_charge(template_type, segments[0], price, packages, balance, now)]
     # Messages of one request share type and price, so paying them one after another uses
     # the packages exactly as paying their sum at once does: one plan tells if all fit.
     plan_charge(template_type, sum(segments), price, packages, balance, now)
