@@ -211,7 +211,6 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-
 class _OneWrite:
     """The connection's transport as uvicorn writes to it, a response's head held for the body.
 
