@@ -141,6 +141,14 @@ def _sqlite_engine(url: str, *, writer: bool, pool_size: int) -> Engine:
     return engine
 
 
+def _driver_error(conn: Connection, sql: str, params: Any, error: Exception) -> exc.DBAPIError:
+    """A driver's ``error`` for a statement run straight on its connection, as the error
+    SQLAlchemy raises for it (``OperationalError``, ``IntegrityError`` …, ``.orig`` the
+    driver's): what callers catch and :mod:`pigeon.store.faults` classifies."""
+    return exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
+                                   dialect=conn.dialect)
+
+
 def _begin_raw(conn: Connection, sql: str) -> None:
     """``sql`` (a BEGIN) straight on the driver's connection, a driver error raised as
     SQLAlchemy's.  Through ``exec_driver_sql`` a BEGIN cost ~12 µs of SQLAlchemy's statement
@@ -150,8 +158,7 @@ def _begin_raw(conn: Connection, sql: str) -> None:
     try:
         conn.connection.dbapi_connection.execute(sql)
     except conn.dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(sql, (), error, conn.dialect.loaded_dbapi.Error,
-                                      dialect=conn.dialect) from error
+        raise _driver_error(conn, sql, (), error) from error
 
 
 MMAP_BYTES = 256 * 1024 * 1024
@@ -1233,9 +1240,8 @@ class Driver:
             results = [cursor.fetchall() if cursor.description is not None else []
                        for cursor in cursors]
         except conn.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance("; ".join(text for _, text, _ in statements), None,
-                                          error, conn.dialect.loaded_dbapi.Error,
-                                          dialect=conn.dialect) from error
+            raise _driver_error(conn, "; ".join(text for _, text, _ in statements), None,
+                                error) from error
         finally:
             for cursor in cursors:
                 cursor.close()
@@ -1259,8 +1265,7 @@ class Driver:
                 cursor.execute(sql, params)
                 rows = cursor.fetchall() if cursor.description is not None else []
         except conn.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
-                                          dialect=conn.dialect) from error
+            raise _driver_error(conn, sql, params, error) from error
         finally:
             cursor.close()
         if table is not None:
@@ -1426,8 +1431,7 @@ def _returning_many(conn: Connection, driver: Driver, table: str, text: str,
             if not cursor.nextset():
                 break
     except conn.dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
-                                      dialect=conn.dialect) from error
+        raise _driver_error(conn, sql, params, error) from error
     finally:
         cursor.close()
     log_ = WriteLog.of(conn)
