@@ -147,8 +147,8 @@ def _v3_claim(request: RpcRequest) -> _Claim:
 
     # The body counts only through its hash, computed here from the bytes received.
     payload_hash = hashlib.sha256(request.body).hexdigest()
-    canonical = v3_canonical_request(request.method, request.query, headers,
-                                     authorization.signed_headers, payload_hash)
+    canonical = v3_canonical_request(request.method, request.encoded(form=False), headers,
+                                     authorization.signed_headers, payload_hash, encoded=True)
     string_to_sign = v3_string_to_sign(canonical)
     if headers["x-acs-content-sha256"].strip() != payload_hash:
         raise PigeonError(

@@ -118,12 +118,13 @@ class RpcRequest:
         return cls(method=method.upper(), query=query, form=form, body=body, headers=headers,
                    params=params, query_text=query_string, form_text=text if form else "")
 
-    def encoded(self, *, without: str | None = None) -> list[tuple[str, str]]:
-        """The query's and the form body's parameters in wire order but those named
-        ``without``, each name and value as ``percent_encode`` writes its decoded text (what
-        the V1 signature canonicalises)."""
+    def encoded(self, *, without: str | None = None,
+                form: bool = True) -> list[tuple[str, str]]:
+        """The query's and (with ``form``) the form body's parameters in wire order but those
+        named ``without``, each name and value as ``percent_encode`` writes its decoded text:
+        what both signatures canonicalise (V1 every parameter, V3 the query's)."""
         pairs = encoded_pairs(self.query_text, without=without)
-        if self.form_text:
+        if form and self.form_text:
             pairs += encoded_pairs(self.form_text, without=without)
         return pairs
 

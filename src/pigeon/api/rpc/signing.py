@@ -164,11 +164,12 @@ def parse_v3_authorization(value: str) -> V3Authorization:
 
 def v3_canonical_request(method: str, query_pairs: Iterable[tuple[str, str]],
                          headers: Mapping[str, str], signed_headers: list[str],
-                         payload_hash: str) -> str:
+                         payload_hash: str, *, encoded: bool = False) -> str:
     """The canonical request of spec/dysmsapi.md §5.4 steps 2-6.
 
     ``query_pairs`` are the decoded *query* parameters only (a form body is covered by
-    ``payload_hash``); ``headers`` has lower-case names, with repeated headers already joined
+    ``payload_hash``; with ``encoded``, each name and value already as :func:`percent_encode`
+    gives it); ``headers`` has lower-case names, with repeated headers already joined
     by ``,``; ``signed_headers`` is the list from the Authorization header, whose
     ``;``-joined form is signed as the client wrote it.  A signed header that is absent
     canonicalises as empty — the caller rejects such requests before getting here.
@@ -179,7 +180,7 @@ def v3_canonical_request(method: str, query_pairs: Iterable[tuple[str, str]],
     return "\n".join([
         method.upper(),
         _PATH,
-        _canonical_pairs(query_pairs),
+        _canonical_pairs(query_pairs, encoded=encoded),
         canonical_headers,  # ends with "\n": an empty line follows, as the SDKs write it
         ";".join(signed_headers),
         payload_hash,
