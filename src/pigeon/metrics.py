@@ -176,6 +176,10 @@ WRITER_CONFLICTS = Counter("pigeon_db_group_conflicts", "Group commits undone wh
                            "end because another node had spent what their units counted on "
                            "(their units ran again, under the account's lock).",
                            registry=REGISTRY)
+WRITER_MERGED = Counter("pigeon_db_merged_units", "Units of work the database writer ran "
+                        "merged with others of their group as one call (SendSms calls of one "
+                        "tenant, template and signature: one statement each for all).",
+                        registry=REGISTRY)
 STORAGE_FAULTS = Counter("pigeon_storage_faults", "Writes and requests that met a storage "
                          "fault (disk full, read-only, database unreachable).",
                          registry=REGISTRY)
@@ -319,6 +323,10 @@ def writer_commit(seconds: float) -> None:
 
 def writer_conflict() -> None:
     WRITER_CONFLICTS.inc()
+
+
+def writer_merged(units: int) -> None:
+    WRITER_MERGED.inc(units)
 
 
 def storage_fault() -> None:

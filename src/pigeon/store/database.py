@@ -647,12 +647,17 @@ class Database:
             # driver's connection: SQLAlchemy's begin_nested() costs ~70 µs a unit where
             # these two statements cost a few (bench/README.md), and a unit's own nested
             # transactions keep their names.  Only the first unit may wait for a lock
-            # (store/locks.py).
+            # (store/locks.py).  Units that may be merged (mergeable()) run as one, in one
+            # savepoint; a merge that declines is undone and they run one by one.
             # The last unit's savepoint is not released: the commit ends it.
             raw = conn.connection.dbapi_connection.execute
             first = True
             open_savepoint = False  # a unit's, to release before the next unit's
-            for unit in batch:
+            at = 0
+            alone = 0  # units up to here run one by one: their merge declined
+            while at < len(batch):
+                unit = batch[at]
+                run = _mergeable(batch, at) if at >= alone else 1
                 info[FIRST_UNIT] = first
                 first = False
                 info[CAUTIOUS] = unit.cautious
@@ -666,18 +671,32 @@ class Database:
                     raw(_SAVEPOINT)
                 open_savepoint = True
                 try:
-                    value = unit.run(conn)
+                    if run > 1:
+                        values = unit.context.run(unit.fn.merge, conn,
+                                                  [u.args for u in batch[at:at + run]])
+                    else:
+                        value = unit.run(conn)
                 except Exception as exc:
                     raw(_ROLLBACK_TO)
                     raw(_RELEASE)
                     open_savepoint = False
                     self.writes.rolled_back()
+                    if run > 1:  # each of them alone, as if never merged
+                        log.debug("%d units not merged: %r", run, exc)
+                        alone = at + run
+                        first = info[FIRST_UNIT]
+                        continue
                     outcomes.append((False, exc))
                 else:
-                    outcomes.append((True, value))
+                    if run > 1:
+                        metrics.writer_merged(run)
+                        outcomes += [(True, value) for value in values]
+                    else:
+                        outcomes.append((True, value))
                     if mine:
                         hooks += mine
                     ends.keep()
+                at += run
             info[AFTER_COMMIT] = None
 
     def _announce(self, conn: Connection) -> None:
@@ -1109,6 +1128,45 @@ class _UnitFailed(Exception):
     def __init__(self, exc: BaseException) -> None:
         super().__init__(str(exc))
         self.exc = exc
+
+
+def _mergeable(batch: list[_Unit], at: int) -> int:
+    """How many units from ``batch[at]`` on run as one (:func:`mergeable`): those of one
+    function whose ``merge_key`` gives the same key, none of them undone by a Conflict."""
+    unit = batch[at]
+    key_of = getattr(unit.fn, "merge_key", None)
+    if key_of is None or unit.cautious:
+        return 1
+    key = key_of(*unit.args)
+    if key is None:
+        return 1
+    end = at + 1
+    while end < len(batch):
+        other = batch[end]
+        if other.fn is not unit.fn or other.cautious or key_of(*other.args) != key:
+            break
+        end += 1
+    return end - at
+
+
+class Declined(Exception):
+    """Raised by a merge (:func:`mergeable`) that will not decide its units as one: it is
+    undone without a word, and they run one by one."""
+
+
+def mergeable(merge_key: Callable[..., Any], merge: Callable[[Connection, list[tuple]], list]):
+    """Let the writer run units of the decorated function ``fn(conn, *args)`` that follow
+    one another in its group as one call, ``merge(conn, [args, …])``, returning what each
+    would have returned, in order — where ``merge_key(*args)`` is the same and not None for
+    them all.  A merge that raises is undone, and its units run one by one as if it had never
+    been tried: it may decline anything it does not decide exactly as they would (a replayed
+    nonce, a lock it cannot take).  What it leaves for the group's end (:func:`defer`) and
+    after the commit (:func:`after_commit`) is kept or undone with it as a whole."""
+    def mark(fn: Callable[..., T]) -> Callable[..., T]:
+        fn.merge_key = merge_key  # type: ignore[attr-defined]
+        fn.merge = merge  # type: ignore[attr-defined]
+        return fn
+    return mark
 
 
 # -- hot statements on the driver -------------------------------------------------------------
