@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from pigeon.core.errors import PigeonError
-from pigeon.store.database import Driver, savepoint
+from pigeon.store.database import Declined, Driver, mergeable, savepoint
 from pigeon.store.tables import nonces
 
 PURGE_CHUNK = 10_000
@@ -68,13 +68,48 @@ class Refused:
     error: PigeonError
 
 
+def _merge_key(nonce: Nonce, now: datetime, work: Callable[..., Any], *args: Any) -> Any:
+    """:func:`first_use` calls merge where their works do (``work.merge_key``)."""
+    key_of = getattr(work, "merge_key", None)
+    key = None if key_of is None else key_of(*args)
+    return None if key is None else (work, key)
+
+
+def _first_use_all(conn: Connection, calls: list[tuple]) -> list[Any]:
+    """:func:`first_use` for calls whose works merge (``work.merge(conn, [args, …])``, which
+    gives each call's value or its refusal, a PigeonError, having written nothing for it):
+    their nonces in one statement.  Declines where one nonce is not new — one by one, the
+    replay is told from the rest exactly."""
+    driver = Driver.of(conn)
+    digests = {nonce.digest for nonce, *_ in calls}
+    if len(digests) != len(calls):
+        raise Declined("one nonce twice")
+    params: list[Any] = []
+    for nonce, now, *_ in calls:
+        params += _use_params(driver, nonce, now)[:2]
+    # Expired before the earliest call: expired for each (later nows only add expiries).
+    params.append(driver.time(min(now for _, now, *_ in calls)))
+    used = driver.run(conn, "nonces", _use_all(len(calls)), params)
+    if len(used) != len(calls):
+        raise Declined("a nonce is not new")
+    work = calls[0][2]
+    return [Refused(value) if isinstance(value, PigeonError) else value
+            for value in work.merge(conn, [call[3:] for call in calls])]
+
+
+def _use_all(count: int) -> str:
+    return _USE.replace("VALUES (?, ?)", "VALUES " + ", ".join(["(?, ?)"] * count))
+
+
+@mergeable(_merge_key, _first_use_all)
 def first_use(conn: Connection, nonce: Nonce, now: datetime, work: Callable[..., Any],
               *args: Any) -> Any:
     """``work(conn, *args)`` for a request whose nonce is recorded in the same transaction —
     one write for both, the send path's way (api/rpc/endpoint.py).  ``SignatureNonceUsed``
     (raised: nothing is written) if the nonce is not new.  A refusal of the work (a
     PigeonError) undoes its writes and not the nonce — a refused request replayed later must
-    not be accepted then — and comes back as :class:`Refused`."""
+    not be accepted then — and comes back as :class:`Refused`.  Calls queued together whose
+    works merge (store.database.mergeable: SendSms) run as one."""
     driver = Driver.of(conn)
     # The nonce and the work's savepoint in one round trip; the savepoint, left set when the
     # work succeeds, ends with the unit's savepoint or the transaction.

@@ -39,9 +39,7 @@ def check(conn: Connection, account_id: int, template_type: int, numbers: list[P
     lock that makes the count exact (the send path's, when it does not hold it already)."""
     if template_type != OTP:
         return
-    rows = conn.execute(select(otp_protections.c.id, otp_protections.c.kind,
-                               otp_protections.c.scope, otp_protections.c.per_minute)
-                        .where(*_active(account_id, now))).all()
+    rows = _protections(conn, account_id, now)
     if not rows:
         return
     active = [pumping.ActiveProtection(r.id, r.kind, r.scope, r.per_minute) for r in rows]
@@ -54,6 +52,18 @@ def check(conn: Connection, account_id: int, template_type: int, numbers: list[P
             messages.c.template_type == OTP))
     pumping.check_otp(active, [pumping.Recipient(n.wire, n.country_code, n.is_mainland)
                                for n in numbers], sent_last_minute=sent)
+
+
+def _protections(conn: Connection, account_id: int, now: datetime) -> list:
+    return conn.execute(select(otp_protections.c.id, otp_protections.c.kind,
+                               otp_protections.c.scope, otp_protections.c.per_minute)
+                        .where(*_active(account_id, now))).all()
+
+
+def any_active(conn: Connection, account_id: int, now: datetime) -> bool:
+    """Whether a protection of the account is active at ``now`` (then :func:`check` may
+    refuse an OTP request, or count the account's codes)."""
+    return bool(_protections(conn, account_id, now))
 
 
 def _shown(row, now: datetime) -> dict:

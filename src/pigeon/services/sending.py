@@ -55,12 +55,14 @@ from pigeon.store import locks
 from pigeon.store.database import (
     BulkInsert,
     Conflict,
+    Declined,
     Driver,
     WriteLog,
     after_commit,
     defer,
     deferred,
     deferring,
+    mergeable,
 )
 from pigeon.store.tables import (
     accounts,
@@ -283,6 +285,88 @@ def prepare(conn: Connection, policy: SendPolicy, account_id: int, request: Send
         price=price, biz_id=biz_id, request=request, zone=policy.zone, now=now)
 
 
+def _merge_key(ready: ReadyCall) -> tuple | None:
+    """What the calls :func:`_record_all` decides as one share: one number each, the same
+    cached copies of the account's state, the template and the signature, the same zone; and
+    no day or month cap (counted under the account's lock, call after call).  None: the call
+    is recorded alone."""
+    if len(ready.items) != 1:
+        return None
+    settings = ready.account.settings
+    if settings.get("day_limit") is not None or settings.get("month_limit") is not None:
+        return None
+    return (ready.account_id, id(ready.account), id(ready.template),
+            id(ready.items[0].signature), ready.zone)
+
+
+def _record_all(conn: Connection, calls: list[tuple[ReadyCall]]) -> list[dict | PigeonError]:
+    """:func:`record` for one-number calls that share :func:`_merge_key`, queued together in
+    the writer's group (SendSms under load): their counts and money read once, their messages
+    written by one INSERT, each call decided, in order, as :func:`record` would decide it after
+    the earlier ones — its number's count holding their messages, the money less their
+    charges.  Each call's answer, or its refusal (nothing written for it).  Declines
+    (store.database.Declined) what it would not decide exactly so: a unit run again under the
+    account's lock, an OTP template of an account under an SMS-pumping protection."""
+    if not deferring(conn):
+        raise Declined("the money is debited at once")
+    readies = [ready for ready, in calls]
+    first = readies[0]
+    account_id, template = first.account_id, first.template
+    template_type = template["type"]
+    if template_type == limits.OTP and otp_protection.any_active(
+            conn, account_id, min(ready.now for ready in readies)):
+        raise Declined("an SMS-pumping protection is active")
+    driver = Driver.of(conn)
+    items = [ready.items[0] for ready in readies]
+    taking = locks.statement_all(conn, locks.NUMBER, (locks.number_ident(account_id,
+                                                                          item.number.wire)
+                                                      for item in items))
+    statements: list[tuple[str | None, str, tuple]] = \
+        [] if taking is None else [(None, taking.sql, taking.params)]
+    counted = [ready for ready in readies if ready.counting.statements]
+    if counted:
+        statements.append((None, *_counted(
+            driver, _per_template(template), account_id, items[0].signature["id"],
+            {ready.items[0].number.wire for ready in counted},
+            min(ready.counting.since for ready in counted), _count_scope(template))))
+    results = driver.run_all(conn, [*statements, (None, _USABLE_PACKAGES, (account_id,)),
+                                    (None, _BALANCE_OF, (account_id,))])
+    if taking is not None:
+        taking.check(results.pop(0))
+    sent: dict[str, list[tuple]] = {}
+    for row in results[0] if counted else ():
+        sent.setdefault(row[0], []).append(row)
+    packages, balance = _unsettled(conn, account_id, _packages(driver, results[-2]),
+                                   results[-1][0][0] if results[-1] else 0)
+
+    answers: list[dict | PigeonError] = []
+    accepted: list[ReadyCall] = []
+    for ready, item in zip(readies, items, strict=True):
+        item.failure = item.charge = None
+        phone = item.number.wire
+        try:
+            ready.counting.check([sent.get(phone, [])] if ready.counting.statements else [])
+            item.charge = pricing.plan_batch(template_type, [item.segments], ready.price,
+                                             packages, balance, ready.now)[0]
+        except PigeonError as refused:
+            answers.append(refused)
+            continue
+        packages, balance = pricing.apply(item.charge, packages, balance)
+        sent.setdefault(phone, []).append((phone, driver.time(ready.now)))
+        answers.append({"BizId": ready.biz_id})
+        accepted.append(ready)
+    if accepted:
+        ids = _insert_messages_bulk.returning_ids_of(conn, [ready.values[0]
+                                                            for ready in accepted])
+        for ready, message_id in zip(accepted, ids, strict=True):
+            _record_charges(conn, account_id, ready.items, [message_id], ready.now,
+                            ready.count_sent, True)
+        rows = [ready.rows[0] for ready in accepted]
+        after_commit(conn, lambda: metrics.accepted_rows(template_type, rows))
+    return answers
+
+
+@mergeable(_merge_key, _record_all)
 def record(conn: Connection, ready: ReadyCall) -> dict:
     """Decide what the counts, caps and money allow for a prepared call and write it; returns
     ``{"BizId": ...}``.  May run again for the same call (the writer retries a unit that met a
@@ -535,6 +619,7 @@ class _NumberCounts:
 
     statements: list[tuple[None, str, tuple]]
     check: Callable[[list[list[tuple]]], None]
+    since: Any  # the earliest instant counted (the rolling day's start), as stored
 
 
 def _number_counts(driver: Driver, account_id: int, account: _Account, template: dict,
@@ -546,7 +631,7 @@ def _number_counts(driver: Driver, account_id: int, account: _Account, template:
     whitelist = account.whitelist
     template_type = template["type"]
     window = limits.windows(now, zone)
-    per_template = limits.scope(template_type) != "signature"
+    per_template = _per_template(template)
     checked = [item for item in prepared
                if limits.applies(template_type, mainland=item.number.is_mainland,
                                  whitelisted=item.number.wire in whitelist)]
@@ -554,8 +639,7 @@ def _number_counts(driver: Driver, account_id: int, account: _Account, template:
     for item in checked:
         phones_by_signature.setdefault(item.signature["id"], set()).add(item.number.wire)
     since = driver.time(window.day)
-    # Every OTP template of the signature, and only those, shares the count.
-    scope = template["id"] if per_template else template_type
+    scope = _count_scope(template)
     statements = [(None, *_counted(driver, per_template, account_id, signature_id, phones,
                                    since, scope))
                   for signature_id, phones in phones_by_signature.items()]
@@ -581,7 +665,20 @@ def _number_counts(driver: Driver, account_id: int, account: _Account, template:
                 continue
             earlier.setdefault(key, []).append(now)
 
-    return _NumberCounts(statements, check)
+    return _NumberCounts(statements, check, since)
+
+
+def _per_template(template: dict) -> bool:
+    """Whether a number's count is the template's (else every OTP template of the
+    signature's)."""
+    return limits.scope(template["type"]) != "signature"
+
+
+def _count_scope(template: dict) -> int:
+    """What :data:`_COUNTED_SQL` counts a number's messages by, besides the signature: the
+    template's id, or the OTP type — every OTP template of the signature, and only those,
+    shares the count."""
+    return template["id"] if _per_template(template) else template["type"]
 
 
 _USABLE_PACKAGES = ("SELECT id, kind, remaining, expires_at FROM packages "

@@ -1,0 +1,179 @@
+"""SendSms calls queued in one writer group are decided as one (``sending._record_all``,
+``nonces.first_use`` merged: store.database.mergeable) — each call exactly as it would be
+decided after the earlier ones, one by one: its number's count holding their messages, the
+money less their charges, its refusal its own.  What the merge does not decide that way it
+declines, and the calls run one by one."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from pigeon import metrics
+from pigeon.core import pricing
+from pigeon.core.alert_rules import ProtectionPlan
+from pigeon.core.errors import PigeonError
+from pigeon.services import billing, nonces, otp_protection, sending
+from pigeon.store.tables import ledger, messages
+from tests.support.sending import ready_to_send
+
+PRICE = pricing.DEFAULT_PRICES[pricing.NOTIFICATION]  # one segment's
+A, B, C = "13800138000", "13900139000", "13700137000"
+
+
+@pytest.fixture
+def sender(pigeon, server, tenant, core_sdk):
+    return ready_to_send(pigeon, core_sdk, tenant.account_id, balance_cny=0)
+
+
+@pytest.fixture
+def money(pigeon, sender):
+    pigeon.db.write_sync(billing.topup, sender.account_id, 100_000, pigeon.now())
+
+
+def merged_units() -> float:
+    return metrics.REGISTRY.get_sample_value("pigeon_db_merged_units_total") or 0
+
+
+def request(sender, phone: str, *, otp: bool = False) -> sending.SendRequest:
+    template, params = (sender.otp, {"code": "1234"}) if otp else (sender.notice,
+                                                                    {"order": "A1"})
+    return sending.SendRequest(template_code=template, recipients=[
+        sending.Recipient(phone=phone, sign_name=sender.sign, params=params)])
+
+
+def nonce(text: str, pigeon) -> nonces.Nonce:
+    return nonces.Nonce.of("key", text, pigeon.now() + timedelta(minutes=15))
+
+
+def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]]) -> list[str]:
+    """``calls`` (a nonce's text, a request) as the API makes them — prepared, then the nonce
+    and the record in one write — queued while the writer is held, so that they run as one
+    group; each call's ``Code``."""
+    now = pigeon.now()
+    readies = [(nonce(text, pigeon), pigeon.db.read_sync(
+        sending.prepare, pigeon.send_policy, sender.account_id, req, now))
+        for text, req in calls]
+    gate, blocking = threading.Event(), threading.Event()
+
+    def block(_conn) -> bool:
+        blocking.set()
+        return gate.wait(30)
+
+    blocker = pigeon.db.submit_write(block)
+    assert blocking.wait(30)
+    futures = [pigeon.db.submit_write(nonces.first_use, used, now, sending.record, ready)
+               for used, ready in readies]
+    gate.set()
+    assert blocker.result(30) is True
+    codes = []
+    for future in futures:
+        try:
+            done = future.result(30)
+        except PigeonError as error:
+            codes.append(error.code)
+            continue
+        codes.append(done.error.code if isinstance(done, nonces.Refused) else
+                     "OK" if set(done) == {"BizId"} else repr(done))
+    return codes
+
+
+def stored(pigeon, account_id: int) -> tuple[int, int, int]:
+    """The balance, the charges in the ledger, and the messages stored."""
+    def read(conn):
+        charged = conn.scalar(select(func.coalesce(func.sum(ledger.c.amount), 0))
+                              .where(ledger.c.account_id == account_id,
+                                     ledger.c.kind == "charge"))
+        count = conn.scalar(select(func.count()).select_from(messages)
+                            .where(messages.c.account_id == account_id))
+        return billing.balance(conn, account_id), charged, count
+    return pigeon.db.read_sync(read)
+
+
+def test_each_call_counts_the_earlier_calls_messages_to_its_number(pigeon, sender, money):
+    balance, _, _ = stored(pigeon, sender.account_id)
+    before = merged_units()
+    codes = in_one_group(pigeon, sender, [
+        ("n1", request(sender, A, otp=True)), ("n2", request(sender, B, otp=True)),
+        ("n3", request(sender, A, otp=True)), ("n4", request(sender, C, otp=True)),
+        ("n5", request(sender, A, otp=True))])
+    # A verification code a minute to a number: A's second and third are refused.
+    assert codes == ["OK", "OK", "isv.BUSINESS_LIMIT_CONTROL", "OK",
+                     "isv.BUSINESS_LIMIT_CONTROL"]
+    assert merged_units() == before + 5
+    assert stored(pigeon, sender.account_id) == (balance - 3 * PRICE, -3 * PRICE, 3)
+    # A refused call's nonce is used all the same: replayed, it is a replay.
+    with pytest.raises(PigeonError) as replay:
+        pigeon.db.write_sync(nonces.first_use, nonce("n3", pigeon), pigeon.now(),
+                             sending.record, pigeon.db.read_sync(
+                                 sending.prepare, pigeon.send_policy, sender.account_id,
+                                 request(sender, B), pigeon.now()))
+    assert replay.value.code == "SignatureNonceUsed"
+
+
+def test_each_call_is_paid_from_what_the_earlier_calls_left(pigeon, sender):
+    assert stored(pigeon, sender.account_id)[0] == 0
+    pigeon.db.write_sync(billing.topup, sender.account_id, 2 * PRICE, pigeon.now())
+    before = merged_units()
+    conflicts = metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") or 0
+    codes = in_one_group(pigeon, sender, [(f"m{n}", request(sender, phone))
+                                          for n, phone in enumerate((A, B, C, "13600136000"))])
+    assert codes == ["OK", "OK", "isv.AMOUNT_NOT_ENOUGH", "isv.AMOUNT_NOT_ENOUGH"]
+    assert merged_units() == before + 4
+    # Decided right the first time: the group's end found every debit covered.
+    assert (metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") or 0) == conflicts
+    assert stored(pigeon, sender.account_id) == (0, -2 * PRICE, 2)
+
+
+def test_a_nonce_twice_in_one_group_runs_the_calls_one_by_one(pigeon, sender, money):
+    before = merged_units()
+    codes = in_one_group(pigeon, sender, [("same", request(sender, A)),
+                                          ("same", request(sender, B)),
+                                          ("other", request(sender, C))])
+    assert codes == ["OK", "SignatureNonceUsed", "OK"]
+    assert merged_units() == before  # declined: decided one by one
+    assert stored(pigeon, sender.account_id)[2] == 2
+
+
+def test_a_used_nonce_among_them_runs_the_calls_one_by_one(pigeon, sender, money):
+    assert in_one_group(pigeon, sender, [("first", request(sender, A))]) == ["OK"]
+    before = merged_units()
+    codes = in_one_group(pigeon, sender, [("second", request(sender, B)),
+                                          ("first", request(sender, C))])
+    assert codes == ["OK", "SignatureNonceUsed"]
+    assert merged_units() == before
+    assert stored(pigeon, sender.account_id)[2] == 2
+
+
+def test_under_an_sms_pumping_protection_otp_calls_run_one_by_one(pigeon, sender, money):
+    # The protection's count of the account's codes a minute must hold the earlier calls':
+    # one by one, each call's own read sees them.
+    plan = ProtectionPlan(kind="throttle", scope=None, limit=1,
+                          expires_at=pigeon.now() + timedelta(hours=1))
+    pigeon.db.write_sync(otp_protection.switch_on, sender.account_id, plan, None, "pumping",
+                         pigeon.now())
+    before = merged_units()
+    codes = in_one_group(pigeon, sender, [(f"p{n}", request(sender, phone, otp=True))
+                                          for n, phone in enumerate((A, B, C))])
+    assert codes == ["OK", "isv.BUSINESS_LIMIT_CONTROL", "isv.BUSINESS_LIMIT_CONTROL"]
+    assert merged_units() == before
+    # Notifications are not throttled by it: they still merge.
+    codes = in_one_group(pigeon, sender, [(f"q{n}", request(sender, phone))
+                                          for n, phone in enumerate((A, B))])
+    assert codes == ["OK", "OK"] and merged_units() == before + 2
+
+
+def test_calls_of_other_templates_are_not_merged_together(pigeon, sender, money):
+    before = merged_units()
+    codes = in_one_group(pigeon, sender, [("t1", request(sender, A)),
+                                          ("t2", request(sender, B)),
+                                          ("t3", request(sender, A, otp=True)),
+                                          ("t4", request(sender, A, otp=True))])
+    # A's notification does not count towards its codes (another template, another scope);
+    # its first code does.
+    assert codes == ["OK", "OK", "OK", "isv.BUSINESS_LIMIT_CONTROL"]
+    assert merged_units() == before + 4  # two runs of two
+    assert stored(pigeon, sender.account_id)[2] == 3
