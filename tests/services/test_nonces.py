@@ -3,10 +3,12 @@ once past the window."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from pigeon import metrics
 from pigeon.services import nonces
 from pigeon.store.tables import nonces as table
 
@@ -55,3 +57,48 @@ def test_purge_drops_the_expired_rows_chunk_by_chunk(pigeon):
     assert pigeon.db.write_sync(nonces.purge, later, 3) == 0
     assert rows(pigeon) == 1
     assert not use(pigeon, "key", "fresh", now=later)
+
+
+def used_in_one_group(pigeon, calls: list[tuple[str, str]]) -> list[bool]:
+    """``use()`` of each (key, nonce) at NOW queued while the writer is held: one group,
+    where they run as one statement (store.database.mergeable)."""
+    gate, blocking = threading.Event(), threading.Event()
+
+    def block(_conn) -> bool:
+        blocking.set()
+        return gate.wait(30)
+
+    blocker = pigeon.db.submit_write(block)
+    assert blocking.wait(30)
+    futures = [pigeon.db.submit_write(nonces.use, nonces.Nonce.of(key, nonce, NOW + WINDOW),
+                                      NOW)
+               for key, nonce in calls]
+    gate.set()
+    assert blocker.result(30) is True
+    return [future.result(30) for future in futures]
+
+
+def merged() -> float:
+    return metrics.REGISTRY.get_sample_value("pigeon_db_merged_units_total") or 0
+
+
+def test_nonces_used_together_are_recorded_by_one_statement(pigeon):
+    before = merged()
+    assert used_in_one_group(pigeon, [("key", "a"), ("key", "b"), ("other", "a")]) == [True] * 3
+    assert merged() == before + 3
+    assert rows(pigeon) == 3
+    assert not use(pigeon, "key", "b")
+
+
+def test_a_replay_among_nonces_used_together_is_told_from_the_rest(pigeon):
+    assert use(pigeon, "key", "old", expires=NOW + timedelta(minutes=1))
+    assert use(pigeon, "key", "expired", expires=NOW - timedelta(seconds=1))
+    before = merged()
+    assert used_in_one_group(pigeon, [("key", "a"), ("key", "old"), ("key", "b")]) == \
+        [True, False, True]
+    assert used_in_one_group(pigeon, [("key", "c"), ("key", "c")]) == [True, False]
+    assert merged() == before  # both declined: one by one
+    # A row past its expiry is no replay, merged or not.
+    assert used_in_one_group(pigeon, [("key", "expired"), ("key", "d")]) == [True, True]
+    assert merged() == before + 2
+    assert rows(pigeon) == 6

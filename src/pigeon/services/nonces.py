@@ -53,9 +53,36 @@ def _use_params(driver: Driver, nonce: Nonce, now: datetime) -> tuple:
     return nonce.digest, driver.time(nonce.expires_at), driver.time(now)
 
 
+def _use_all(conn: Connection, calls: list[tuple]) -> None:
+    """Record the nonces of ``calls`` (each starting ``nonce, now``) by one statement.
+    Declines (the calls run one by one: which one is the replay is theirs to tell) unless
+    every one is new."""
+    driver = Driver.of(conn)
+    if len({nonce.digest for nonce, *_ in calls}) != len(calls):
+        raise Declined("one nonce twice")
+    params: list[Any] = []
+    for nonce, now, *_ in calls:
+        params += _use_params(driver, nonce, now)[:2]
+    # Expired before the earliest call: expired for each (later nows only add expiries).
+    params.append(driver.time(min(now for _, now, *_ in calls)))
+    if len(driver.run(conn, "nonces", _use_rows(len(calls)), params)) != len(calls):
+        raise Declined("a nonce is not new")
+
+
+def _use_key(nonce: Nonce, now: datetime) -> str:
+    return "use"  # any calls of use() queued together
+
+
+def _used_all(conn: Connection, calls: list[tuple[Nonce, datetime]]) -> list[bool]:
+    _use_all(conn, calls)
+    return [True] * len(calls)
+
+
+@mergeable(_use_key, _used_all)
 def use(conn: Connection, nonce: Nonce, now: datetime) -> bool:
     """Record the nonce; False if it is recorded already and not expired at ``now`` (the
-    request is a replay)."""
+    request is a replay).  Calls queued together run as one statement
+    (store.database.mergeable)."""
     driver = Driver.of(conn)
     return bool(driver.run(conn, "nonces", _USE, _use_params(driver, nonce, now)))
 
@@ -80,24 +107,13 @@ def _first_use_all(conn: Connection, calls: list[tuple]) -> list[Any]:
     gives each call's value or its refusal, a PigeonError, having written nothing for it):
     their nonces in one statement.  Declines where one nonce is not new — one by one, the
     replay is told from the rest exactly."""
-    driver = Driver.of(conn)
-    digests = {nonce.digest for nonce, *_ in calls}
-    if len(digests) != len(calls):
-        raise Declined("one nonce twice")
-    params: list[Any] = []
-    for nonce, now, *_ in calls:
-        params += _use_params(driver, nonce, now)[:2]
-    # Expired before the earliest call: expired for each (later nows only add expiries).
-    params.append(driver.time(min(now for _, now, *_ in calls)))
-    used = driver.run(conn, "nonces", _use_all(len(calls)), params)
-    if len(used) != len(calls):
-        raise Declined("a nonce is not new")
+    _use_all(conn, calls)
     work = calls[0][2]
     return [Refused(value) if isinstance(value, PigeonError) else value
             for value in work.merge(conn, [call[3:] for call in calls])]
 
 
-def _use_all(count: int) -> str:
+def _use_rows(count: int) -> str:
     return _USE.replace("VALUES (?, ?)", "VALUES " + ", ".join(["(?, ?)"] * count))
 
 
