@@ -377,7 +377,8 @@ def _bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
     if args.warmup > 0:
         print(f"warm-up: {args.warmup:g} s per target")
         run_wrk(hello.url, hello_paths, seconds=args.warmup, allow_wrap=True, **wrk_options)
-        data, invalid = run_wrk(pigeon.url, signer.write(max(5000, int(3000 * args.warmup))),
+        # More than Pigeon answers in the time (a replayed request would be refused).
+        data, invalid = run_wrk(pigeon.url, signer.write(max(5000, int(10000 * args.warmup))),
                                 seconds=args.warmup, allow_wrap=False, **wrk_options)
         if invalid:
             raise BenchError(f"warm-up of Pigeon is not clean: {invalid}\n" + pigeon.log_tail())
