@@ -3,7 +3,6 @@ once past the window."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 from pigeon import metrics
 from pigeon.services import nonces
 from pigeon.store.tables import nonces as table
+from tests.support.writer import one_group
 
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=15)
@@ -62,19 +62,10 @@ def test_purge_drops_the_expired_rows_chunk_by_chunk(pigeon):
 def used_in_one_group(pigeon, calls: list[tuple[str, str]]) -> list[bool]:
     """``use()`` of each (key, nonce) at NOW queued while the writer is held: one group,
     where they run as one statement (store.database.mergeable)."""
-    gate, blocking = threading.Event(), threading.Event()
-
-    def block(_conn) -> bool:
-        blocking.set()
-        return gate.wait(30)
-
-    blocker = pigeon.db.submit_write(block)
-    assert blocking.wait(30)
-    futures = [pigeon.db.submit_write(nonces.use, nonces.Nonce.of(key, nonce, NOW + WINDOW),
-                                      NOW)
-               for key, nonce in calls]
-    gate.set()
-    assert blocker.result(30) is True
+    with one_group(pigeon.db):
+        futures = [pigeon.db.submit_write(nonces.use, nonces.Nonce.of(key, nonce,
+                                                                      NOW + WINDOW), NOW)
+                   for key, nonce in calls]
     return [future.result(30) for future in futures]
 
 

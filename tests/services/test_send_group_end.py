@@ -4,19 +4,16 @@ undoes the group, which runs again under the account's lock — never overdrawn.
 
 from __future__ import annotations
 
-import threading
-
 import psycopg
 import pytest
-from sqlalchemy import func, select
 
 from pigeon import metrics
 from pigeon.core import pricing
 from pigeon.core.errors import PigeonError
 from pigeon.services import billing, sending
 from pigeon.store.database import CAUTIOUS
-from pigeon.store.tables import ledger, messages
-from tests.support.sending import ready_to_send
+from tests.support.sending import money_of, ready_to_send
+from tests.support.writer import one_group
 
 PRICE = pricing.DEFAULT_PRICES[pricing.NOTIFICATION]  # one segment's
 
@@ -31,39 +28,18 @@ def call(sender, phone: str) -> sending.SendRequest:
         sending.Recipient(phone=phone, sign_name=sender.sign, params={"order": "A1"})])
 
 
-def money(pigeon, account_id: int) -> tuple[int, int, int]:
-    """The balance, the sum of the charges in the ledger, and the messages stored."""
-    def read(conn):
-        charged = conn.scalar(select(func.coalesce(func.sum(ledger.c.amount), 0))
-                              .where(ledger.c.account_id == account_id,
-                                     ledger.c.kind == "charge"))
-        stored = conn.scalar(select(func.count()).select_from(messages)
-                             .where(messages.c.account_id == account_id))
-        return billing.balance(conn, account_id), charged, stored
-    return pigeon.db.read_sync(read)
-
-
 def test_the_calls_of_one_group_count_what_the_earlier_ones_owe(pigeon, sender):
     pigeon.db.write_sync(billing.topup, sender.account_id, PRICE, pigeon.now())
-    gate, blocking = threading.Event(), threading.Event()
-
-    def block(_conn) -> bool:
-        blocking.set()
-        return gate.wait(30)
-
-    blocker = pigeon.db.submit_write(block)
-    assert blocking.wait(30)  # the writer is busy: the two calls queue for one group
     now = pigeon.now()
-    first, second = (pigeon.db.submit_write(sending.accept, pigeon.send_policy,
-                                            sender.account_id, call(sender, phone), now)
-                     for phone in ("13800138000", "13900139000"))
-    gate.set()
-    assert blocker.result(30) is True
+    with one_group(pigeon.db):  # the two calls queue for one group
+        first, second = (pigeon.db.submit_write(sending.accept, pigeon.send_policy,
+                                                sender.account_id, call(sender, phone), now)
+                         for phone in ("13800138000", "13900139000"))
     assert set(first.result(30)) == {"BizId"}
     with pytest.raises(PigeonError) as refused:
         second.result(30)
     assert refused.value.code == "isv.AMOUNT_NOT_ENOUGH"
-    assert money(pigeon, sender.account_id) == (0, -PRICE, 1)
+    assert money_of(pigeon, sender.account_id) == (0, -PRICE, 1)
 
 
 def test_a_debit_made_elsewhere_meanwhile_runs_the_group_again_under_the_lock(
@@ -94,7 +70,7 @@ def test_a_debit_made_elsewhere_meanwhile_runs_the_group_again_under_the_lock(
         other.close()
     assert refused.value.code == "isv.AMOUNT_NOT_ENOUGH"
     assert runs == [False, True]  # undone at the group's end, then decided under the lock
-    assert money(pigeon, sender.account_id) == (0, 0, 0)
+    assert money_of(pigeon, sender.account_id) == (0, 0, 0)
     assert metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") == conflicts + 1
 
 
@@ -102,22 +78,14 @@ def test_a_groups_ledger_rows_are_written_in_inserts_of_bounded_size(pigeon, sen
                                                                    monkeypatch):
     monkeypatch.setattr(sending, "_LEDGER_ROWS", 7)  # 15 rows: 7 + 7 + 1
     pigeon.db.write_sync(billing.topup, sender.account_id, 100_000, pigeon.now())
-    gate, blocking = threading.Event(), threading.Event()
-
-    def block(_conn) -> bool:
-        blocking.set()
-        return gate.wait(30)
-
-    blocker = pigeon.db.submit_write(block)
-    assert blocking.wait(30)
     now = pigeon.now()
     calls = [sending.SendRequest(template_code=sender.notice, recipients=[
         sending.Recipient(phone=f"1380013{first + n:04d}", sign_name=sender.sign,
                           params={"order": "A1"}) for n in range(5)])
         for first in (0, 5, 10)]  # 15 messages in one group
-    accepted = [pigeon.db.submit_write(sending.accept, pigeon.send_policy, sender.account_id,
-                                       request, now) for request in calls]
-    gate.set()
-    assert blocker.result(30) is True
+    with one_group(pigeon.db):
+        accepted = [pigeon.db.submit_write(sending.accept, pigeon.send_policy,
+                                           sender.account_id, request, now)
+                    for request in calls]
     assert all(set(future.result(30)) == {"BizId"} for future in accepted)
-    assert money(pigeon, sender.account_id) == (100_000 - 15 * PRICE, -15 * PRICE, 15)
+    assert money_of(pigeon, sender.account_id) == (100_000 - 15 * PRICE, -15 * PRICE, 15)

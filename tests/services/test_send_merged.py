@@ -6,19 +6,17 @@ declines, and the calls run one by one."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from pigeon import metrics
 from pigeon.core import pricing
 from pigeon.core.alert_rules import ProtectionPlan
 from pigeon.core.errors import PigeonError
 from pigeon.services import billing, nonces, otp_protection, sending
-from pigeon.store.tables import ledger, messages
-from tests.support.sending import ready_to_send
+from tests.support.sending import money_of, ready_to_send
+from tests.support.writer import one_group
 
 PRICE = pricing.DEFAULT_PRICES[pricing.NOTIFICATION]  # one segment's
 A, B, C = "13800138000", "13900139000", "13700137000"
@@ -57,18 +55,9 @@ def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]]) -
     readies = [(nonce(text, pigeon), pigeon.db.read_sync(
         sending.prepare, pigeon.send_policy, sender.account_id, req, now))
         for text, req in calls]
-    gate, blocking = threading.Event(), threading.Event()
-
-    def block(_conn) -> bool:
-        blocking.set()
-        return gate.wait(30)
-
-    blocker = pigeon.db.submit_write(block)
-    assert blocking.wait(30)
-    futures = [pigeon.db.submit_write(nonces.first_use, used, now, sending.record, ready)
-               for used, ready in readies]
-    gate.set()
-    assert blocker.result(30) is True
+    with one_group(pigeon.db):
+        futures = [pigeon.db.submit_write(nonces.first_use, used, now, sending.record, ready)
+                   for used, ready in readies]
     codes = []
     for future in futures:
         try:
@@ -81,20 +70,8 @@ def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]]) -
     return codes
 
 
-def stored(pigeon, account_id: int) -> tuple[int, int, int]:
-    """The balance, the charges in the ledger, and the messages stored."""
-    def read(conn):
-        charged = conn.scalar(select(func.coalesce(func.sum(ledger.c.amount), 0))
-                              .where(ledger.c.account_id == account_id,
-                                     ledger.c.kind == "charge"))
-        count = conn.scalar(select(func.count()).select_from(messages)
-                            .where(messages.c.account_id == account_id))
-        return billing.balance(conn, account_id), charged, count
-    return pigeon.db.read_sync(read)
-
-
 def test_each_call_counts_the_earlier_calls_messages_to_its_number(pigeon, sender, money):
-    balance, _, _ = stored(pigeon, sender.account_id)
+    balance, _, _ = money_of(pigeon, sender.account_id)
     before = merged_units()
     codes = in_one_group(pigeon, sender, [
         ("n1", request(sender, A, otp=True)), ("n2", request(sender, B, otp=True)),
@@ -104,7 +81,7 @@ def test_each_call_counts_the_earlier_calls_messages_to_its_number(pigeon, sende
     assert codes == ["OK", "OK", "isv.BUSINESS_LIMIT_CONTROL", "OK",
                      "isv.BUSINESS_LIMIT_CONTROL"]
     assert merged_units() == before + 5
-    assert stored(pigeon, sender.account_id) == (balance - 3 * PRICE, -3 * PRICE, 3)
+    assert money_of(pigeon, sender.account_id) == (balance - 3 * PRICE, -3 * PRICE, 3)
     # A refused call's nonce is used all the same: replayed, it is a replay.
     with pytest.raises(PigeonError) as replay:
         pigeon.db.write_sync(nonces.first_use, nonce("n3", pigeon), pigeon.now(),
@@ -115,7 +92,7 @@ def test_each_call_counts_the_earlier_calls_messages_to_its_number(pigeon, sende
 
 
 def test_each_call_is_paid_from_what_the_earlier_calls_left(pigeon, sender):
-    assert stored(pigeon, sender.account_id)[0] == 0
+    assert money_of(pigeon, sender.account_id)[0] == 0
     pigeon.db.write_sync(billing.topup, sender.account_id, 2 * PRICE, pigeon.now())
     before = merged_units()
     conflicts = metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") or 0
@@ -125,7 +102,7 @@ def test_each_call_is_paid_from_what_the_earlier_calls_left(pigeon, sender):
     assert merged_units() == before + 4
     # Decided right the first time: the group's end found every debit covered.
     assert (metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") or 0) == conflicts
-    assert stored(pigeon, sender.account_id) == (0, -2 * PRICE, 2)
+    assert money_of(pigeon, sender.account_id) == (0, -2 * PRICE, 2)
 
 
 def test_a_nonce_twice_in_one_group_runs_the_calls_one_by_one(pigeon, sender, money):
@@ -135,7 +112,7 @@ def test_a_nonce_twice_in_one_group_runs_the_calls_one_by_one(pigeon, sender, mo
                                           ("other", request(sender, C))])
     assert codes == ["OK", "SignatureNonceUsed", "OK"]
     assert merged_units() == before  # declined: decided one by one
-    assert stored(pigeon, sender.account_id)[2] == 2
+    assert money_of(pigeon, sender.account_id)[2] == 2
 
 
 def test_a_used_nonce_among_them_runs_the_calls_one_by_one(pigeon, sender, money):
@@ -145,7 +122,7 @@ def test_a_used_nonce_among_them_runs_the_calls_one_by_one(pigeon, sender, money
                                           ("first", request(sender, C))])
     assert codes == ["OK", "SignatureNonceUsed"]
     assert merged_units() == before
-    assert stored(pigeon, sender.account_id)[2] == 2
+    assert money_of(pigeon, sender.account_id)[2] == 2
 
 
 def test_under_an_sms_pumping_protection_otp_calls_run_one_by_one(pigeon, sender, money):
@@ -176,4 +153,4 @@ def test_calls_of_other_templates_are_not_merged_together(pigeon, sender, money)
     # its first code does.
     assert codes == ["OK", "OK", "OK", "isv.BUSINESS_LIMIT_CONTROL"]
     assert merged_units() == before + 4  # two runs of two
-    assert stored(pigeon, sender.account_id)[2] == 3
+    assert money_of(pigeon, sender.account_id)[2] == 3

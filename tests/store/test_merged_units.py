@@ -4,12 +4,11 @@ one by one as if it had never been tried."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from pigeon import metrics
 from pigeon.store.database import Declined, after_commit, mergeable
+from tests.support.writer import one_group
 
 merges: list[list[tuple]] = []
 committed: list[str] = []
@@ -51,19 +50,10 @@ def db(pigeon):
     return pigeon.db
 
 
-def one_group(db, calls: list[tuple]) -> list:
+def in_one_group(db, calls: list[tuple]) -> list:
     """``calls`` queued while the writer is held: one group.  Each one's value or error."""
-    gate, blocking = threading.Event(), threading.Event()
-
-    def block(_conn) -> bool:
-        blocking.set()
-        return gate.wait(30)
-
-    blocker = db.submit_write(block)
-    assert blocking.wait(30)
-    futures = [db.submit_write(write_one, *call) for call in calls]
-    gate.set()
-    assert blocker.result(30) is True
+    with one_group(db):
+        futures = [db.submit_write(write_one, *call) for call in calls]
     return [future.exception(30) or future.result(30) for future in futures]
 
 
@@ -78,7 +68,7 @@ def merged() -> float:
 
 def test_units_with_one_key_in_a_row_run_as_one_call(db):
     before = merged()
-    values = one_group(db, [(1, "a"), (2, "a"), (3, "b"), (4, "alone"), (5, "a"), (6, "a")])
+    values = in_one_group(db, [(1, "a"), (2, "a"), (3, "b"), (4, "alone"), (5, "a"), (6, "a")])
     assert values == [10, 20, 30, 40, 50, 60]
     assert merges == [[(1, "a"), (2, "a")], [(5, "a"), (6, "a")]]
     assert merged() == before + 4
@@ -89,7 +79,7 @@ def test_units_with_one_key_in_a_row_run_as_one_call(db):
 @pytest.mark.parametrize("refused", [-1, 13], ids=["declined", "failed"])
 def test_a_merge_that_raises_is_undone_and_its_units_run_one_by_one(db, refused):
     before = merged()
-    values = one_group(db, [(1, "a"), (refused, "a"), (2, "a")])
+    values = in_one_group(db, [(1, "a"), (refused, "a"), (2, "a")])
     assert len(merges) == 1  # tried once, not again for what is left of the run
     assert merged() == before
     assert values[0] == 10 and values[2] == 20

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
+
 from pigeon.services import billing
+from pigeon.store.tables import ledger, messages
 from tests.support import workflow
 
 SIGN = "云雀科技"  # general signature (SignType 1)
@@ -88,4 +91,16 @@ def rows(pigeon, table, account_id: int, *, order=None) -> list[dict]:
         return [dict(r) for r in conn.execute(query.order_by(order if order is not None
                                                              else table.c.id)).mappings()]
 
+    return pigeon.db.read_sync(read)
+
+
+def money_of(pigeon, account_id: int) -> tuple[int, int, int]:
+    """The account's balance, the sum of the charges in its ledger, and its messages stored."""
+    def read(conn):
+        charged = conn.scalar(select(func.coalesce(func.sum(ledger.c.amount), 0))
+                              .where(ledger.c.account_id == account_id,
+                                     ledger.c.kind == "charge"))
+        stored = conn.scalar(select(func.count()).select_from(messages)
+                             .where(messages.c.account_id == account_id))
+        return billing.balance(conn, account_id), charged, stored
     return pigeon.db.read_sync(read)
