@@ -154,3 +154,19 @@ def test_calls_of_other_templates_are_not_merged_together(pigeon, sender, money)
     assert codes == ["OK", "OK", "OK", "isv.BUSINESS_LIMIT_CONTROL"]
     assert merged_units() == before + 4  # two runs of two
     assert money_of(pigeon, sender.account_id)[2] == 3
+
+
+def test_records_merged_without_a_nonce_raise_their_refusals(pigeon, sender, money):
+    # sending.record as a write of its own (an action's write after the nonce's): a refusal
+    # reaches the caller as the error it is, not as a value.
+    now = pigeon.now()
+    readies = [pigeon.db.read_sync(sending.prepare, pigeon.send_policy, sender.account_id,
+                                   request(sender, A, otp=True), now) for _ in range(2)]
+    before = merged_units()
+    with one_group(pigeon.db):
+        futures = [pigeon.db.submit_write(sending.record, ready) for ready in readies]
+    assert set(futures[0].result(30)) == {"BizId"}
+    with pytest.raises(PigeonError) as refused:
+        futures[1].result(30)
+    assert refused.value.code == "isv.BUSINESS_LIMIT_CONTROL"
+    assert merged_units() == before + 2

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pigeon import metrics
-from pigeon.store.database import Declined, after_commit, mergeable
+from pigeon.store.database import Declined, Raised, after_commit, mergeable
 from tests.support.writer import one_group
 
 merges: list[list[tuple]] = []
@@ -20,8 +20,11 @@ def _key(n: int, group: str) -> str | None:
 
 def _all(conn, calls: list[tuple]) -> list[int]:
     merges.append(calls)
-    values = []
+    values: list = []
     for n, _group in calls:
+        if n == 7:  # refused: nothing written for it
+            values.append(Raised(ValueError("seven")))
+            continue
         conn.exec_driver_sql(f"INSERT INTO merged_rows (n) VALUES ({n})")
         values.append(n * 10)
     if any(n < 0 for n, _ in calls):
@@ -35,8 +38,8 @@ def _all(conn, calls: list[tuple]) -> list[int]:
 @mergeable(_key, _all)
 def write_one(conn, n: int, group: str) -> int:
     conn.exec_driver_sql(f"INSERT INTO merged_rows (n) VALUES ({n})")
-    if n == 13:
-        raise ValueError("thirteen")
+    if n in (7, 13):
+        raise ValueError("unlucky")
     after_commit(conn, lambda: committed.append(f"one {n}"))
     return n * 10
 
@@ -91,3 +94,13 @@ def test_a_merge_that_raises_is_undone_and_its_units_run_one_by_one(db, refused)
         assert values[1] == -10
         assert rows(db) == [-1, 1, 2]
         assert committed == ["one 1", "one -1", "one 2"]
+
+
+def test_a_merge_fails_a_unit_as_the_unit_alone_would(db):
+    before = merged()
+    values = in_one_group(db, [(1, "a"), (7, "a"), (2, "a")])
+    assert values[0] == 10 and values[2] == 20
+    assert isinstance(values[1], ValueError)  # raised to its caller
+    assert merged() == before + 3
+    assert rows(db) == [1, 2]
+    assert committed == ["merged"]

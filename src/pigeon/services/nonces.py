@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from pigeon.core.errors import PigeonError
-from pigeon.store.database import Declined, Driver, mergeable, savepoint
+from pigeon.store.database import Declined, Driver, Raised, mergeable, savepoint
 from pigeon.store.tables import nonces
 
 PURGE_CHUNK = 10_000
@@ -104,13 +104,16 @@ def _merge_key(nonce: Nonce, now: datetime, work: Callable[..., Any], *args: Any
 
 def _first_use_all(conn: Connection, calls: list[tuple]) -> list[Any]:
     """:func:`first_use` for calls whose works merge (``work.merge(conn, [args, …])``, which
-    gives each call's value or its refusal, a PigeonError, having written nothing for it):
-    their nonces in one statement.  Declines where one nonce is not new — one by one, the
-    replay is told from the rest exactly."""
+    gives each call's value, or its failure as :class:`~pigeon.store.database.Raised` having
+    written nothing for it): their nonces in one statement.  Declines where one nonce is not
+    new — one by one, the replay is told from the rest exactly."""
     _use_all(conn, calls)
     work = calls[0][2]
-    return [Refused(value) if isinstance(value, PigeonError) else value
-            for value in work.merge(conn, [call[3:] for call in calls])]
+    values = work.merge(conn, [call[3:] for call in calls])
+    if any(isinstance(value, Raised) and not isinstance(value.error, PigeonError)
+           for value in values):
+        raise Declined("a work failed")  # alone, its nonce is undone with it
+    return [Refused(value.error) if isinstance(value, Raised) else value for value in values]
 
 
 def _use_rows(count: int) -> str:

@@ -57,6 +57,7 @@ from pigeon.store.database import (
     Conflict,
     Declined,
     Driver,
+    Raised,
     WriteLog,
     after_commit,
     defer,
@@ -299,12 +300,12 @@ def _merge_key(ready: ReadyCall) -> tuple | None:
             id(ready.items[0].signature), ready.zone)
 
 
-def _record_all(conn: Connection, calls: list[tuple[ReadyCall]]) -> list[dict | PigeonError]:
+def _record_all(conn: Connection, calls: list[tuple[ReadyCall]]) -> list[dict | Raised]:
     """:func:`record` for one-number calls that share :func:`_merge_key`, queued together in
     the writer's group (SendSms under load): their counts and money read once, their messages
     written by one INSERT, each call decided, in order, as :func:`record` would decide it after
     the earlier ones — its number's count holding their messages, the money less their
-    charges.  Each call's answer, or its refusal (nothing written for it).  Declines
+    charges.  Each call's answer, or its refusal (Raised: nothing written for it).  Declines
     (store.database.Declined) what it would not decide exactly so: a unit run again under the
     account's lock, an OTP template of an account under an SMS-pumping protection."""
     if not deferring(conn):
@@ -339,7 +340,7 @@ def _record_all(conn: Connection, calls: list[tuple[ReadyCall]]) -> list[dict | 
     packages, balance = _unsettled(conn, account_id, _packages(driver, results[-2]),
                                    results[-1][0][0] if results[-1] else 0)
 
-    answers: list[dict | PigeonError] = []
+    answers: list[dict | Raised] = []
     accepted: list[ReadyCall] = []
     for ready, item in zip(readies, items, strict=True):
         item.failure = item.charge = None
@@ -349,7 +350,7 @@ def _record_all(conn: Connection, calls: list[tuple[ReadyCall]]) -> list[dict | 
             item.charge = pricing.plan_batch(template_type, [item.segments], ready.price,
                                              packages, balance, ready.now)[0]
         except PigeonError as refused:
-            answers.append(refused)
+            answers.append(Raised(refused))
             continue
         packages, balance = pricing.apply(item.charge, packages, balance)
         sent.setdefault(phone, []).append((phone, driver.time(ready.now)))

@@ -690,7 +690,8 @@ class Database:
                 else:
                     if run > 1:
                         metrics.writer_merged(run)
-                        outcomes += [(True, value) for value in values]
+                        outcomes += [(False, value.error) if isinstance(value, Raised)
+                                     else (True, value) for value in values]
                     else:
                         outcomes.append((True, value))
                     if mine:
@@ -1154,11 +1155,22 @@ class Declined(Exception):
     undone without a word, and they run one by one."""
 
 
+class Raised:
+    """What a merge (:func:`mergeable`) gives for a unit that fails with ``error`` — having
+    written nothing for it: its caller gets the error, as if the unit had raised it alone."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 def mergeable(merge_key: Callable[..., Any], merge: Callable[[Connection, list[tuple]], list]):
     """Let the writer run units of the decorated function ``fn(conn, *args)`` that follow
     one another in its group as one call, ``merge(conn, [args, …])``, returning what each
-    would have returned, in order — where ``merge_key(*args)`` is the same and not None for
-    them all.  A merge that raises is undone, and its units run one by one as if it had never
+    would have returned, in order (:class:`Raised` for one that fails) — where
+    ``merge_key(*args)`` is the same and not None for them all.  The call runs in the first
+    unit's context variables (its RequestId on a log line).  A merge that raises is undone, and its units run one by one as if it had never
     been tried: it may decline anything it does not decide exactly as they would (a replayed
     nonce, a lock it cannot take).  What it leaves for the group's end (:func:`defer`) and
     after the commit (:func:`after_commit`) is kept or undone with it as a whole."""
