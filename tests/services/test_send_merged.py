@@ -6,7 +6,9 @@ declines, and the calls run one by one."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+import random
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -15,7 +17,7 @@ from pigeon.core import pricing
 from pigeon.core.alert_rules import ProtectionPlan
 from pigeon.core.errors import PigeonError
 from pigeon.services import billing, nonces, otp_protection, sending
-from tests.support.sending import money_of, ready_to_send
+from tests.support.sending import money_of, ready_to_send, tomorrow_at
 from tests.support.writer import one_group
 
 PRICE = pricing.DEFAULT_PRICES[pricing.NOTIFICATION]  # one segment's
@@ -47,17 +49,24 @@ def nonce(text: str, pigeon) -> nonces.Nonce:
     return nonces.Nonce.of("key", text, pigeon.now() + timedelta(minutes=15))
 
 
-def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]]) -> list[str]:
+def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]], *,
+                 nows: list[datetime] | None = None, together: bool = True) -> list[str]:
     """``calls`` (a nonce's text, a request) as the API makes them — prepared, then the nonce
     and the record in one write — queued while the writer is held, so that they run as one
-    group; each call's ``Code``."""
-    now = pigeon.now()
-    readies = [(nonce(text, pigeon), pigeon.db.read_sync(
-        sending.prepare, pigeon.send_policy, sender.account_id, req, now))
-        for text, req in calls]
-    with one_group(pigeon.db):
-        futures = [pigeon.db.submit_write(nonces.first_use, used, now, sending.record, ready)
-                   for used, ready in readies]
+    group (``together=False``: each in a write of its own, one after the other); each call's
+    ``Code``.  ``nows``: each call's time (default: now, for all)."""
+    nows = nows or [pigeon.now()] * len(calls)
+    readies = [(nonces.Nonce.of("key", text, at + timedelta(minutes=15)), at,
+                pigeon.db.read_sync(sending.prepare, pigeon.send_policy, sender.account_id,
+                                    req, at))
+               for (text, req), at in zip(calls, nows, strict=True)]
+    futures = []
+    with one_group(pigeon.db) if together else contextlib.nullcontext():
+        for used, at, ready in readies:
+            futures.append(pigeon.db.submit_write(nonces.first_use, used, at, sending.record,
+                                                  ready))
+            if not together:
+                futures[-1].exception(30)  # decided before the next is queued
     codes = []
     for future in futures:
         try:
@@ -170,3 +179,33 @@ def test_records_merged_without_a_nonce_raise_their_refusals(pigeon, sender, mon
         futures[1].result(30)
     assert refused.value.code == "isv.BUSINESS_LIMIT_CONTROL"
     assert merged_units() == before + 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_group_decides_every_call_as_one_by_one_would(pigeon, sender, seed):
+    # Random calls — codes and notifications to three numbers, a few seconds apart, with
+    # money for about half of them — decided once in one group (merged) and once one by one,
+    # two days apart (the first run's messages no longer count) from the same balance.
+    rng = random.Random(seed)
+    calls = [(rng.choice((A, B, C)), rng.random() < 0.6, rng.randrange(0, 900))
+             for _ in range(24)]
+    start = tomorrow_at(pigeon, 10)
+    runs = []
+    for run, together in enumerate((True, False)):
+        balance = money_of(pigeon, sender.account_id)[0]
+        if balance < 12 * PRICE:
+            pigeon.db.write_sync(billing.topup, sender.account_id, 12 * PRICE - balance,
+                                 pigeon.now())
+        before, merged = money_of(pigeon, sender.account_id), merged_units()
+        codes = in_one_group(
+            pigeon, sender,
+            [(f"{seed}-{run}-{n}", request(sender, phone, otp=otp))
+             for n, (phone, otp, _) in enumerate(calls)],
+            nows=[start + timedelta(days=2 * run, seconds=second) for *_, second in calls],
+            together=together)
+        after = money_of(pigeon, sender.account_id)
+        runs.append((codes, tuple(a - b for a, b in zip(after, before, strict=True))))
+        assert (merged_units() > merged) is together
+    assert runs[0] == runs[1]
+    codes = runs[0][0]
+    assert "OK" in codes and len(set(codes)) > 1, codes  # decisions of more than one kind
