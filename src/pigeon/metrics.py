@@ -178,7 +178,7 @@ WRITER_CONFLICTS = Counter("pigeon_db_group_conflicts", "Group commits undone wh
                            registry=REGISTRY)
 WRITER_MERGED = Counter("pigeon_db_merged_units", "Units of work the database writer ran "
                         "merged with others of their group as one call (SendSms calls of one "
-                        "tenant, template and signature: one statement each for all).",
+                        "tenant, template and signature; other requests' nonces).",
                         registry=REGISTRY)
 STORAGE_FAULTS = Counter("pigeon_storage_faults", "Writes and requests that met a storage "
                          "fault (disk full, read-only, database unreachable).",

@@ -49,7 +49,7 @@ def nonce(text: str, pigeon) -> nonces.Nonce:
     return nonces.Nonce.of("key", text, pigeon.now() + timedelta(minutes=15))
 
 
-def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]], *,
+def decided(pigeon, sender, calls: list[tuple[str, sending.SendRequest]], *,
                  nows: list[datetime] | None = None, together: bool = True) -> list[str]:
     """``calls`` (a nonce's text, a request) as the API makes them — prepared, then the nonce
     and the record in one write — queued while the writer is held, so that they run as one
@@ -82,7 +82,7 @@ def in_one_group(pigeon, sender, calls: list[tuple[str, sending.SendRequest]], *
 def test_each_call_counts_the_earlier_calls_messages_to_its_number(pigeon, sender, money):
     balance, _, _ = money_of(pigeon, sender.account_id)
     before = merged_units()
-    codes = in_one_group(pigeon, sender, [
+    codes = decided(pigeon, sender, [
         ("n1", request(sender, A, otp=True)), ("n2", request(sender, B, otp=True)),
         ("n3", request(sender, A, otp=True)), ("n4", request(sender, C, otp=True)),
         ("n5", request(sender, A, otp=True))])
@@ -105,7 +105,7 @@ def test_each_call_is_paid_from_what_the_earlier_calls_left(pigeon, sender):
     pigeon.db.write_sync(billing.topup, sender.account_id, 2 * PRICE, pigeon.now())
     before = merged_units()
     conflicts = metrics.REGISTRY.get_sample_value("pigeon_db_group_conflicts_total") or 0
-    codes = in_one_group(pigeon, sender, [(f"m{n}", request(sender, phone))
+    codes = decided(pigeon, sender, [(f"m{n}", request(sender, phone))
                                           for n, phone in enumerate((A, B, C, "13600136000"))])
     assert codes == ["OK", "OK", "isv.AMOUNT_NOT_ENOUGH", "isv.AMOUNT_NOT_ENOUGH"]
     assert merged_units() == before + 4
@@ -116,7 +116,7 @@ def test_each_call_is_paid_from_what_the_earlier_calls_left(pigeon, sender):
 
 def test_a_nonce_twice_in_one_group_runs_the_calls_one_by_one(pigeon, sender, money):
     before = merged_units()
-    codes = in_one_group(pigeon, sender, [("same", request(sender, A)),
+    codes = decided(pigeon, sender, [("same", request(sender, A)),
                                           ("same", request(sender, B)),
                                           ("other", request(sender, C))])
     assert codes == ["OK", "SignatureNonceUsed", "OK"]
@@ -125,9 +125,9 @@ def test_a_nonce_twice_in_one_group_runs_the_calls_one_by_one(pigeon, sender, mo
 
 
 def test_a_used_nonce_among_them_runs_the_calls_one_by_one(pigeon, sender, money):
-    assert in_one_group(pigeon, sender, [("first", request(sender, A))]) == ["OK"]
+    assert decided(pigeon, sender, [("first", request(sender, A))]) == ["OK"]
     before = merged_units()
-    codes = in_one_group(pigeon, sender, [("second", request(sender, B)),
+    codes = decided(pigeon, sender, [("second", request(sender, B)),
                                           ("first", request(sender, C))])
     assert codes == ["OK", "SignatureNonceUsed"]
     assert merged_units() == before
@@ -142,19 +142,19 @@ def test_under_an_sms_pumping_protection_otp_calls_run_one_by_one(pigeon, sender
     pigeon.db.write_sync(otp_protection.switch_on, sender.account_id, plan, None, "pumping",
                          pigeon.now())
     before = merged_units()
-    codes = in_one_group(pigeon, sender, [(f"p{n}", request(sender, phone, otp=True))
+    codes = decided(pigeon, sender, [(f"p{n}", request(sender, phone, otp=True))
                                           for n, phone in enumerate((A, B, C))])
     assert codes == ["OK", "isv.BUSINESS_LIMIT_CONTROL", "isv.BUSINESS_LIMIT_CONTROL"]
     assert merged_units() == before
     # Notifications are not throttled by it: they still merge.
-    codes = in_one_group(pigeon, sender, [(f"q{n}", request(sender, phone))
+    codes = decided(pigeon, sender, [(f"q{n}", request(sender, phone))
                                           for n, phone in enumerate((A, B))])
     assert codes == ["OK", "OK"] and merged_units() == before + 2
 
 
 def test_calls_of_other_templates_are_not_merged_together(pigeon, sender, money):
     before = merged_units()
-    codes = in_one_group(pigeon, sender, [("t1", request(sender, A)),
+    codes = decided(pigeon, sender, [("t1", request(sender, A)),
                                           ("t2", request(sender, B)),
                                           ("t3", request(sender, A, otp=True)),
                                           ("t4", request(sender, A, otp=True))])
@@ -197,7 +197,7 @@ def test_a_group_decides_every_call_as_one_by_one_would(pigeon, sender, seed):
             pigeon.db.write_sync(billing.topup, sender.account_id, 12 * PRICE - balance,
                                  pigeon.now())
         before, merged = money_of(pigeon, sender.account_id), merged_units()
-        codes = in_one_group(
+        codes = decided(
             pigeon, sender,
             [(f"{seed}-{run}-{n}", request(sender, phone, otp=otp))
              for n, (phone, otp, _) in enumerate(calls)],

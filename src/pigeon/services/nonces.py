@@ -61,8 +61,8 @@ def _use_all(conn: Connection, calls: list[tuple]) -> None:
     if len({nonce.digest for nonce, *_ in calls}) != len(calls):
         raise Declined("one nonce twice")
     params: list[Any] = []
-    for nonce, now, *_ in calls:
-        params += _use_params(driver, nonce, now)[:2]
+    for nonce, *_ in calls:
+        params += (nonce.digest, driver.time(nonce.expires_at))
     # Expired before the earliest call: expired for each (later nows only add expiries).
     params.append(driver.time(min(now for _, now, *_ in calls)))
     if len(driver.run(conn, "nonces", _use_rows(len(calls)), params)) != len(calls):

@@ -326,10 +326,12 @@ def _record_all(conn: Connection, calls: list[tuple[ReadyCall]]) -> list[dict | 
         [] if taking is None else [(None, taking.sql, taking.params)]
     counted = [ready for ready in readies if ready.counting.statements]
     if counted:
+        per_template = _per_template(template)
         statements.append((None, *_counted(
-            driver, _per_template(template), account_id, items[0].signature["id"],
+            driver, per_template, account_id, items[0].signature["id"],
             {ready.items[0].number.wire for ready in counted},
-            min(ready.counting.since for ready in counted), _count_scope(template))))
+            min(ready.counting.since for ready in counted),
+            _count_scope(template, per_template))))
     results = driver.run_all(conn, [*statements, (None, _USABLE_PACKAGES, (account_id,)),
                                     (None, _BALANCE_OF, (account_id,))])
     if taking is not None:
@@ -640,7 +642,7 @@ def _number_counts(driver: Driver, account_id: int, account: _Account, template:
     for item in checked:
         phones_by_signature.setdefault(item.signature["id"], set()).add(item.number.wire)
     since = driver.time(window.day)
-    scope = _count_scope(template)
+    scope = _count_scope(template, per_template)
     statements = [(None, *_counted(driver, per_template, account_id, signature_id, phones,
                                    since, scope))
                   for signature_id, phones in phones_by_signature.items()]
@@ -675,11 +677,11 @@ def _per_template(template: dict) -> bool:
     return limits.scope(template["type"]) != "signature"
 
 
-def _count_scope(template: dict) -> int:
+def _count_scope(template: dict, per_template: bool) -> int:
     """What :data:`_COUNTED_SQL` counts a number's messages by, besides the signature: the
     template's id, or the OTP type — every OTP template of the signature, and only those,
-    shares the count."""
-    return template["id"] if _per_template(template) else template["type"]
+    shares the count.  ``per_template``: :func:`_per_template` of the template."""
+    return template["id"] if per_template else template["type"]
 
 
 _USABLE_PACKAGES = ("SELECT id, kind, remaining, expires_at FROM packages "

@@ -1170,9 +1170,9 @@ def mergeable(merge_key: Callable[..., Any], merge: Callable[[Connection, list[t
     one another in its group as one call, ``merge(conn, [args, …])``, returning what each
     would have returned, in order (:class:`Raised` for one that fails) — where
     ``merge_key(*args)`` is the same and not None for them all.  The call runs in the first
-    unit's context variables (its RequestId on a log line).  A merge that raises is undone, and its units run one by one as if it had never
-    been tried: it may decline anything it does not decide exactly as they would (a replayed
-    nonce, a lock it cannot take).  What it leaves for the group's end (:func:`defer`) and
+    unit's context variables (its RequestId on a log line).  A merge that raises is undone,
+    and its units run one by one as if it had never been tried: it may decline anything it
+    does not decide exactly as they would (a replayed nonce, a lock it cannot take).  What it leaves for the group's end (:func:`defer`) and
     after the commit (:func:`after_commit`) is kept or undone with it as a whole."""
     def mark(fn: Callable[..., T]) -> Callable[..., T]:
         fn.merge_key = merge_key  # type: ignore[attr-defined]
