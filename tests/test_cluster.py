@@ -171,8 +171,12 @@ def test_a_disabled_key_is_refused_by_every_node_within_seconds(deployment):
 
 # -- limits and caps -------------------------------------------------------------------------
 
+MERGED = "pigeon_db_merged_units_total"
+
+
 def test_200_parallel_codes_to_one_number_are_one_accepted(deployment):
     tenant, sender = tenant_of(deployment)
+    merged = deployment.counter(MERGED)
     answers = send_everywhere(deployment, tenant, [models.SendSmsRequest(
         phone_numbers="13900139001", sign_name=sender.sign, template_code=sender.otp,
         template_param=f'{{"code":"{100000 + n}"}}') for n in range(200)])
@@ -182,6 +186,9 @@ def test_200_parallel_codes_to_one_number_are_one_accepted(deployment):
     minutes = [moment.replace(second=0, microsecond=0) for moment in accepted]
     assert len(set(minutes)) == len(minutes) and len(minutes) in (1, 2)
     assert codes(answers) == {"OK": len(minutes), "isv.BUSINESS_LIMIT_CONTROL": 200 - len(minutes)}
+    # Calls queued together in a node's writer were decided as one (sending._record_all):
+    # the count held across them too.
+    assert deployment.counter(MERGED) > merged
 
 
 def test_a_number_gets_exactly_its_daily_limit_under_concurrency(deployment):
@@ -213,6 +220,7 @@ def test_a_balance_for_k_messages_pays_for_exactly_k_and_never_goes_negative(dep
     local = deployment.local
     price = 45  # milli-CNY per segment: the default notification price
     local.db.write_sync(billing.topup, tenant.account_id, k * price, local.now(), "exactly k")
+    merged = deployment.counter(MERGED)
     answers = send_everywhere(deployment, tenant, [models.SendSmsRequest(
         phone_numbers=str(13600000000 + n), sign_name=sender.sign,
         template_code=sender.notice, template_param=f'{{"order":"{n}"}}')
@@ -220,6 +228,7 @@ def test_a_balance_for_k_messages_pays_for_exactly_k_and_never_goes_negative(dep
     assert codes(answers) == {"OK": k, "isv.AMOUNT_NOT_ENOUGH": 3 * k}
     assert local.db.read_sync(billing.balance, tenant.account_id) == 0
     assert message_count(deployment, tenant.account_id) == k
+    assert deployment.counter(MERGED) > merged  # decided merged, the money held
 
 
 # -- nodes dying -----------------------------------------------------------------------------

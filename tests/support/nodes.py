@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from pigeon.app import Pigeon
@@ -34,12 +36,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+METRICS_TOKEN = "cluster-metrics-token"  # what a test scrapes /metrics with
+
+
 def base_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict:
     """The environment of a Pigeon process: this one's, without its PIGEON_* settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PIGEON_")}
     env |= {"PIGEON_DATA_DIR": str(data_dir), "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal(),
             "PIGEON_REVIEW_MODE": "rules", "PIGEON_REGISTRATION_DELAY": "0s",
-            "PIGEON_SIMULATOR_DELAY": "100ms", "PIGEON_LOG_LEVEL": "warning"}
+            "PIGEON_SIMULATOR_DELAY": "100ms", "PIGEON_LOG_LEVEL": "warning",
+            "PIGEON_METRICS_TOKEN": METRICS_TOKEN}
     if database_url:
         env["PIGEON_DATABASE_URL"] = database_url
     return env | extra
@@ -117,6 +123,17 @@ class Deployment:
     @property
     def everything(self) -> list[Node]:
         return [*self.api, *self.workers]
+
+    def counter(self, name: str) -> float:
+        """A counter's total over the API nodes, as their ``/metrics`` show it (a node of
+        several processes shows the sum of its processes)."""
+        total = 0.0
+        for endpoint in self.endpoints:
+            text = httpx.get(f"http://{endpoint}/metrics", timeout=10,
+                             headers={"authorization": f"Bearer {METRICS_TOKEN}"}).text
+            total += sum(sample.value for family in text_string_to_metric_families(text)
+                         for sample in family.samples if sample.name == name)
+        return total
 
     def start(self) -> Deployment:
         for node in self.everything:
