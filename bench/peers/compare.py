@@ -68,6 +68,7 @@ from processes import (  # noqa: E402
     BenchError,
     Controlled,
     cpu_by_name,
+    cpu_by_pid,
     install_debian,
     process_names,
     session_cpu,
@@ -167,6 +168,7 @@ class Bench:
         sessions = gateway.sessions
         cpu = session_cpu(sessions)
         by_name = cpu_by_name(sessions)
+        by_pid = cpu_by_pid(sessions)
         smsc_cpu = self.smsc.command("stats")["cpu_s"]
         receiver_cpu = self.receiver.command("stats")["cpu_s"]
         run = subprocess.run(feed["argv"], capture_output=True, text=True,
@@ -200,6 +202,10 @@ class Bench:
         used = session_cpu(sessions) - cpu
         by_name = {name: round(seconds - by_name.get(name, 0.0), 2)
                    for name, seconds in cpu_by_name(sessions).items()}
+        # Each process's share, busiest first: how evenly the work was spread over them.
+        each = sorted(((name, round(seconds - by_pid.get(pid, (name, 0.0))[1], 2))
+                       for pid, (name, seconds) in cpu_by_pid(sessions).items()),
+                      key=lambda item: -item[1])
         if hasattr(gateway, "after_round"):
             problems += gateway.after_round(numbers)
         destinations = self.tmp / "destinations.txt"
@@ -224,6 +230,7 @@ class Bench:
                                                       3),
             "cpu_s": round(used, 3), "cpu_s_per_1000": round(used * 1000 / count, 3),
             "cpu_s_by_process": {k: v for k, v in sorted(by_name.items()) if v},
+            "cpu_s_each_process": [f"{name} {seconds}" for name, seconds in each if seconds],
             "smsc_cpu_s": round(smsc["cpu_s"] - smsc_cpu, 3),
             "receiver_cpu_s": round(received["cpu_s"] - receiver_cpu, 3),
             "feeder_cpu_s": fed["cpu_s"],
@@ -445,8 +452,10 @@ def describe(result: dict) -> str:
     text = (f"{result['msg_per_s'] or 0:>8,.0f} msg/s at the SMSC ({result['messages']:,} in "
             f"{result['smsc_seconds']:.2f} s), accepted at {result['accepted_per_s'] or 0:,.0f}"
             f"/s, last report at {result['reports_seconds']:.2f} s, CPU "
-            f"{result['cpu_s_per_1000']:.3f} s/1k {result['cpu_s_by_process']} (SMSC {result['smsc_cpu_s']:.2f} s, receiver "
-            f"{result['receiver_cpu_s']:.2f} s, feeder {result['feeder_cpu_s']:.2f} s)")
+            f"{result['cpu_s_per_1000']:.3f} s/1k "
+            f"[{', '.join(result.get('cpu_s_each_process', []))}] (SMSC "
+            f"{result['smsc_cpu_s']:.2f} s, receiver {result['receiver_cpu_s']:.2f} s, feeder "
+            f"{result['feeder_cpu_s']:.2f} s)")
     return text + (f"  INVALID: {result['invalid']}" if result["invalid"] else "")
 
 

@@ -43,6 +43,7 @@ from harness import (
 from processes import session_pids
 
 BALANCE_CNY = 10_000_000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def request_params(index: int, *, numbers: tuple[str, ...], per_request: int,
@@ -68,6 +69,10 @@ class Pigeon:
         self.dir.mkdir()
         env = pigeon_env(self.dir)
         del env["PIGEON_SERVE_WORKERS"]  # as shipped: one process per core
+        # The tree this script is in, the one _version names — not whichever the virtual
+        # environment's editable install points at: a copy of the repository (a worktree of
+        # another commit) measures its own code.
+        env["PYTHONPATH"] = str(ROOT / "src")
         self.env = env
         self.window = args.window
         self.tenant = new_tenant(env)
@@ -89,8 +94,7 @@ class Pigeon:
         self.files = 0
 
     def _version(self) -> str:
-        root = Path(__file__).resolve().parents[2]
-        git = functools.partial(subprocess.run, capture_output=True, text=True, cwd=root)
+        git = functools.partial(subprocess.run, capture_output=True, text=True, cwd=ROOT)
         commit = git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "?"
         dirty = git(["git", "status", "--porcelain", "--", "src"]).stdout.strip()
         return (f"Pigeon at {commit}" + (" with uncommitted changes in src/" if dirty else "")

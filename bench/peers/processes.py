@@ -114,16 +114,23 @@ def session_cpu(sessions: set[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def cpu_by_name(sessions: set[int]) -> dict[str, float]:
-    """:func:`session_cpu` by process name (``comm``), for the breakdown of a round."""
-    totals: dict[str, float] = {}
+def cpu_by_pid(sessions: set[int]) -> dict[int, tuple[str, float]]:
+    """:func:`session_cpu` by process: its name (``comm``) and CPU seconds."""
+    found: dict[int, tuple[str, float]] = {}
     for pid in session_pids(sessions):
         fields = _stat(str(pid))
         with contextlib.suppress(OSError):
             name = Path(f"/proc/{pid}/comm").read_text().strip()
             if fields is not None:
-                totals[name] = totals.get(name, 0.0) + sum(
-                    int(f) for f in fields[11:15]) / CLOCK_TICKS
+                found[pid] = (name, sum(int(f) for f in fields[11:15]) / CLOCK_TICKS)
+    return found
+
+
+def cpu_by_name(sessions: set[int]) -> dict[str, float]:
+    """:func:`session_cpu` by process name, for the breakdown of a round."""
+    totals: dict[str, float] = {}
+    for name, seconds in cpu_by_pid(sessions).values():
+        totals[name] = totals.get(name, 0.0) + seconds
     return totals
 
 
