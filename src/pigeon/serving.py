@@ -23,7 +23,6 @@ import gc
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -108,7 +107,7 @@ def serve_many(settings: Settings, pigeon: Pigeon, host: str, port: int, count: 
     os.environ[_PARENT] = str(os.getpid())
     config = server_config("pigeon.serving:api_process", settings, factory=True, host=host,
                            port=port, workers=count)
-    sock = _share_port(_bind(config))
+    sock = _bind(config)
     if background is not None:
         pigeon.watch_others = True  # the API processes accept; this one dispatches
         background.start()
@@ -133,44 +132,6 @@ def _bind(config: uvicorn.Config, patience: float = BIND_PATIENCE):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-class _OwnListener(socket.socket):
-    """The port's reservation in the parent (bound, never listening), which each API process
-    unpickles as a listening socket of its own on the same address (``SO_REUSEPORT``): the
-    kernel then spreads new connections evenly over the processes.  With one socket shared by
-    all, whichever process woke first accepted every connection waiting — 32 opened at once
-    went 26/6, 28/4 or 32/0, and with keep-alive the busy process stayed the bottleneck while
-    the other idled (bench/README.md, "Connections spread over the API processes").
-    uvicorn's supervisor hands its sockets to each process it starts, and restarts, by
-    pickling them; this is where a socket of its own is made for each."""
-
-    def __reduce__(self):
-        return _listener, (self.family, self.getsockname())
-
-
-def _listener(family: int, address: tuple) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(address)  # uvicorn makes it listen
-    return sock
-
-
-def _share_port(sock: socket.socket) -> socket.socket:
-    """``sock`` (bound by :func:`_bind`, which found the port free: a bind without
-    ``SO_REUSEPORT`` fails while any socket holds it) given back as an :class:`_OwnListener`
-    bound to the same address — on Linux, where ``SO_REUSEPORT`` balances connections; else
-    ``sock`` itself, shared by the processes."""
-    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
-        return sock
-    family, address = sock.family, sock.getsockname()
-    sock.close()
-    own = _OwnListener(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    own.bind(address)
-    return own
 
 
 def api_process():
