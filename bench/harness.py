@@ -236,8 +236,12 @@ def pigeon_env(tmp: Path, **settings: str) -> dict[str, str]:
     """The environment of a benchmark's ``pigeon`` processes: every inherited ``PIGEON_*``
     variable removed (the embedded default, SQLite), data under ``tmp``, automatic review,
     immediate carrier registration, one process (``PIGEON_SERVE_WORKERS=1``: the figures are
-    per process; bench/scaling.py sets more), and ``settings`` on top."""
+    per process; bench/scaling.py sets more), Pigeon from this tree's ``src/``, and
+    ``settings`` on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIGEON_")}
+    # The tree this script is in, not whichever the virtual environment's editable install
+    # points at: a copy of the repository (a worktree of another commit) measures its own code.
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
     env.update({"PIGEON_DATA_DIR": str(tmp / "data"), "PIGEON_LOG_LEVEL": "warning",
                 "PIGEON_REVIEW_MODE": "rules", "PIGEON_REGISTRATION_DELAY": "0s",
                 "PIGEON_SERVE_WORKERS": "1", **settings})

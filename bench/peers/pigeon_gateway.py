@@ -69,10 +69,6 @@ class Pigeon:
         self.dir.mkdir()
         env = pigeon_env(self.dir)
         del env["PIGEON_SERVE_WORKERS"]  # as shipped: one process per core
-        # The tree this script is in, the one _version names — not whichever the virtual
-        # environment's editable install points at: a copy of the repository (a worktree of
-        # another commit) measures its own code.
-        env["PYTHONPATH"] = str(ROOT / "src")
         self.env = env
         self.window = args.window
         self.tenant = new_tenant(env)
