@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -205,6 +206,7 @@ def _child(root: Path, requests: int, rounds: int, concurrency: int, profile: bo
 
     figures = driver.run(main)
     pigeon.close()
+    shutil.rmtree(Path(state["data_dir"]).parent, ignore_errors=True)
     print("ACCEPT_JSON " + json.dumps(figures), flush=True)
 
 
@@ -361,6 +363,7 @@ def scaling(args: argparse.Namespace) -> int:
                                       "options": {k: v for k, v in vars(args).items()
                                                   if k not in ("child", "state")},
                                       "rounds": results, "summary": summary}))
+    shutil.rmtree(Path(state["data_dir"]).parent, ignore_errors=True)
     return 0
 
 
