@@ -170,7 +170,8 @@ class Bench:
         by_name = cpu_by_name(sessions)
         by_pid = cpu_by_pid(sessions)
         smsc_cpu = self.smsc.command("stats")["cpu_s"]
-        receiver_cpu = self.receiver.command("stats")["cpu_s"]
+        receiver_before = self.receiver.command("stats")
+        receiver_cpu = receiver_before["cpu_s"]
         run = subprocess.run(feed["argv"], capture_output=True, text=True,
                              timeout=args.timeout)
         line = next((ln for ln in run.stdout.splitlines() if ln.startswith("FEED_JSON ")), None)
@@ -233,6 +234,9 @@ class Bench:
             "cpu_s_each_process": [f"{name} {seconds}" for name, seconds in each if seconds],
             "smsc_cpu_s": round(smsc["cpu_s"] - smsc_cpu, 3),
             "receiver_cpu_s": round(received["cpu_s"] - receiver_cpu, 3),
+            # Reports a push carried, on average (Kannel pushes each alone).
+            "reports_per_push": round(count / max(1, received["requests"]
+                                                  - receiver_before["requests"]), 1),
             "feeder_cpu_s": fed["cpu_s"],
         }
 
@@ -455,7 +459,7 @@ def describe(result: dict) -> str:
             f"{result['cpu_s_per_1000']:.3f} s/1k "
             f"[{', '.join(result.get('cpu_s_each_process', []))}] (SMSC "
             f"{result['smsc_cpu_s']:.2f} s, receiver {result['receiver_cpu_s']:.2f} s, feeder "
-            f"{result['feeder_cpu_s']:.2f} s)")
+            f"{result['feeder_cpu_s']:.2f} s), {result['reports_per_push']} reports a push")
     return text + (f"  INVALID: {result['invalid']}" if result["invalid"] else "")
 
 
