@@ -72,6 +72,7 @@ from processes import (  # noqa: E402
     install_debian,
     process_names,
     session_cpu,
+    waits_by_pid,
 )
 
 # The text every gateway sends: what Pigeon renders for the benchmark's template (UCS-2, one
@@ -169,6 +170,7 @@ class Bench:
         cpu = session_cpu(sessions)
         by_name = cpu_by_name(sessions)
         by_pid = cpu_by_pid(sessions)
+        waits = waits_by_pid(sessions)
         smsc_cpu = self.smsc.command("stats")["cpu_s"]
         receiver_before = self.receiver.command("stats")
         receiver_cpu = receiver_before["cpu_s"]
@@ -204,7 +206,9 @@ class Bench:
         by_name = {name: round(seconds - by_name.get(name, 0.0), 2)
                    for name, seconds in cpu_by_name(sessions).items()}
         # Each process's share, busiest first: how evenly the work was spread over them.
-        each = sorted(((name, round(seconds - by_pid.get(pid, (name, 0.0))[1], 2))
+        waited = waits_by_pid(sessions)
+        each = sorted(((name, round(seconds - by_pid.get(pid, (name, 0.0))[1], 2),
+                        round(waited.get(pid, 0.0) - waits.get(pid, 0.0), 2))
                        for pid, (name, seconds) in cpu_by_pid(sessions).items()),
                       key=lambda item: -item[1])
         if hasattr(gateway, "after_round"):
@@ -231,7 +235,10 @@ class Bench:
                                                       3),
             "cpu_s": round(used, 3), "cpu_s_per_1000": round(used * 1000 / count, 3),
             "cpu_s_by_process": {k: v for k, v in sorted(by_name.items()) if v},
-            "cpu_s_each_process": [f"{name} {seconds}" for name, seconds in each if seconds],
+            "cpu_s_each_process": [f"{name} {seconds}" for name, seconds, _ in each if seconds],
+            # Each process's seconds runnable but waiting for a core, in the same order.
+            "core_wait_s_each_process": [f"{name} {wait}" for name, seconds, wait in each
+                                         if seconds],
             "smsc_cpu_s": round(smsc["cpu_s"] - smsc_cpu, 3),
             "receiver_cpu_s": round(received["cpu_s"] - receiver_cpu, 3),
             # Reports a push carried, on average (Kannel pushes each alone).
@@ -457,7 +464,8 @@ def describe(result: dict) -> str:
             f"{result['smsc_seconds']:.2f} s), accepted at {result['accepted_per_s'] or 0:,.0f}"
             f"/s, last report at {result['reports_seconds']:.2f} s, CPU "
             f"{result['cpu_s_per_1000']:.3f} s/1k "
-            f"[{', '.join(result.get('cpu_s_each_process', []))}] (SMSC "
+            f"[{', '.join(result.get('cpu_s_each_process', []))}], waiting for a core "
+            f"[{', '.join(result.get('core_wait_s_each_process', []))}] (SMSC "
             f"{result['smsc_cpu_s']:.2f} s, receiver {result['receiver_cpu_s']:.2f} s, feeder "
             f"{result['feeder_cpu_s']:.2f} s), {result['reports_per_push']} reports a push")
     return text + (f"  INVALID: {result['invalid']}" if result["invalid"] else "")

@@ -126,6 +126,21 @@ def cpu_by_pid(sessions: set[int]) -> dict[int, tuple[str, float]]:
     return found
 
 
+def waits_by_pid(sessions: set[int]) -> dict[int, float]:
+    """Seconds each process's threads have spent runnable but waiting for a core (the second
+    field of each ``/proc/PID/task/TID/schedstat``): a process held up by the others' turns on
+    the machine's cores, as against one waiting for a lock or for work."""
+    found: dict[int, float] = {}
+    for pid in session_pids(sessions):
+        total = 0
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    total += int((task / "schedstat").read_text().split()[1])
+        found[pid] = total / 1e9
+    return found
+
+
 def cpu_by_name(sessions: set[int]) -> dict[str, float]:
     """:func:`session_cpu` by process name, for the breakdown of a round."""
     totals: dict[str, float] = {}
