@@ -67,7 +67,7 @@ from harness import phone_number  # noqa: E402
 from processes import (  # noqa: E402
     BenchError,
     Controlled,
-    cpu_by_name,
+    by_name,
     cpu_by_pid,
     install_debian,
     process_names,
@@ -168,7 +168,6 @@ class Bench:
         self.receiver.command("reset")
         sessions = gateway.sessions
         cpu = session_cpu(sessions)
-        by_name = cpu_by_name(sessions)
         by_pid = cpu_by_pid(sessions)
         waits = waits_by_pid(sessions)
         smsc_cpu = self.smsc.command("stats")["cpu_s"]
@@ -203,13 +202,15 @@ class Bench:
                 break
             time.sleep(0.1)
         used = session_cpu(sessions) - cpu
-        by_name = {name: round(seconds - by_name.get(name, 0.0), 2)
-                   for name, seconds in cpu_by_name(sessions).items()}
+        after = cpu_by_pid(sessions)
+        before = by_name(by_pid)
+        names = {name: round(seconds - before.get(name, 0.0), 2)
+                 for name, seconds in by_name(after).items()}
         # Each process's share, busiest first: how evenly the work was spread over them.
         waited = waits_by_pid(sessions)
         each = sorted(((name, round(seconds - by_pid.get(pid, (name, 0.0))[1], 2),
                         round(waited.get(pid, 0.0) - waits.get(pid, 0.0), 2))
-                       for pid, (name, seconds) in cpu_by_pid(sessions).items()),
+                       for pid, (name, seconds) in after.items()),
                       key=lambda item: -item[1])
         if hasattr(gateway, "after_round"):
             problems += gateway.after_round(numbers)
@@ -234,7 +235,7 @@ class Bench:
             "first_submit_after_first_request": round(smsc["first_submit"] - fed["first_sent"],
                                                       3),
             "cpu_s": round(used, 3), "cpu_s_per_1000": round(used * 1000 / count, 3),
-            "cpu_s_by_process": {k: v for k, v in sorted(by_name.items()) if v},
+            "cpu_s_by_process": {k: v for k, v in sorted(names.items()) if v},
             "cpu_s_each_process": [f"{name} {seconds}" for name, seconds, _ in each if seconds],
             # Each process's seconds runnable but waiting for a core, in the same order.
             "core_wait_s_each_process": [f"{name} {wait}" for name, seconds, wait in each

@@ -141,10 +141,10 @@ def waits_by_pid(sessions: set[int]) -> dict[int, float]:
     return found
 
 
-def cpu_by_name(sessions: set[int]) -> dict[str, float]:
-    """:func:`session_cpu` by process name, for the breakdown of a round."""
+def by_name(by_pid: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """:func:`cpu_by_pid`'s seconds summed by process name, for the breakdown of a round."""
     totals: dict[str, float] = {}
-    for name, seconds in cpu_by_pid(sessions).values():
+    for name, seconds in by_pid.values():
         totals[name] = totals.get(name, 0.0) + seconds
     return totals
 

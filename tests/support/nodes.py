@@ -17,14 +17,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from pigeon.app import Pigeon
 from pigeon.config import Settings
 from pigeon.store.tables import nodes
 from tests.conftest import TEST_SECRET_KEY
+from tests.support import scrape
 from tests.support.waiting import wait_until
 
 START_SECONDS = 60.0  # a loaded two-core machine starting several interpreters at once
@@ -36,16 +35,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-METRICS_TOKEN = "cluster-metrics-token"  # what a test scrapes /metrics with
-
-
 def base_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict:
     """The environment of a Pigeon process: this one's, without its PIGEON_* settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PIGEON_")}
     env |= {"PIGEON_DATA_DIR": str(data_dir), "PIGEON_SECRET_KEY": TEST_SECRET_KEY.reveal(),
             "PIGEON_REVIEW_MODE": "rules", "PIGEON_REGISTRATION_DELAY": "0s",
             "PIGEON_SIMULATOR_DELAY": "100ms", "PIGEON_LOG_LEVEL": "warning",
-            "PIGEON_METRICS_TOKEN": METRICS_TOKEN}
+            "PIGEON_METRICS_TOKEN": scrape.TOKEN}
     if database_url:
         env["PIGEON_DATABASE_URL"] = database_url
     return env | extra
@@ -127,13 +123,8 @@ class Deployment:
     def counter(self, name: str) -> float:
         """A counter's total over the API nodes, as their ``/metrics`` show it (a node of
         several processes shows the sum of its processes)."""
-        total = 0.0
-        for endpoint in self.endpoints:
-            text = httpx.get(f"http://{endpoint}/metrics", timeout=10,
-                             headers={"authorization": f"Bearer {METRICS_TOKEN}"}).text
-            total += sum(sample.value for family in text_string_to_metric_families(text)
-                         for sample in family.samples if sample.name == name)
-        return total
+        return sum(scrape.total(scrape.scrape(f"http://{endpoint}"), name)
+                   for endpoint in self.endpoints)
 
     def start(self) -> Deployment:
         for node in self.everything:

@@ -1172,8 +1172,9 @@ def mergeable(merge_key: Callable[..., Any], merge: Callable[[Connection, list[t
     ``merge_key(*args)`` is the same and not None for them all.  The call runs in the first
     unit's context variables (its RequestId on a log line).  A merge that raises is undone,
     and its units run one by one as if it had never been tried: it may decline anything it
-    does not decide exactly as they would (a replayed nonce, a lock it cannot take).  What it leaves for the group's end (:func:`defer`) and
-    after the commit (:func:`after_commit`) is kept or undone with it as a whole."""
+    does not decide exactly as they would (a replayed nonce, a lock it cannot take).  What it
+    leaves for the group's end (:func:`defer`) and after the commit (:func:`after_commit`) is
+    kept or undone with it as a whole."""
     def mark(fn: Callable[..., T]) -> Callable[..., T]:
         fn.merge_key = merge_key  # type: ignore[attr-defined]
         fn.merge = merge  # type: ignore[attr-defined]
